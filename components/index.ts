@@ -1,0 +1,11 @@
+/**
+ * secure-etcd: a Pulumi component package that secures the etcd of a self-managed Kubernetes cluster.
+ *
+ *   import { SecureEtcd } from "secure-etcd";
+ */
+export * from "./secureEtcd";
+export * from "./config";
+export * as manifests from "./manifests";
+export * as encryption from "./encryption/render";
+export * as pki from "./pki/profiles";
+export * from "./etcdVersion";

@@ -1,0 +1,5 @@
+export * from "./apiserver";
+export * from "./etcdManifest";
+export * from "./kubeadm";
+export * from "./paths";
+export * from "./urls";

@@ -1,0 +1,25 @@
+/*
+ * The secure-etcd program: stack config (stacks/Pulumi.<stack>.yaml) → SecureEtcd → stack outputs.
+ * The whole config is validated before any resource is created.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { SecureEtcd, settingsFromStackConfig } from "./components";
+
+const settings = settingsFromStackConfig(pulumi.runtime.allConfig(), pulumi.getStack());
+
+const etcd = new SecureEtcd(settings.clusterName, settings);
+
+export const clusterName = settings.clusterName;
+export const environment = settings.environment;
+export const etcdEndpoints = etcd.etcdEndpoints;
+export const caCertPem = etcd.caCertPem;
+export const caValidityEndTime = etcd.caValidityEndTime;
+export const certificateExpiry = etcd.certificateExpiry;
+export const memberCertificates = etcd.members;
+export const clientCertificates = etcd.clients;
+export const encryptionConfiguration = etcd.encryptionConfiguration;
+export const etcdManifests = etcd.etcdManifests;
+export const apiserverFlags = etcd.apiserverFlags;
+export const kubeApiserverPatch = etcd.kubeApiserverPatch;
+export const kubeadmClusterConfiguration = etcd.kubeadmClusterConfiguration;
+export const kubeadmPatches = etcd.kubeadmPatches;

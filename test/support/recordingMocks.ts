@@ -1,0 +1,65 @@
+import * as pulumi from "@pulumi/pulumi";
+
+export interface RecordedResource {
+  type: string;
+  name: string;
+  inputs: Record<string, unknown>;
+  /** Resource options the engine saw (protect etc. are not exposed by mocks; see `custom`). */
+  custom: boolean;
+}
+
+/**
+ * Mocks that record every resource the program asks for and answer with placeholder outputs. These
+ * prove what was *asked*; the provider emulation (rehearsal/emulation) turns asks into real certs.
+ */
+export class RecordingMocks implements pulumi.runtime.Mocks {
+  readonly resources: RecordedResource[] = [];
+
+  newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
+    this.resources.push({ type: args.type, name: args.name, inputs: args.inputs, custom: args.custom ?? true });
+    const state: Record<string, unknown> = { ...args.inputs };
+    switch (args.type) {
+      case "tls:index/privateKey:PrivateKey":
+        state.privateKeyPem = `-----BEGIN PRIVATE KEY-----\n${args.name}\n-----END PRIVATE KEY-----\n`;
+        break;
+      case "tls:index/selfSignedCert:SelfSignedCert":
+      case "tls:index/locallySignedCert:LocallySignedCert":
+        state.certPem = `-----BEGIN CERTIFICATE-----\n${args.name}\n-----END CERTIFICATE-----\n`;
+        state.validityEndTime = "2030-01-01T00:00:00Z";
+        break;
+      case "tls:index/certRequest:CertRequest":
+        state.certRequestPem = `-----BEGIN CERTIFICATE REQUEST-----\n${args.name}\n-----END CERTIFICATE REQUEST-----\n`;
+        break;
+      case "random:index/randomBytes:RandomBytes":
+        state.base64 = Buffer.alloc(Number(args.inputs.length), args.name.length).toString("base64");
+        break;
+    }
+    return { id: `${args.name}-id`, state };
+  }
+
+  call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+    return args.inputs;
+  }
+
+  ofType(type: string): RecordedResource[] {
+    return this.resources.filter((r) => r.type === type);
+  }
+
+  named(name: string): RecordedResource {
+    const r = this.resources.find((x) => x.name === name);
+    if (!r) throw new Error(`no resource named ${name}; have: ${this.resources.map((x) => x.name).join(", ")}`);
+    return r;
+  }
+}
+
+/** Resolves an Output's value and secret-ness (the test-side view of what a stack would export). */
+export async function resolveOutput<T>(o: pulumi.Input<T>): Promise<{ value: T; secret: boolean }> {
+  const out = pulumi.output(o);
+  const [value, secret] = await Promise.all([
+    new Promise<T>((resolve) => out.apply((v) => resolve(v as T))),
+    pulumi.isSecret(out),
+  ]);
+  return { value, secret };
+}
+
+export const valueOf = async <T>(o: pulumi.Input<T>): Promise<T> => (await resolveOutput(o)).value;

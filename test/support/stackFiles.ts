@@ -1,0 +1,19 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse } from "yaml";
+
+export const repoRoot = path.resolve(__dirname, "..", "..");
+export const stackNames = ["local", "dev", "staging", "prod"] as const;
+
+/** A stack file's `config:` block as Pulumi hands it to a program: structured values as JSON text. */
+export function readStackConfig(stack: string): Record<string, string> {
+  const file = path.join(repoRoot, "stacks", `Pulumi.${stack}.yaml`);
+  const doc = parse(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> };
+  return toPulumiConfig(doc.config ?? {});
+}
+
+export function toPulumiConfig(config: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(config)) out[k] = typeof v === "object" && v !== null ? JSON.stringify(v) : String(v);
+  return out;
+}
