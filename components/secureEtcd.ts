@@ -124,7 +124,11 @@ export interface ClientTls {
 }
 
 export type ClientRole = Extract<CertRole, "apiserver-etcd-client" | "healthcheck-client" | "backup-client">;
-export const clientRoles: readonly ClientRole[] = ["apiserver-etcd-client", "healthcheck-client", "backup-client"];
+export const clientRoles: readonly ClientRole[] = [
+  "apiserver-etcd-client",
+  "healthcheck-client",
+  "backup-client",
+];
 
 /**
  * Secures a self-managed cluster's etcd: a dedicated etcd CA with server, peer and client certs, encryption
@@ -201,7 +205,9 @@ export class SecureEtcd extends pulumi.ComponentResource {
       ),
     );
 
-    this.etcdManifests = Object.fromEntries(s.members.map((m) => [m.name, pulumi.output(renderEtcdManifest(s, m))]));
+    this.etcdManifests = Object.fromEntries(
+      s.members.map((m) => [m.name, pulumi.output(renderEtcdManifest(s, m))]),
+    );
     this.etcdEndpoints = pulumi.output(s.members.map(clientUrl));
     this.peerUrls = pulumi.output(s.members.map(peerUrl));
     this.apiserverFlags = pulumi.output(renderApiserverEtcdFlags(s));

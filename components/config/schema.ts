@@ -30,7 +30,8 @@ const keyName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const resourceName = /^(\*\.\*|\*\.[a-z0-9.-]+|[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9.-]+)?)$/;
 const goDuration = /^\d+(ms|s|m|h)$/;
 
-const show = (v: unknown): string => (typeof v === "string" ? JSON.stringify(v) : JSON.stringify(v) ?? String(v));
+const show = (v: unknown): string =>
+  typeof v === "string" ? JSON.stringify(v) : (JSON.stringify(v) ?? String(v));
 
 function oneOf<T extends string>(values: readonly T[], what: string) {
   return z.string().refine((v) => (values as readonly string[]).includes(v), {
@@ -46,20 +47,26 @@ function matching(re: RegExp, what: string) {
 
 /** Pulumi passes numbers in stack files as strings; accept both, reject anything else with the value shown. */
 function wholeHours(what: string) {
-  return z
-    .union([z.number(), z.string()])
-    .transform((v, ctx) => {
-      const n = typeof v === "number" ? v : /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
-      if (!Number.isInteger(n) || n <= 0) {
-        ctx.addIssue({ code: "custom", message: `${show(v)} is not a valid ${what}; expected a whole number of hours > 0` });
-        return z.NEVER;
-      }
-      return n;
-    });
+  return z.union([z.number(), z.string()]).transform((v, ctx) => {
+    const n = typeof v === "number" ? v : /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
+    if (!Number.isInteger(n) || n <= 0) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${show(v)} is not a valid ${what}; expected a whole number of hours > 0`,
+      });
+      return z.NEVER;
+    }
+    return n;
+  });
 }
 
 function flag() {
-  return z.union([z.boolean(), z.enum(["true", "false"])]).transform((v) => v === true || v === "true");
+  return z.unknown().transform((v, ctx) => {
+    if (v === true || v === "true") return true;
+    if (v === false || v === "false") return false;
+    ctx.addIssue({ code: "custom", message: `${show(v)} is not a boolean; allowed: true, false` });
+    return z.NEVER;
+  });
 }
 
 const absolutePath = z.string().refine((v) => path.posix.isAbsolute(v) && !v.includes(".."), {
@@ -195,7 +202,9 @@ export interface SecureEtcdSettings {
 
 function formatPath(prefix: string, p: PropertyKey[]): string {
   let out = prefix;
-  for (const seg of p) out += typeof seg === "number" ? `[${seg}]` : `${out === "" || out.endsWith(":") ? "" : "."}${String(seg)}`;
+  for (const seg of p)
+    out +=
+      typeof seg === "number" ? `[${seg}]` : `${out === "" || out.endsWith(":") ? "" : "."}${String(seg)}`;
   return out || "(root)";
 }
 
@@ -225,10 +234,16 @@ function crossChecks(s: z.output<typeof settingsSchema>): ConfigProblem[] {
   const seenIps = new Map<string, number>();
   s.members.forEach((m, i) => {
     if (seenNames.has(m.name))
-      add(`members[${i}].name`, `${show(m.name)} duplicates members[${seenNames.get(m.name)}].name; names must be unique`);
+      add(
+        `members[${i}].name`,
+        `${show(m.name)} duplicates members[${seenNames.get(m.name)}].name; names must be unique`,
+      );
     else seenNames.set(m.name, i);
     if (seenIps.has(m.ip))
-      add(`members[${i}].ip`, `${show(m.ip)} duplicates members[${seenIps.get(m.ip)}].ip; each member needs its own address`);
+      add(
+        `members[${i}].ip`,
+        `${show(m.ip)} duplicates members[${seenIps.get(m.ip)}].ip; each member needs its own address`,
+      );
     else seenIps.set(m.ip, i);
   });
 
@@ -243,7 +258,10 @@ function crossChecks(s: z.output<typeof settingsSchema>): ConfigProblem[] {
     );
 
   if (s.leafValidityHours > s.caValidityHours)
-    add("leafValidityHours", `${s.leafValidityHours} exceeds caValidityHours (${s.caValidityHours}); a leaf cannot outlive its CA`);
+    add(
+      "leafValidityHours",
+      `${s.leafValidityHours} exceeds caValidityHours (${s.caValidityHours}); a leaf cannot outlive its CA`,
+    );
   if (s.earlyRenewalHours >= s.leafValidityHours)
     add(
       "earlyRenewalHours",
@@ -251,7 +269,10 @@ function crossChecks(s: z.output<typeof settingsSchema>): ConfigProblem[] {
     );
 
   if (v && s.tls.minVersion === "TLS1.3" && compareVersions(v, parseEtcdVersion("3.5.8")!) < 0)
-    add("tls.minVersion", `"TLS1.3" needs etcd 3.5.8 or later (--tls-min-version); etcd ${s.etcdVersion} cannot enforce it`);
+    add(
+      "tls.minVersion",
+      `"TLS1.3" needs etcd 3.5.8 or later (--tls-min-version); etcd ${s.etcdVersion} cannot enforce it`,
+    );
 
   const keys = s.encryption.keys;
   const primaries = keys.map((k, i) => ({ k, i })).filter(({ k }) => k.state === "primary");
@@ -266,13 +287,22 @@ function crossChecks(s: z.output<typeof settingsSchema>): ConfigProblem[] {
   const seenKeys = new Map<string, number>();
   keys.forEach((k, i) => {
     if (seenKeys.has(k.name))
-      add(`encryption.keys[${i}].name`, `${show(k.name)} duplicates encryption.keys[${seenKeys.get(k.name)}].name`);
+      add(
+        `encryption.keys[${i}].name`,
+        `${show(k.name)} duplicates encryption.keys[${seenKeys.get(k.name)}].name`,
+      );
     else seenKeys.set(k.name, i);
     const provider = k.provider ?? s.encryption.provider;
     if (provider === "kms" && !k.endpoint)
-      add(`encryption.keys[${i}].endpoint`, `is required for a kms key (the KMS v2 plugin socket, e.g. unix:///var/run/kms.sock)`);
+      add(
+        `encryption.keys[${i}].endpoint`,
+        `is required for a kms key (the KMS v2 plugin socket, e.g. unix:///var/run/kms.sock)`,
+      );
     if (provider !== "kms" && (k.endpoint || k.timeout))
-      add(`encryption.keys[${i}]`, `endpoint/timeout only apply to kms keys; this key's provider is ${show(provider)}`);
+      add(
+        `encryption.keys[${i}]`,
+        `endpoint/timeout only apply to kms keys; this key's provider is ${show(provider)}`,
+      );
   });
   const resources = new Set<string>();
   s.encryption.resources.forEach((r, i) => {
@@ -306,7 +336,8 @@ export function validateSettings(raw: unknown, prefix: string, source: string): 
   return {
     ...s,
     etcdVersion: `${version.major}.${version.minor}.${version.patch}`,
-    etcdImage: s.etcdImage ?? `${defaults.etcdImageRepository}:${version.major}.${version.minor}.${version.patch}-0`,
+    etcdImage:
+      s.etcdImage ?? `${defaults.etcdImageRepository}:${version.major}.${version.minor}.${version.patch}-0`,
     members: s.members.map((m) => ({ name: m.name, ip: m.ip, dnsNames: [...m.dnsNames] })),
     encryption: {
       ...s.encryption,

@@ -27,7 +27,13 @@ export function createEncryptionKeys(
   const resources: random.RandomBytes[] = [];
   const parts = keys.map((k): pulumi.Output<EncryptionKeyMaterial> => {
     if (k.provider === "kms") {
-      return pulumi.output({ name: k.name, state: k.state, provider: k.provider, endpoint: k.endpoint, timeout: k.timeout });
+      return pulumi.output({
+        name: k.name,
+        state: k.state,
+        provider: k.provider,
+        endpoint: k.endpoint,
+        timeout: k.timeout,
+      });
     }
     const bytes = new random.RandomBytes(
       `${baseName}-enc-${k.name}`,

@@ -38,13 +38,18 @@ type ProviderEntry =
   | { identity: Record<string, never> };
 
 /** The provider list in apiserver order: keys of one local provider share one entry; each kms plugin has its own. */
-export function providerList(keys: readonly EncryptionKeyMaterial[], identityFallback: boolean): ProviderEntry[] {
+export function providerList(
+  keys: readonly EncryptionKeyMaterial[],
+  identityFallback: boolean,
+): ProviderEntry[] {
   const entries: ProviderEntry[] = [];
   const localEntries = new Map<string, { keys: { name: string; secret: string }[] }>();
   for (const k of orderKeys(keys)) {
     if (k.provider === "kms") {
       if (!k.endpoint) throw new Error(`encryption key ${JSON.stringify(k.name)}: kms needs an endpoint`);
-      entries.push({ kms: { apiVersion: "v2", name: k.name, endpoint: k.endpoint, timeout: k.timeout ?? "3s" } });
+      entries.push({
+        kms: { apiVersion: "v2", name: k.name, endpoint: k.endpoint, timeout: k.timeout ?? "3s" },
+      });
       continue;
     }
     if (!k.secretBase64) throw new Error(`encryption key ${JSON.stringify(k.name)}: missing key material`);
@@ -68,7 +73,9 @@ export function renderEncryptionConfiguration(input: EncryptionConfigInput): str
   const doc = {
     apiVersion: "apiserver.config.k8s.io/v1",
     kind: "EncryptionConfiguration",
-    resources: [{ resources: [...input.resources], providers: providerList(input.keys, input.identityFallback) }],
+    resources: [
+      { resources: [...input.resources], providers: providerList(input.keys, input.identityFallback) },
+    ],
   };
   return stringify(doc, { lineWidth: 0 });
 }

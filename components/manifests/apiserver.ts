@@ -29,7 +29,10 @@ export function renderApiserverEncryptionFlags(s: ApiserverSettings): string[] {
 export function encryptionConfigVolume(s: ApiserverSettings) {
   const p = nodePaths(s);
   return {
-    volume: { name: "encryption-config", hostPath: { path: p.encryptionConfigDir, type: "DirectoryOrCreate" } },
+    volume: {
+      name: "encryption-config",
+      hostPath: { path: p.encryptionConfigDir, type: "DirectoryOrCreate" },
+    },
     volumeMount: { name: "encryption-config", mountPath: p.encryptionConfigDir, readOnly: true },
   };
 }

@@ -65,7 +65,8 @@ export function hardeningFlags(s: Pick<SecureEtcdSettings, "etcdVersion" | "tls"
   const caps = etcdCapabilities(version);
   const out: string[] = [];
   if (caps.tlsMinVersion) out.push(`--tls-min-version=${s.tls.minVersion}`);
-  if (caps.cipherSuites && s.tls.minVersion !== "TLS1.3") out.push(`--cipher-suites=${s.tls.cipherSuites.join(",")}`);
+  if (caps.cipherSuites && s.tls.minVersion !== "TLS1.3")
+    out.push(`--cipher-suites=${s.tls.cipherSuites.join(",")}`);
   return out;
 }
 

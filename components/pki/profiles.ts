@@ -108,9 +108,15 @@ export function leafProfiles(s: SecureEtcdSettings): LeafProfile[] {
 }
 
 /** `@pulumi/tls` PrivateKey args for a kubeadm key algorithm name. */
-export function privateKeyArgs(algorithm: KeyAlgorithm): { algorithm: "RSA" | "ECDSA"; rsaBits?: number; ecdsaCurve?: string } {
+export function privateKeyArgs(algorithm: KeyAlgorithm): {
+  algorithm: "RSA" | "ECDSA";
+  rsaBits?: number;
+  ecdsaCurve?: string;
+} {
   const [family, size] = algorithm.split("-");
-  return family === "RSA" ? { algorithm: "RSA", rsaBits: Number(size) } : { algorithm: "ECDSA", ecdsaCurve: size };
+  return family === "RSA"
+    ? { algorithm: "RSA", rsaBits: Number(size) }
+    : { algorithm: "ECDSA", ecdsaCurve: size };
 }
 
 function unique(values: string[]): string[] {

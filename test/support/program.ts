@@ -17,6 +17,7 @@ export async function runProgram<M extends pulumi.runtime.Mocks = RecordingMocks
   await pulumi.runtime.setMocks(m, "secure-etcd", stack, false);
   const entry = require.resolve(path.join(repoRoot, "index.ts"));
   delete require.cache[entry];
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- re-run the program fresh per stack
   const outputs = require(entry) as Record<string, unknown>;
   // Every resource feeds some export, so once all exports resolve every registration has been seen.
   await Promise.all(

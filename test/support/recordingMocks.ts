@@ -16,7 +16,12 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
   readonly resources: RecordedResource[] = [];
 
   newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
-    this.resources.push({ type: args.type, name: args.name, inputs: args.inputs, custom: args.custom ?? true });
+    this.resources.push({
+      type: args.type,
+      name: args.name,
+      inputs: args.inputs,
+      custom: args.custom ?? true,
+    });
     const state: Record<string, unknown> = { ...args.inputs };
     switch (args.type) {
       case "tls:index/privateKey:PrivateKey":
@@ -47,7 +52,8 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
 
   named(name: string): RecordedResource {
     const r = this.resources.find((x) => x.name === name);
-    if (!r) throw new Error(`no resource named ${name}; have: ${this.resources.map((x) => x.name).join(", ")}`);
+    if (!r)
+      throw new Error(`no resource named ${name}; have: ${this.resources.map((x) => x.name).join(", ")}`);
     return r;
   }
 }

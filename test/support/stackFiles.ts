@@ -14,6 +14,7 @@ export function readStackConfig(stack: string): Record<string, string> {
 
 export function toPulumiConfig(config: Record<string, unknown>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(config)) out[k] = typeof v === "object" && v !== null ? JSON.stringify(v) : String(v);
+  for (const [k, v] of Object.entries(config))
+    out[k] = typeof v === "object" && v !== null ? JSON.stringify(v) : String(v);
   return out;
 }

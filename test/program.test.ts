@@ -1,0 +1,215 @@
+import { strict as assert } from "node:assert";
+import * as pulumi from "@pulumi/pulumi";
+import { settingsFromStackConfig } from "../components/config";
+import { createEncryptionKeys } from "../components/encryption/keys";
+import { RecordingMocks, resolveOutput, valueOf } from "./support/recordingMocks";
+import { runProgram } from "./support/program";
+import { readStackConfig, stackNames } from "./support/stackFiles";
+
+const T = {
+  key: "tls:index/privateKey:PrivateKey",
+  ca: "tls:index/selfSignedCert:SelfSignedCert",
+  csr: "tls:index/certRequest:CertRequest",
+  cert: "tls:index/locallySignedCert:LocallySignedCert",
+  bytes: "random:index/randomBytes:RandomBytes",
+  component: "secure-etcd:index:SecureEtcd",
+};
+
+describe("program under mocks: resource graph per stack file", () => {
+  for (const stack of stackNames) {
+    it(`${stack}: one CA, 2 certs per member + 3 clients, one RandomBytes per local key`, async () => {
+      const s = settingsFromStackConfig(readStackConfig(stack), stack);
+      const { mocks } = await runProgram(stack);
+      const leaves = 2 * s.members.length + 3;
+      assert.equal(mocks.ofType(T.component).length, 1);
+      assert.equal(mocks.ofType(T.ca).length, 1);
+      assert.equal(mocks.ofType(T.cert).length, leaves);
+      assert.equal(mocks.ofType(T.csr).length, leaves);
+      assert.equal(mocks.ofType(T.key).length, leaves + 1);
+      const localKeys = s.encryption.keys.filter((k) => k.provider !== "kms");
+      assert.deepEqual(
+        mocks
+          .ofType(T.bytes)
+          .map((r) => r.name)
+          .sort(),
+        localKeys.map((k) => `${s.clusterName}-enc-${k.name}`).sort(),
+      );
+      for (const r of mocks.ofType(T.bytes)) assert.equal(r.inputs.length, 32);
+      for (const r of mocks.resources.filter((x) => x.type !== T.component))
+        assert.ok(r.name.startsWith(`${s.clusterName}-`), r.name);
+    });
+  }
+
+  it("a bad stack config fails before any resource is created", async () => {
+    const config = readStackConfig("dev");
+    config["secure-etcd:keyAlgorithm"] = "DSA-1024";
+    const mocks = new RecordingMocks();
+    await assert.rejects(runProgram("dev", mocks, config), /secure-etcd:keyAlgorithm: "DSA-1024"/);
+    assert.equal(mocks.resources.length, 0);
+  });
+});
+
+describe("cert profiles as the component asks for them", () => {
+  let mocks: RecordingMocks;
+  before(async () => {
+    ({ mocks } = await runProgram("staging"));
+  });
+  const leaf = (id: string) => ({
+    cert: mocks.named(`payments-${id}`).inputs,
+    csr: mocks.named(`payments-${id}-csr`).inputs,
+    key: mocks.named(`payments-${id}-key`).inputs,
+  });
+
+  it("CA: etcd-ca, CA flag, cert/CRL signing, 10 years, its own key", () => {
+    const ca = mocks.named("payments-ca").inputs as Record<string, unknown> & {
+      subject: { commonName: string };
+    };
+    assert.equal(ca.subject.commonName, "etcd-ca");
+    assert.equal(ca.isCaCertificate, true);
+    assert.equal(ca.setSubjectKeyId, true);
+    assert.equal(ca.validityPeriodHours, 87600);
+    assert.deepEqual([...(ca.allowedUses as string[])].sort(), [
+      "cert_signing",
+      "crl_signing",
+      "digital_signature",
+      "key_encipherment",
+    ]);
+    assert.deepEqual(mocks.named("payments-ca-key").inputs, { algorithm: "ECDSA", ecdsaCurve: "P256" });
+  });
+
+  it("server certs: member CN, server+client auth, member names/IPs plus localhost, 127.0.0.1, ::1", () => {
+    const { cert, csr } = leaf("server-stg-cp-2");
+    assert.deepEqual(csr.subject, { commonName: "stg-cp-2" });
+    assert.deepEqual(csr.dnsNames, ["stg-cp-2", "stg-cp-2.payments.internal", "localhost"]);
+    assert.deepEqual(csr.ipAddresses, ["10.20.2.10", "127.0.0.1", "::1"]);
+    assert.deepEqual(cert.allowedUses, ["digital_signature", "server_auth", "client_auth"]);
+    assert.equal(cert.validityPeriodHours, 4380);
+    assert.equal(cert.earlyRenewalHours, 720);
+    assert.notEqual(cert.isCaCertificate, true);
+  });
+
+  it("peer certs: member CN, server+client auth, member names/IPs only", () => {
+    const { cert, csr } = leaf("peer-stg-cp-3");
+    assert.deepEqual(csr.subject, { commonName: "stg-cp-3" });
+    assert.deepEqual(csr.dnsNames, ["stg-cp-3", "stg-cp-3.payments.internal"]);
+    assert.deepEqual(csr.ipAddresses, ["10.20.3.10"]);
+    assert.deepEqual(cert.allowedUses, ["digital_signature", "server_auth", "client_auth"]);
+  });
+
+  for (const [id, cn] of [
+    ["apiserver-etcd-client", "kube-apiserver-etcd-client"],
+    ["healthcheck-client", "kube-etcd-healthcheck-client"],
+    ["backup-client", "etcd-backup"],
+  ]) {
+    it(`${id}: CN ${cn}, client auth only, no SANs, no O=system:masters`, () => {
+      const { cert, csr } = leaf(id);
+      assert.deepEqual(csr.subject, { commonName: cn });
+      assert.deepEqual(csr.dnsNames, []);
+      assert.deepEqual(csr.ipAddresses, []);
+      assert.deepEqual(cert.allowedUses, ["digital_signature", "client_auth"]);
+      assert.equal(cert.validityPeriodHours, 4380);
+    });
+  }
+
+  it("every leaf is signed by the etcd CA (never a cluster CA)", () => {
+    for (const r of mocks.ofType(T.cert)) assert.match(String(r.inputs.caCertPem), /payments-ca\n/);
+  });
+
+  it("RSA stacks add key encipherment and use RSA keys of the chosen size", async () => {
+    const { mocks: dev } = await runProgram("dev");
+    assert.deepEqual(dev.named("payments-backup-client-key").inputs, { algorithm: "RSA", rsaBits: 2048 });
+    assert.deepEqual(dev.named("payments-server-dev-cp-1").inputs.allowedUses, [
+      "digital_signature",
+      "key_encipherment",
+      "server_auth",
+      "client_auth",
+    ]);
+  });
+
+  it("ECDSA-P384 in prod", async () => {
+    const { mocks: prod } = await runProgram("prod");
+    assert.deepEqual(prod.named("payments-peer-prod-cp-5-key").inputs, {
+      algorithm: "ECDSA",
+      ecdsaCurve: "P384",
+    });
+  });
+});
+
+describe("outputs: secrets stay secret", () => {
+  let outputs: Record<string, unknown>;
+  before(async () => {
+    ({ outputs } = await runProgram("local"));
+  });
+
+  it("every member key is a secret; certs are not", async () => {
+    const members = outputs.memberCertificates as Record<string, Record<string, pulumi.Output<string>>>;
+    assert.deepEqual(Object.keys(members), ["etcd-1", "etcd-2", "etcd-3"]);
+    for (const m of Object.values(members)) {
+      assert.equal(await pulumi.isSecret(m.serverKeyPem), true);
+      assert.equal(await pulumi.isSecret(m.peerKeyPem), true);
+      assert.equal(await pulumi.isSecret(m.serverCertPem), false);
+    }
+  });
+
+  it("every client key is a secret", async () => {
+    const clients = outputs.clientCertificates as Record<string, Record<string, pulumi.Output<string>>>;
+    assert.deepEqual(Object.keys(clients).sort(), [
+      "apiserver-etcd-client",
+      "backup-client",
+      "healthcheck-client",
+    ]);
+    for (const c of Object.values(clients)) {
+      assert.equal(await pulumi.isSecret(c.keyPem), true);
+      assert.match(await valueOf(c.keyPem), /PRIVATE KEY/);
+    }
+  });
+
+  it("the EncryptionConfiguration (it embeds the keys) is a secret", async () => {
+    const { value, secret } = await resolveOutput(outputs.encryptionConfiguration as pulumi.Output<string>);
+    assert.equal(secret, true);
+    assert.match(value, /kind: EncryptionConfiguration/);
+  });
+
+  it("manifests and patches are plain outputs that embed no key material", async () => {
+    const manifests = await valueOf(outputs.etcdManifests as pulumi.Output<Record<string, string>>);
+    const patch = await valueOf(outputs.kubeApiserverPatch as pulumi.Output<string>);
+    for (const text of [...Object.values(manifests), patch]) assert.ok(!/PRIVATE KEY|secret:/.test(text));
+    assert.equal(await pulumi.isSecret(outputs.kubeApiserverPatch as pulumi.Output<string>), false);
+  });
+
+  it("endpoints in member order", async () => {
+    assert.deepEqual(await valueOf(outputs.etcdEndpoints as pulumi.Output<string[]>), [
+      "https://127.0.0.11:2379",
+      "https://127.0.0.12:2379",
+      "https://127.0.0.13:2379",
+    ]);
+  });
+});
+
+describe("encryption keys are protected from accidental deletion", () => {
+  it("RandomBytes are protect:true by default and only unprotected when asked", async () => {
+    await pulumi.runtime.setMocks(new RecordingMocks(), "secure-etcd", "unit", false);
+    const parent = new pulumi.ComponentResource("test:index:Parent", "p");
+    const keys = [
+      { name: "a", state: "primary" as const, provider: "secretbox" as const },
+      { name: "b", state: "retired" as const, provider: "aescbc" as const },
+      { name: "c", state: "staged" as const, provider: "kms" as const, endpoint: "unix:///k.sock" },
+    ];
+    const protectedKeys = createEncryptionKeys("x", keys, true, parent);
+    assert.equal(protectedKeys.resources.length, 2, "kms keys have no local material");
+    for (const r of protectedKeys.resources)
+      assert.equal((r as unknown as { __protect: boolean }).__protect, true);
+    const open = createEncryptionKeys("y", keys, false, parent);
+    for (const r of open.resources) assert.equal((r as unknown as { __protect: boolean }).__protect, false);
+    assert.equal(await pulumi.isSecret(protectedKeys.material), true);
+    const material = await valueOf(protectedKeys.material);
+    assert.deepEqual(
+      material.map((k) => [k.name, Buffer.from(k.secretBase64 ?? "", "base64").length]),
+      [
+        ["a", 32],
+        ["b", 32],
+        ["c", 0],
+      ],
+    );
+  });
+});
