@@ -21,7 +21,12 @@ export async function runProgram<M extends pulumi.runtime.Mocks = RecordingMocks
   const outputs = require(entry) as Record<string, unknown>;
   // Every resource feeds some export, so once all exports resolve every registration has been seen.
   await Promise.all(
-    Object.values(outputs).map((v) => new Promise((resolve) => pulumi.output(v).apply(resolve))),
+    Object.values(outputs).map(
+      (v) =>
+        new Promise((resolve) =>
+          (pulumi.output(v as pulumi.Input<object>) as pulumi.Output<unknown>).apply(resolve),
+        ),
+    ),
   );
   return { mocks: m, outputs };
 }
