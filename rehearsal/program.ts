@@ -1,0 +1,31 @@
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { readStackConfig, repoRoot } from "./stackFiles";
+
+/**
+ * Runs the real program (index.ts) for a stack under the given mocks with that stack file's config.
+ * The program is re-required each time so every stack gets a fresh resource graph.
+ */
+export async function runProgram<M extends pulumi.runtime.Mocks>(
+  stack: string,
+  mocks: M,
+  config: Record<string, string> = readStackConfig(stack),
+): Promise<{ mocks: M; outputs: Record<string, unknown> }> {
+  const m = mocks;
+  pulumi.runtime.setAllConfig(config);
+  await pulumi.runtime.setMocks(m, "secure-etcd", stack, false);
+  const entry = require.resolve(path.join(repoRoot, "index.ts"));
+  delete require.cache[entry];
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- re-run the program fresh per stack
+  const outputs = require(entry) as Record<string, unknown>;
+  // Every resource feeds some export, so once all exports resolve every registration has been seen.
+  await Promise.all(
+    Object.values(outputs).map(
+      (v) =>
+        new Promise((resolve) =>
+          (pulumi.output(v as pulumi.Input<object>) as pulumi.Output<unknown>).apply(resolve),
+        ),
+    ),
+  );
+  return { mocks: m, outputs };
+}
