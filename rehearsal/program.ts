@@ -27,5 +27,15 @@ export async function runProgram<M extends pulumi.runtime.Mocks>(
         ),
     ),
   );
+  // Let the components' registerOutputs calls reach this run's mock monitor before a later run swaps it.
+  await waitForPendingRpcs();
   return { mocks: m, outputs };
+}
+
+/** Pulumi's own RPC-queue drain (internal; absent → fall back to a few event-loop turns). */
+async function waitForPendingRpcs(): Promise<void> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- internal API, no typings
+  const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs?: () => Promise<void> };
+  if (settings.waitForRPCs) await settings.waitForRPCs();
+  for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
 }

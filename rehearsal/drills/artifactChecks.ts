@@ -1,0 +1,112 @@
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { clientRoles, layout, type RenderedArtifacts } from "../artifacts";
+import { runDrill, type DrillResult } from "./types";
+
+/**
+ * Checks on the rendered files themselves, run for every stack (also render-only): the chain verifies
+ * with openssl for the purpose each cert serves, keys and dirs have safe modes, and every member's
+ * manifest passes the etcd CIS checks the way kube-bench reads them.
+ */
+export async function runArtifactChecks(a: RenderedArtifacts): Promise<DrillResult[]> {
+  const dir = a.outDir;
+  const results: DrillResult[] = [];
+  results.push(
+    await runDrill("certs verify against the etcd CA (openssl, per purpose)", async () => {
+      const checks: string[] = [];
+      const verify = (file: string, purpose: "sslserver" | "sslclient") => {
+        execFileSync("openssl", ["verify", "-CAfile", layout.caCert(dir), "-purpose", purpose, file], {
+          stdio: "pipe",
+        });
+        checks.push(`${path.relative(dir, file)}:${purpose}`);
+      };
+      for (const m of a.settings.members) {
+        verify(layout.member(dir, m.name, "server", "crt"), "sslserver");
+        verify(layout.member(dir, m.name, "server", "crt"), "sslclient");
+        verify(layout.member(dir, m.name, "peer", "crt"), "sslserver");
+        verify(layout.member(dir, m.name, "peer", "crt"), "sslclient");
+      }
+      for (const role of clientRoles) verify(layout.client(dir, role, "crt"), "sslclient");
+      // and a client cert must NOT pass as a server cert
+      let clientAsServer = true;
+      try {
+        execFileSync(
+          "openssl",
+          [
+            "verify",
+            "-CAfile",
+            layout.caCert(dir),
+            "-purpose",
+            "sslserver",
+            layout.client(dir, "backup-client", "crt"),
+          ],
+          { stdio: "pipe" },
+        );
+      } catch {
+        clientAsServer = false;
+      }
+      if (clientAsServer)
+        throw new Error("backup-client.crt verified as a TLS server cert; it must be client-only");
+      return `${checks.length} verifications OK; client certs refused as server certs`;
+    }),
+  );
+  results.push(
+    await runDrill("key files 0600, directories 0700", async () => {
+      const bad: string[] = [];
+      const walk = (d: string) => {
+        if ((fs.statSync(d).mode & 0o777) !== 0o700)
+          bad.push(`${d} is ${(fs.statSync(d).mode & 0o777).toString(8)}`);
+        for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+          const p = path.join(d, e.name);
+          if (e.isDirectory()) walk(p);
+          else if (/\.key$|encryption-config\.yaml$/.test(e.name) && (fs.statSync(p).mode & 0o777) !== 0o600)
+            bad.push(`${p} is ${(fs.statSync(p).mode & 0o777).toString(8)}`);
+        }
+      };
+      walk(path.join(dir, "pki"));
+      if ((fs.statSync(layout.encryptionConfig(dir)).mode & 0o777) !== 0o600)
+        bad.push("encryption-config.yaml");
+      if (bad.length) throw new Error(bad.join("; "));
+      return "all keys and the encryption config are 0600 in 0700 dirs";
+    }),
+  );
+  results.push(
+    await runDrill("manifests pass etcd CIS 2.1–2.7 (kube-bench's reading)", async () => {
+      const notes: string[] = [];
+      for (const m of a.settings.members) {
+        const failures = cisEtcdFailures(fs.readFileSync(layout.etcdManifest(dir, m.name), "utf8"));
+        if (failures.length) throw new Error(`${m.name}: ${failures.join("; ")}`);
+        notes.push(m.name);
+      }
+      return `${notes.join(", ")}: 2.1–2.7 pass`;
+    }),
+  );
+  return results;
+}
+
+/** kube-bench cfg/cis-1.x etcd.yaml checks 2.1–2.7 applied to a static pod's etcd command line. */
+export function cisEtcdFailures(manifestYaml: string): string[] {
+  const pod = parse(manifestYaml) as { spec: { containers: { name: string; command: string[] }[] } };
+  const etcd = pod.spec.containers.find((c) => c.name === "etcd");
+  if (!etcd) return ["no etcd container"];
+  const flags = new Map<string, string>();
+  for (const arg of etcd.command.slice(1)) {
+    const [k, ...v] = arg.split("=");
+    flags.set(k, v.length ? v.join("=") : "true");
+  }
+  const failures: string[] = [];
+  const set = (f: string) => (flags.get(f) ?? "") !== "";
+  if (!set("--cert-file") || !set("--key-file")) failures.push("2.1 --cert-file/--key-file not set");
+  if (flags.get("--client-cert-auth") !== "true") failures.push("2.2 --client-cert-auth is not true");
+  if (flags.has("--auto-tls") && flags.get("--auto-tls") !== "false") failures.push("2.3 --auto-tls is set");
+  if (!set("--peer-cert-file") || !set("--peer-key-file"))
+    failures.push("2.4 --peer-cert-file/--peer-key-file not set");
+  if (flags.get("--peer-client-cert-auth") !== "true")
+    failures.push("2.5 --peer-client-cert-auth is not true");
+  if (flags.has("--peer-auto-tls") && flags.get("--peer-auto-tls") !== "false")
+    failures.push("2.6 --peer-auto-tls is set");
+  if (!set("--trusted-ca-file")) failures.push("2.7 --trusted-ca-file not set");
+  return failures;
+}

@@ -1,0 +1,134 @@
+import { strict as assert } from "node:assert";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { parse, stringify } from "yaml";
+import { formatTable, parseCli, rehearse, UsageError } from "../rehearsal/cli";
+import { renderArtifacts } from "../rehearsal/artifacts";
+import { cisEtcdFailures, runArtifactChecks } from "../rehearsal/drills/artifactChecks";
+import { repoRoot } from "../rehearsal/stackFiles";
+
+const quiet = () => undefined;
+
+describe("rehearsal CLI arguments", () => {
+  it("defaults to the local stack", () => {
+    const o = parseCli([]);
+    assert.equal(o.stack, "local");
+    assert.equal(o.renderOnly, false);
+    assert.equal(o.outDir, path.join(repoRoot, ".rehearsal", "local"));
+  });
+  it("names the flag for an unknown stack and lists the allowed ones", () => {
+    assert.throws(
+      () => parseCli(["--stack", "qa"]),
+      (e: unknown) =>
+        e instanceof UsageError && /--stack: "qa".*allowed: dev, local, prod, staging/.test(e.message),
+    );
+  });
+  it("rejects unknown flags", () => {
+    assert.throws(() => parseCli(["--stak", "dev"]), UsageError);
+  });
+  it("bad stack config exits 2 naming the config key", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stacks-"));
+    const doc = parse(fs.readFileSync(path.join(repoRoot, "stacks", "Pulumi.dev.yaml"), "utf8"));
+    doc.config["secure-etcd:members"][0].ip = "10.0.0.999";
+    fs.writeFileSync(path.join(dir, "Pulumi.broken.yaml"), stringify(doc));
+    const r = spawnSync(
+      process.execPath,
+      [
+        "--require",
+        "tsx/cjs",
+        path.join(repoRoot, "rehearsal", "cli.ts"),
+        "--stack",
+        "broken",
+        "--render-only",
+        "--out",
+        path.join(dir, "out"),
+      ],
+      {
+        env: { ...process.env, SECURE_ETCD_STACKS_DIR: dir },
+        encoding: "utf8",
+      },
+    );
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /secure-etcd:members\[0\]\.ip: "10\.0\.0\.999"/);
+  });
+});
+
+describe("CIS etcd checks as kube-bench reads them", () => {
+  const pod = (flags: string[]) =>
+    stringify({ spec: { containers: [{ name: "etcd", command: ["etcd", ...flags] }] } });
+  const good = [
+    "--cert-file=/a",
+    "--key-file=/b",
+    "--client-cert-auth=true",
+    "--peer-cert-file=/c",
+    "--peer-key-file=/d",
+    "--peer-client-cert-auth=true",
+    "--trusted-ca-file=/e",
+  ];
+  it("passes a complete command line", () => assert.deepEqual(cisEtcdFailures(pod(good)), []));
+  it("fails each check when its flag is wrong", () => {
+    assert.match(cisEtcdFailures(pod(good.filter((f) => !f.startsWith("--cert-file"))))[0], /^2\.1/);
+    assert.match(
+      cisEtcdFailures(
+        pod([...good.filter((f) => !f.startsWith("--client-cert-auth")), "--client-cert-auth=false"]),
+      )[0],
+      /^2\.2/,
+    );
+    assert.match(cisEtcdFailures(pod([...good, "--auto-tls"]))[0], /^2\.3/);
+    assert.match(cisEtcdFailures(pod([...good, "--peer-auto-tls=true"]))[0], /^2\.6/);
+    assert.match(cisEtcdFailures(pod(good.filter((f) => !f.startsWith("--trusted-ca-file"))))[0], /^2\.7/);
+  });
+});
+
+describe("rehearsal, render-only, for every environment @integration", () => {
+  for (const stack of ["dev", "staging", "prod"]) {
+    it(`${stack}: artifacts written, checks and encryption drills pass`, async () => {
+      const out = fs.mkdtempSync(path.join(os.tmpdir(), `rehearse-${stack}-`));
+      const report = await rehearse({ stack, outDir: out, renderOnly: true, keepRunning: false, log: quiet });
+      assert.equal(
+        report.passed,
+        true,
+        formatTable(report.drills) +
+          "\n" +
+          report.drills
+            .filter((d) => !d.passed)
+            .map((d) => d.detail)
+            .join("\n"),
+      );
+      assert.ok(report.drills.length >= 6);
+      assert.ok(report.drills.some((d) => d.name.startsWith("encryption:")));
+      const written = JSON.parse(fs.readFileSync(path.join(out, "report.json"), "utf8"));
+      assert.deepEqual(
+        written.drills.map((d: { name: string }) => d.name),
+        report.drills.map((d) => d.name),
+      );
+      for (const d of written.drills)
+        assert.deepEqual(Object.keys(d).sort(), ["detail", "name", "passed", "seconds"]);
+      assert.equal(fs.statSync(path.join(out, "encryption-config.yaml")).mode & 0o777, 0o600);
+      fs.rmSync(out, { recursive: true, force: true });
+    });
+  }
+
+  it("tampered artifacts make the checks fail (they can fail)", async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), "rehearse-tamper-"));
+    const a = await renderArtifacts({ stack: "dev", outDir: out });
+    assert.ok((await runArtifactChecks(a)).every((d) => d.passed));
+    fs.chmodSync(path.join(out, "pki", "clients", "backup-client.key"), 0o644);
+    // a leaf from another CA in place of the member's server cert
+    const other = fs.mkdtempSync(path.join(os.tmpdir(), "rehearse-other-"));
+    await renderArtifacts({ stack: "dev", outDir: other });
+    fs.copyFileSync(
+      path.join(other, "pki", "members", "dev-cp-1", "server.crt"),
+      path.join(out, "pki", "members", "dev-cp-1", "server.crt"),
+    );
+    const results = await runArtifactChecks(a);
+    const byName = new Map(results.map((d) => [d.name.split(" ")[0], d]));
+    assert.equal(byName.get("key")!.passed, false);
+    assert.match(byName.get("key")!.detail, /backup-client\.key is 644/);
+    assert.equal(byName.get("certs")!.passed, false);
+    fs.rmSync(out, { recursive: true, force: true });
+    fs.rmSync(other, { recursive: true, force: true });
+  });
+});
