@@ -1,0 +1,4 @@
+export * from "./defaults";
+export * from "./policies";
+export * from "./snapshotStore";
+export * from "./snapshotJob";

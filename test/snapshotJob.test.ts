@@ -1,0 +1,516 @@
+import { strict as assert } from "node:assert";
+import * as pulumi from "@pulumi/pulumi";
+import * as YAML from "yaml";
+import type * as JobModule from "../components/backup/snapshotJob";
+import type * as DefaultsModule from "../components/backup/defaults";
+import type { Container, CronJobManifest, SnapshotJobRenderOptions } from "../components/backup/snapshotJob";
+
+// ---------------------------------------------------------------------------------------------------
+// Mocks: record inputs, and whether each property reached the engine as a secret (the serialized
+// request carries Pulumi's secret signature; the deserialized mock inputs do not).
+// ---------------------------------------------------------------------------------------------------
+
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
+
+interface Recorded {
+  type: string;
+  name: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  inputs: any;
+  provider?: string;
+  /** Top-level property names that were sent as secrets. */
+  secretProps: string[];
+  dependencies: string[];
+}
+
+const resources: Recorded[] = [];
+const secretPropsByName = new Map<string, string[]>();
+const depsByName = new Map<string, string[]>();
+
+const mocks: pulumi.runtime.Mocks = {
+  newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
+    resources.push({
+      type: args.type,
+      name: args.name,
+      inputs: args.inputs,
+      provider: args.provider,
+      secretProps: secretPropsByName.get(args.name) ?? [],
+      dependencies: depsByName.get(args.name) ?? [],
+    });
+    return { id: `${args.name}-id`, state: { ...args.inputs } };
+  },
+  call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+    return args.inputs;
+  },
+};
+
+function isSecretValue(v: unknown): boolean {
+  return typeof v === "object" && v !== null && (v as Record<string, unknown>)[SECRET_SIG] === SECRET_VALUE;
+}
+
+function one(type: string, name?: string): Recorded {
+  const found = resources.filter((r) => r.type === type && (name === undefined || r.name === name));
+  assert.equal(found.length, 1, `expected one ${type}${name ? ` named ${name}` : ""}, got ${found.length}`);
+  return found[0];
+}
+
+function valueOf<T>(o: pulumi.Input<T>): Promise<T> {
+  return new Promise<T>((resolve) => pulumi.output(o).apply((v) => resolve(v as T)));
+}
+
+async function settle(): Promise<void> {
+  const rt = pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> };
+  let last = -1;
+  for (let i = 0; i < 50 && last !== resources.length; i++) {
+    last = resources.length;
+    if (rt.waitForRPCs) await rt.waitForRPCs();
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const pem = (label: string, body: string) => `-----BEGIN ${label}-----\n${body}\n-----END ${label}-----\n`;
+const TLS = {
+  certPem: pem("CERTIFICATE", "YmFja3VwLWNsaWVudA=="),
+  keyPem: pem("PRIVATE KEY", "c2VjcmV0LWtleQ=="),
+  caPem: pem("CERTIFICATE", "ZXRjZC1jYQ=="),
+};
+const SCRIPT = '#!/bin/sh\nset -eu\necho "snapshot of ${CLUSTER}/${ENVIRONMENT}"\n';
+const ROLE = "arn:aws:iam::123456789012:role/payments-etcd-snapshot";
+const KMS = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+const ENDPOINTS = ["https://10.0.1.10:2379", "https://10.0.2.10:2379", "https://10.0.3.10:2379"];
+
+describe("backup: snapshot job", function () {
+  let job: typeof JobModule;
+  let defaults: typeof DefaultsModule;
+
+  before(async function () {
+    await pulumi.runtime.setMocks(mocks, "secure-etcd", "unit", false);
+    const monitor = (pulumi.runtime as unknown as { getMonitor: () => Record<string, unknown> }).getMonitor();
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const original = (monitor.registerResource as (req: any, cb: any) => void).bind(monitor);
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    monitor.registerResource = (req: any, cb: any) => {
+      const raw = (req.getObject()?.toJavaScript() ?? {}) as Record<string, unknown>;
+      secretPropsByName.set(
+        req.getName(),
+        Object.entries(raw)
+          .filter(([, v]) => isSecretValue(v))
+          .map(([k]) => k),
+      );
+      depsByName.set(req.getName(), req.getDependenciesList());
+      return original(req, cb);
+    };
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    job = require("../components/backup/snapshotJob") as typeof JobModule;
+    defaults = require("../components/backup/defaults") as typeof DefaultsModule;
+    /* eslint-enable @typescript-eslint/no-require-imports */
+  });
+
+  const opts = (over: Partial<SnapshotJobRenderOptions> = {}): SnapshotJobRenderOptions => ({
+    clusterName: "payments",
+    environment: "prod",
+    schedule: defaults.resolveSnapshotSchedule("prod"),
+    etcdEndpoints: ENDPOINTS,
+    etcdVersion: "3.5.16",
+    bucketName: "payments-prod-etcd-snapshots",
+    prefix: "payments/prod/",
+    kmsKeyId: KMS,
+    awsRegion: "eu-west-1",
+    roleArn: ROLE,
+    tls: TLS,
+    script: SCRIPT,
+    ...over,
+  });
+
+  const podOf = (c: CronJobManifest) => c.spec.jobTemplate.spec.template.spec;
+  const allContainers = (c: CronJobManifest): Container[] => [
+    ...podOf(c).initContainers,
+    ...podOf(c).containers,
+  ];
+  const snapshotContainer = (c: CronJobManifest) => {
+    const found = podOf(c).containers.find((x) => x.name === "snapshot");
+    assert.ok(found);
+    return found;
+  };
+  const envOf = (c: CronJobManifest) =>
+    Object.fromEntries((snapshotContainer(c).env ?? []).map((e) => [e.name, e.value]));
+
+  describe("renderers (pure)", function () {
+    it("renders Secret, ConfigMap, ServiceAccount and CronJob in kube-system", function () {
+      const m = job.renderSnapshotJobManifests(opts());
+      assert.deepEqual(
+        m.objects.map((o) => o.kind),
+        ["Secret", "ConfigMap", "ServiceAccount", "CronJob"],
+      );
+      for (const o of m.objects) {
+        assert.equal(o.metadata.namespace, "kube-system");
+        assert.equal(o.metadata.labels["app.kubernetes.io/part-of"], "secure-etcd");
+        assert.equal(o.metadata.labels["secure-etcd/cluster"], "payments");
+      }
+      assert.equal(m.cronJob.apiVersion, "batch/v1");
+    });
+
+    it("Secret: Opaque, holds the backup client cert, key and the etcd CA", function () {
+      const { secret } = job.renderSnapshotJobManifests(opts());
+      assert.equal(secret.type, "Opaque");
+      assert.equal(secret.metadata.name, "etcd-snapshot-client-tls");
+      assert.deepEqual(secret.stringData, {
+        "ca.crt": TLS.caPem,
+        "client.crt": TLS.certPem,
+        "client.key": TLS.keyPem,
+      });
+      assert.throws(
+        () => job.renderSnapshotJobManifests(opts({ tls: { ...TLS, keyPem: "nope" } })),
+        /tls\.keyPem/,
+      );
+    });
+
+    it("ConfigMap carries the script text verbatim; the CronJob runs it with sh", function () {
+      const m = job.renderSnapshotJobManifests(opts());
+      assert.equal(m.configMap.data["snapshot.sh"], SCRIPT);
+      const c = snapshotContainer(m.cronJob);
+      assert.deepEqual(c.command, ["sh", "/scripts/snapshot.sh"]);
+      const vol = podOf(m.cronJob).volumes.find((v) => v.configMap);
+      assert.equal(vol?.configMap?.name, m.configMap.metadata.name);
+      assert.ok(c.volumeMounts.some((x) => x.name === vol?.name && x.mountPath === "/scripts" && x.readOnly));
+    });
+
+    it("ServiceAccount: IRSA annotation when a role is given, never an API token", function () {
+      const withRole = job.renderSnapshotJobManifests(opts()).serviceAccount;
+      assert.deepEqual(withRole.metadata.annotations, { "eks.amazonaws.com/role-arn": ROLE });
+      assert.equal(withRole.automountServiceAccountToken, false);
+      const without = job.renderSnapshotJobManifests(opts({ roleArn: undefined })).serviceAccount;
+      assert.equal(without.metadata.annotations, undefined);
+      const m = job.renderSnapshotJobManifests(opts());
+      assert.equal(podOf(m.cronJob).serviceAccountName, m.serviceAccount.metadata.name);
+      assert.equal(podOf(m.cronJob).automountServiceAccountToken, false);
+    });
+
+    it("CronJob: schedule/history per environment, Forbid, deadlines, backoff, restartPolicy Never", function () {
+      for (const env of ["dev", "staging", "prod"] as const) {
+        const d = defaults.snapshotDefaults[env].schedule;
+        const c = job.renderSnapshotJobManifests(
+          opts({ environment: env, schedule: defaults.resolveSnapshotSchedule(env) }),
+        ).cronJob;
+        assert.equal(c.spec.schedule, d.schedule, env);
+        assert.equal(c.spec.timeZone, "Etc/UTC");
+        assert.equal(c.spec.successfulJobsHistoryLimit, d.successfulJobsHistoryLimit, env);
+        assert.equal(c.spec.failedJobsHistoryLimit, d.failedJobsHistoryLimit, env);
+        assert.equal(c.spec.concurrencyPolicy, "Forbid");
+        assert.equal(c.spec.startingDeadlineSeconds, d.startingDeadlineSeconds);
+        assert.equal(c.spec.jobTemplate.spec.activeDeadlineSeconds, d.activeDeadlineSeconds);
+        assert.equal(c.spec.jobTemplate.spec.backoffLimit, d.backoffLimit);
+        assert.equal(podOf(c).restartPolicy, "Never");
+      }
+      const prod = job.renderSnapshotJobManifests(opts()).cronJob;
+      assert.equal(prod.spec.schedule, "*/15 * * * *");
+      assert.equal(prod.spec.failedJobsHistoryLimit, 5);
+    });
+
+    it("CronJob: runs on control-plane nodes, tolerates their NoSchedule taint, host network", function () {
+      const pod = podOf(job.renderSnapshotJobManifests(opts()).cronJob);
+      assert.deepEqual(pod.nodeSelector, { "node-role.kubernetes.io/control-plane": "" });
+      assert.deepEqual(pod.tolerations, [
+        { key: "node-role.kubernetes.io/control-plane", operator: "Exists", effect: "NoSchedule" },
+      ]);
+      assert.equal(pod.hostNetwork, true);
+      assert.equal(pod.dnsPolicy, "ClusterFirstWithHostNet");
+    });
+
+    it("CronJob: non-root, read-only root fs, no privilege escalation, drop ALL, RuntimeDefault seccomp", function () {
+      const c = job.renderSnapshotJobManifests(opts()).cronJob;
+      const pod = podOf(c);
+      assert.equal(pod.securityContext.runAsNonRoot, true);
+      assert.deepEqual(pod.securityContext.seccompProfile, { type: "RuntimeDefault" });
+      assert.ok(pod.securityContext.runAsUser > 0);
+      for (const k of allContainers(c)) {
+        const sc = k.securityContext;
+        assert.equal(sc.runAsNonRoot, true, k.name);
+        assert.equal(sc.readOnlyRootFilesystem, true, k.name);
+        assert.equal(sc.allowPrivilegeEscalation, false, k.name);
+        assert.equal(sc.privileged, false, k.name);
+        assert.deepEqual(sc.capabilities, { drop: ["ALL"] }, k.name);
+        assert.deepEqual(sc.seccompProfile, { type: "RuntimeDefault" }, k.name);
+      }
+    });
+
+    it("CronJob: snapshot goes to a size-limited emptyDir (configurable), TLS files from the Secret", function () {
+      const m = job.renderSnapshotJobManifests(opts());
+      const pod = podOf(m.cronJob);
+      const scratch = pod.volumes.find((v) => v.name === "scratch");
+      assert.deepEqual(scratch?.emptyDir, { sizeLimit: "16Gi" });
+      const env = envOf(m.cronJob);
+      const mounts = snapshotContainer(m.cronJob).volumeMounts;
+      const scratchMount = mounts.find((x) => x.name === "scratch");
+      assert.equal(env.WORK_DIR, scratchMount?.mountPath);
+      assert.equal(env.TMPDIR, "/tmp");
+      assert.ok(
+        mounts.some((x) => x.mountPath === "/tmp"),
+        "writable /tmp",
+      );
+      const custom = job.renderSnapshotJobManifests(opts({ scratchSizeLimit: "40Gi" }));
+      assert.deepEqual(podOf(custom.cronJob).volumes.find((v) => v.name === "scratch")?.emptyDir, {
+        sizeLimit: "40Gi",
+      });
+      // The script's TLS env points at files the Secret provides, mounted read-only with mode 0440.
+      const tlsVol = pod.volumes.find((v) => v.secret);
+      assert.equal(tlsVol?.secret?.secretName, m.secret.metadata.name);
+      assert.equal(tlsVol?.secret?.defaultMode, 0o440);
+      const tlsMount = mounts.find((x) => x.name === tlsVol?.name);
+      assert.equal(tlsMount?.readOnly, true);
+      for (const [var_, key] of [
+        ["ETCD_CACERT", "ca.crt"],
+        ["ETCD_CERT", "client.crt"],
+        ["ETCD_KEY", "client.key"],
+      ]) {
+        assert.equal(env[var_], `${tlsMount?.mountPath}/${key}`);
+        assert.ok(key in m.secret.stringData);
+      }
+    });
+
+    it("CronJob: every container has resource requests and limits", function () {
+      const c = job.renderSnapshotJobManifests(opts()).cronJob;
+      for (const k of allContainers(c)) {
+        assert.ok(k.resources.requests?.cpu && k.resources.requests?.memory, `${k.name} requests`);
+        assert.ok(k.resources.limits?.cpu && k.resources.limits?.memory, `${k.name} limits`);
+      }
+      const custom = job.renderSnapshotJobManifests(
+        opts({
+          resources: { requests: { cpu: "200m", memory: "512Mi" }, limits: { cpu: "2", memory: "2Gi" } },
+        }),
+      ).cronJob;
+      assert.equal(snapshotContainer(custom).resources.limits?.memory, "2Gi");
+    });
+
+    it("CronJob: pinned, configurable images; etcdctl/etcdutl copied from the etcd image", function () {
+      const c = job.renderSnapshotJobManifests(opts()).cronJob;
+      const pod = podOf(c);
+      assert.deepEqual(
+        pod.initContainers.map((i) => [i.name, i.image, i.command]),
+        [
+          [
+            "copy-etcdctl",
+            "registry.k8s.io/etcd:3.5.16-0",
+            ["/bin/cp", "/usr/local/bin/etcdctl", "/opt/etcd-bin/etcdctl"],
+          ],
+          [
+            "copy-etcdutl",
+            "registry.k8s.io/etcd:3.5.16-0",
+            ["/bin/cp", "/usr/local/bin/etcdutl", "/opt/etcd-bin/etcdutl"],
+          ],
+        ],
+      );
+      assert.equal(snapshotContainer(c).image, job.DEFAULT_AWS_CLI_IMAGE);
+      assert.match(envOf(c).PATH, /^\/opt\/etcd-bin:/);
+      // etcd 3.4 has no etcdutl.
+      const old = job.renderSnapshotJobManifests(opts({ etcdVersion: "3.4.23" })).cronJob;
+      assert.deepEqual(
+        podOf(old).initContainers.map((i) => i.name),
+        ["copy-etcdctl"],
+      );
+      const digest = `registry.example.com/etcd-tools@sha256:${"a".repeat(64)}`;
+      const custom = job.renderSnapshotJobManifests(
+        opts({ images: { etcd: "registry.example.com/etcd:3.5.16-0", awsCli: digest } }),
+      ).cronJob;
+      assert.equal(podOf(custom).initContainers[0].image, "registry.example.com/etcd:3.5.16-0");
+      assert.equal(snapshotContainer(custom).image, digest);
+      assert.throws(
+        () => job.renderSnapshotJobManifests(opts({ images: { awsCli: "amazon/aws-cli:latest" } })),
+        /images\.awsCli must be pinned/,
+      );
+      assert.throws(
+        () => job.renderSnapshotJobManifests(opts({ images: { etcd: "registry.k8s.io/etcd" } })),
+        /images\.etcd must be pinned/,
+      );
+    });
+
+    it("CronJob: env for the script (endpoints in member order, bucket, prefix, key, version, region)", function () {
+      const env = envOf(job.renderSnapshotJobManifests(opts()).cronJob);
+      assert.equal(env.ETCD_ENDPOINTS, ENDPOINTS.join(","));
+      assert.equal(env.CLUSTER, "payments");
+      assert.equal(env.ENVIRONMENT, "prod");
+      assert.equal(env.S3_BUCKET, "payments-prod-etcd-snapshots");
+      assert.equal(env.S3_PREFIX, "payments/prod/");
+      assert.equal(env.KMS_KEY_ID, KMS);
+      assert.equal(env.ETCD_VERSION, "3.5.16");
+      assert.equal(env.AWS_REGION, "eu-west-1");
+      assert.equal(
+        job
+          .renderSnapshotJobManifests(opts({ etcdVersion: "v3.4.23" }))
+          .cronJob.spec.jobTemplate.spec.template.spec.containers[0].env?.find(
+            (e) => e.name === "ETCD_VERSION",
+          )?.value,
+        "3.4.23",
+      );
+    });
+
+    it("IRSA: projected sts.amazonaws.com token by default, nothing extra in webhook mode", function () {
+      const c = job.renderSnapshotJobManifests(opts()).cronJob;
+      const env = envOf(c);
+      assert.equal(env.AWS_ROLE_ARN, ROLE);
+      assert.equal(
+        env.AWS_WEB_IDENTITY_TOKEN_FILE,
+        "/var/run/secrets/eks.amazonaws.com/serviceaccount/token",
+      );
+      const tokenVol = podOf(c).volumes.find((v) => v.name === "aws-iam-token");
+      assert.deepEqual(tokenVol?.projected?.sources, [
+        { serviceAccountToken: { audience: "sts.amazonaws.com", expirationSeconds: 86400, path: "token" } },
+      ]);
+      const hooked = job.renderSnapshotJobManifests(opts({ irsaToken: "webhook" })).cronJob;
+      assert.equal(envOf(hooked).AWS_ROLE_ARN, undefined);
+      assert.equal(
+        podOf(hooked).volumes.find((v) => v.name === "aws-iam-token"),
+        undefined,
+      );
+      const none = job.renderSnapshotJobManifests(opts({ roleArn: undefined })).cronJob;
+      assert.equal(envOf(none).AWS_ROLE_ARN, undefined);
+    });
+
+    it("refuses plain-http endpoints, an empty member list, a non-ARN key and shadowing extraEnv", function () {
+      assert.throws(
+        () => job.renderSnapshotJobManifests(opts({ etcdEndpoints: ["http://10.0.1.10:2379"] })),
+        /https/,
+      );
+      assert.throws(() => job.renderSnapshotJobManifests(opts({ etcdEndpoints: [] })), /etcdEndpoints/);
+      assert.throws(() => job.renderSnapshotJobManifests(opts({ kmsKeyId: "alias/foo" })), /kmsKeyId/);
+      assert.throws(
+        () => job.renderSnapshotJobManifests(opts({ extraEnv: { S3_BUCKET: "elsewhere" } })),
+        /extraEnv\.S3_BUCKET/,
+      );
+      const extra = envOf(
+        job.renderSnapshotJobManifests(opts({ extraEnv: { AWS_ENDPOINT_URL: "https://s3.local" } })).cronJob,
+      );
+      assert.equal(extra.AWS_ENDPOINT_URL, "https://s3.local");
+    });
+
+    it("schedule resolution: per-environment defaults, overrides, unknown environments must be explicit", function () {
+      assert.equal(defaults.resolveSnapshotSchedule("dev").schedule, "0 */6 * * *");
+      assert.equal(defaults.resolveSnapshotSchedule("staging").schedule, "0 * * * *");
+      const o = defaults.resolveSnapshotSchedule("prod", {
+        schedule: "*/5 * * * *",
+        failedJobsHistoryLimit: 10,
+      });
+      assert.equal(o.schedule, "*/5 * * * *");
+      assert.equal(o.failedJobsHistoryLimit, 10);
+      assert.equal(o.successfulJobsHistoryLimit, 3);
+      assert.throws(() => defaults.resolveSnapshotSchedule("qa"), /schedule\.schedule/);
+      assert.throws(
+        () => defaults.resolveSnapshotSchedule("prod", { schedule: "every 5 minutes" }),
+        /schedule\.schedule/,
+      );
+      const full = {
+        schedule: "@hourly",
+        successfulJobsHistoryLimit: 1,
+        failedJobsHistoryLimit: 1,
+        startingDeadlineSeconds: 60,
+        activeDeadlineSeconds: 600,
+        backoffLimit: 0,
+      };
+      assert.equal(defaults.resolveSnapshotSchedule("qa", full).schedule, "@hourly");
+    });
+
+    it("YAML round-trips; the workload YAML holds no key material", function () {
+      const m = job.renderSnapshotJobManifests(opts());
+      const docs = YAML.parseAllDocuments(m.yaml).map((d) => d.toJS());
+      assert.deepEqual(docs, m.objects);
+      assert.deepEqual(YAML.parse(m.secretYaml), m.secret);
+      const work = YAML.parseAllDocuments(m.workloadYaml).map((d) => d.toJS());
+      assert.deepEqual(work, [m.configMap, m.serviceAccount, m.cronJob]);
+      assert.ok(!m.workloadYaml.includes("PRIVATE KEY"));
+      assert.ok(m.secretYaml.includes("PRIVATE KEY"));
+    });
+  });
+
+  describe("SnapshotJob component (mocks)", function () {
+    const args = (over: Partial<JobModule.SnapshotJobArgs> = {}): JobModule.SnapshotJobArgs => ({
+      clusterName: "payments",
+      environment: "prod",
+      etcdEndpoints: ENDPOINTS,
+      etcdVersion: "3.5.16",
+      bucketName: "payments-prod-etcd-snapshots",
+      prefix: "payments/prod/",
+      kmsKeyArn: KMS,
+      awsRegion: "eu-west-1",
+      roleArn: ROLE,
+      tls: TLS,
+      script: SCRIPT,
+      ...over,
+    });
+
+    it("renders only (no Kubernetes objects) without a provider; the Secret YAML is a secret", async function () {
+      resources.length = 0;
+      const j = new job.SnapshotJob("render-only", args());
+      const [secretYaml, manifestsYaml] = await Promise.all([
+        valueOf(j.secretYaml),
+        valueOf(j.manifestsYaml),
+      ]);
+      await settle();
+      assert.equal(await pulumi.isSecret(j.secretYaml), true, "secretYaml must be a pulumi secret");
+      assert.equal(await pulumi.isSecret(j.manifestsYaml), false, "workload YAML stays readable");
+      assert.ok(secretYaml.includes("client.key"));
+      assert.ok(!manifestsYaml.includes("PRIVATE KEY"));
+      const kinds = YAML.parseAllDocuments(manifestsYaml).map((d) => (d.toJS() as { kind: string }).kind);
+      assert.deepEqual(kinds, ["ConfigMap", "ServiceAccount", "CronJob"]);
+      assert.deepEqual(
+        resources.filter((r) => r.type.startsWith("kubernetes:")).map((r) => r.type),
+        [],
+      );
+      assert.ok(resources.some((r) => r.type === "secure-etcd:index:SnapshotJob"));
+      const m = await valueOf(j.manifests);
+      assert.equal(m.cronJob.spec.schedule, "*/15 * * * *");
+      assert.equal(j.namespace, "kube-system");
+      assert.equal(j.cronJobName, "etcd-snapshot");
+    });
+
+    it("creates Secret (stringData as a secret), ConfigMap, ServiceAccount and CronJob with the provider", async function () {
+      resources.length = 0;
+      const k8s = await import("@pulumi/kubernetes");
+      const provider = new k8s.Provider("test-k8s", { kubeconfig: "{}" });
+      const j = new job.SnapshotJob("applied", args({ provider, schedule: { schedule: "*/10 * * * *" } }));
+      const manifests = await valueOf(j.manifests);
+      await valueOf(j.secretYaml);
+      await settle();
+
+      const secret = one("kubernetes:core/v1:Secret");
+      assert.equal(secret.inputs.type, "Opaque");
+      assert.equal(secret.inputs.metadata.namespace, "kube-system");
+      assert.equal(secret.inputs.metadata.name, "etcd-snapshot-client-tls");
+      // Mock inputs keep Pulumi's secret wrapper: stringData is one, the metadata is not.
+      assert.ok(isSecretValue(secret.inputs.stringData), "stringData must reach the engine as a secret");
+      assert.deepEqual(secret.inputs.stringData.value, {
+        "ca.crt": TLS.caPem,
+        "client.crt": TLS.certPem,
+        "client.key": TLS.keyPem,
+      });
+      assert.ok(secret.secretProps.includes("stringData"));
+      assert.ok(!secret.secretProps.includes("metadata"), "metadata stays readable in diffs");
+      assert.match(secret.provider ?? "", /test-k8s/);
+
+      const cm = one("kubernetes:core/v1:ConfigMap");
+      assert.deepEqual(cm.inputs.data, { "snapshot.sh": SCRIPT });
+      const sa = one("kubernetes:core/v1:ServiceAccount");
+      assert.deepEqual(sa.inputs.metadata.annotations, { "eks.amazonaws.com/role-arn": ROLE });
+      assert.equal(sa.inputs.automountServiceAccountToken, false);
+
+      const cron = one("kubernetes:batch/v1:CronJob");
+      assert.equal(cron.inputs.spec.schedule, "*/10 * * * *");
+      assert.deepEqual(cron.inputs.spec, JSON.parse(JSON.stringify(manifests.cronJob.spec)));
+      assert.equal(cron.inputs.spec.concurrencyPolicy, "Forbid");
+      assert.match(cron.provider ?? "", /test-k8s/);
+      for (const dep of ["applied-client-tls", "applied-script", "applied-service-account"]) {
+        assert.ok(
+          cron.dependencies.some((u) => u.endsWith(`::${dep}`)),
+          `CronJob depends on ${dep}`,
+        );
+      }
+    });
+
+    it("rejects an unknown environment without a full schedule before creating anything", function () {
+      assert.throws(
+        () => new job.SnapshotJob("unknown-env", args({ environment: "qa" })),
+        /schedule\.schedule/,
+      );
+    });
+  });
+});

@@ -1,0 +1,872 @@
+import { strict as assert } from "node:assert";
+import * as pulumi from "@pulumi/pulumi";
+import type * as StoreModule from "../components/backup/snapshotStore";
+import type * as PoliciesModule from "../components/backup/policies";
+import type * as DefaultsModule from "../components/backup/defaults";
+import type { PolicyDocument, PolicyStatement } from "../components/backup/policies";
+
+// ---------------------------------------------------------------------------------------------------
+// Mocks that record inputs per resource and the options the engine saw (protect, retainOnDelete,
+// dependsOn, ignoreChanges) by wrapping the mock monitor's registerResource.
+// ---------------------------------------------------------------------------------------------------
+
+interface Recorded {
+  type: string;
+  name: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  inputs: any;
+}
+
+interface Registration {
+  type: string;
+  name: string;
+  protect: boolean;
+  retainOnDelete: boolean;
+  dependencies: string[];
+  ignoreChanges: string[];
+}
+
+const ACCOUNT = "123456789012";
+const resources: Recorded[] = [];
+const registrations: Registration[] = [];
+
+const mocks: pulumi.runtime.Mocks = {
+  newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
+    resources.push({ type: args.type, name: args.name, inputs: args.inputs });
+    const state: Record<string, unknown> = { ...args.inputs };
+    const region = (args.inputs.region as string | undefined) ?? "eu-west-1";
+    let id = `${args.name}-id`;
+    switch (args.type) {
+      case "aws:s3/bucket:Bucket": {
+        const bucket = (args.inputs.bucket as string | undefined) ?? `${args.name}-a1b2c3d`;
+        Object.assign(state, { bucket, arn: `arn:aws:s3:::${bucket}`, region });
+        id = bucket;
+        break;
+      }
+      case "aws:kms/key:Key": {
+        const keyId = `key-${args.name}`;
+        Object.assign(state, { keyId, arn: `arn:aws:kms:${region}:${ACCOUNT}:key/${keyId}` });
+        id = keyId;
+        break;
+      }
+      case "aws:iam/role:Role":
+        Object.assign(state, { arn: `arn:aws:iam::${ACCOUNT}:role/${args.name}`, name: args.name });
+        id = args.name;
+        break;
+    }
+    return { id, state };
+  },
+  call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+    return args.inputs;
+  },
+};
+
+function reset(): void {
+  resources.length = 0;
+  registrations.length = 0;
+}
+
+function ofType(type: string): Recorded[] {
+  return resources.filter((r) => r.type === type);
+}
+
+function one(type: string, name?: string): Recorded {
+  const found = ofType(type).filter((r) => name === undefined || r.name === name);
+  assert.equal(found.length, 1, `expected one ${type}${name ? ` named ${name}` : ""}, got ${found.length}`);
+  return found[0];
+}
+
+function registration(name: string): Registration {
+  const r = registrations.find((x) => x.name === name);
+  assert.ok(r, `no registration for ${name}; have ${registrations.map((x) => x.name).join(", ")}`);
+  return r;
+}
+
+function valueOf<T>(o: pulumi.Input<T> | undefined): Promise<T> {
+  return new Promise<T>((resolve) => pulumi.output(o as pulumi.Input<T>).apply((v) => resolve(v as T)));
+}
+
+/** Waits until the SDK's outstanding RPCs have drained and no new resource shows up. */
+async function settle(): Promise<void> {
+  const rt = pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> };
+  let last = -1;
+  for (let i = 0; i < 50 && last !== resources.length; i++) {
+    last = resources.length;
+    if (rt.waitForRPCs) await rt.waitForRPCs();
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// A tiny IAM evaluator for the operators these policies use. Semantics per the IAM docs: a missing key
+// makes positive operators false and negated operators (…Not…) true; `…IfExists` makes a missing key
+// true; `Null: "true"` means "key absent". Conditions are ANDed; values of one key are ORed (negated
+// operators: none may match). Explicit Deny beats Allow.
+// ---------------------------------------------------------------------------------------------------
+
+type Ctx = Record<string, string | undefined>;
+interface Request {
+  action: string;
+  resource: string;
+  context?: Ctx;
+}
+
+function glob(pattern: string, value: string, ignoreCase = false): boolean {
+  const re = pattern
+    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+    .replace(/\*/g, ".*")
+    .replace(/\?/g, ".");
+  return new RegExp(`^${re}$`, ignoreCase ? "i" : "").test(value);
+}
+
+function conditionHolds(op: string, key: string, expected: string[], ctx: Ctx): boolean {
+  const ifExists = op.endsWith("IfExists");
+  const base = ifExists ? op.slice(0, -"IfExists".length) : op;
+  const actual = ctx[key];
+  if (base === "Null") return expected.some((e) => (e === "true") === (actual === undefined));
+  if (actual === undefined) return ifExists ? true : base.includes("Not");
+  switch (base) {
+    case "StringEquals":
+      return expected.includes(actual);
+    case "StringNotEquals":
+      return !expected.includes(actual);
+    case "StringLike":
+      return expected.some((e) => glob(e, actual));
+    case "StringNotLike":
+      return !expected.some((e) => glob(e, actual));
+    case "Bool":
+      return expected.some((e) => e.toLowerCase() === actual.toLowerCase());
+    case "NumericLessThan":
+      return expected.some((e) => Number(actual) < Number(e));
+    default:
+      throw new Error(`evaluator does not know ${op}`);
+  }
+}
+
+function list(v: string | string[] | undefined): string[] {
+  return v === undefined ? [] : Array.isArray(v) ? v : [v];
+}
+
+function statementApplies(s: PolicyStatement, req: Request): boolean {
+  if (!list(s.Action).some((a) => glob(a, req.action, true))) return false;
+  if (s.Resource !== undefined && !list(s.Resource).some((r) => glob(r, req.resource))) return false;
+  for (const [op, keys] of Object.entries(s.Condition ?? {})) {
+    for (const [key, values] of Object.entries(keys)) {
+      if (!conditionHolds(op, key, list(values), req.context ?? {})) return false;
+    }
+  }
+  return true;
+}
+
+function decide(policies: PolicyDocument[], req: Request): "Allow" | "Deny" | "ImplicitDeny" {
+  const statements = policies.flatMap((p) => p.Statement);
+  if (statements.some((s) => s.Effect === "Deny" && statementApplies(s, req))) return "Deny";
+  if (statements.some((s) => s.Effect === "Allow" && statementApplies(s, req))) return "Allow";
+  return "ImplicitDeny";
+}
+
+/** An identity policy that allows everything: isolates what the bucket policy denies. */
+const ALLOW_ALL: PolicyDocument = {
+  Version: "2012-10-17",
+  Statement: [{ Effect: "Allow", Action: "*", Resource: "*" }],
+};
+
+const TLS13: Ctx = { "aws:SecureTransport": "true", "s3:TlsVersion": "1.3" };
+const SSE = "s3:x-amz-server-side-encryption";
+const SSE_KEY = "s3:x-amz-server-side-encryption-aws-kms-key-id";
+
+// ---------------------------------------------------------------------------------------------------
+
+describe("backup: SnapshotStore (mocks)", function () {
+  let store: typeof StoreModule;
+  let policies: typeof PoliciesModule;
+  let defaults: typeof DefaultsModule;
+
+  before(async function () {
+    await pulumi.runtime.setMocks(mocks, "secure-etcd", "unit", false);
+    const monitor = (pulumi.runtime as unknown as { getMonitor: () => Record<string, unknown> }).getMonitor();
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const original = (monitor.registerResource as (req: any, cb: any) => void).bind(monitor);
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    monitor.registerResource = (req: any, cb: any) => {
+      registrations.push({
+        type: req.getType(),
+        name: req.getName(),
+        protect: req.getProtect() === true,
+        retainOnDelete: req.getRetainondelete() === true,
+        dependencies: req.getDependenciesList(),
+        ignoreChanges: req.getIgnorechangesList(),
+      });
+      return original(req, cb);
+    };
+    // Loaded only after setMocks (require: tsx/cjs resolves extensionless TS paths).
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    store = require("../components/backup/snapshotStore") as typeof StoreModule;
+    policies = require("../components/backup/policies") as typeof PoliciesModule;
+    defaults = require("../components/backup/defaults") as typeof DefaultsModule;
+    /* eslint-enable @typescript-eslint/no-require-imports */
+  });
+
+  const base = (): StoreModule.SnapshotStoreArgs => ({
+    clusterName: "payments",
+    environment: "prod",
+    retention: { days: 35, noncurrentVersionDays: 7 },
+  });
+
+  describe("bucket hardening", function () {
+    let s: StoreModule.SnapshotStore;
+    before(async function () {
+      reset();
+      s = new store.SnapshotStore("snap", { ...base(), tags: { team: "platform" } });
+      await valueOf(s.writerPolicyJson);
+      await settle();
+    });
+
+    it("uses only @pulumi/aws 7 S3 resources, never the deprecated …V2 ones", function () {
+      const types = new Set(resources.map((r) => r.type));
+      for (const t of types) assert.doesNotMatch(t, /V2(:|$)/, `deprecated type ${t}`);
+      for (const t of [
+        "aws:s3/bucket:Bucket",
+        "aws:s3/bucketVersioning:BucketVersioning",
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+        "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+        "aws:s3/bucketPolicy:BucketPolicy",
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+        "aws:kms/key:Key",
+        "aws:kms/alias:Alias",
+      ]) {
+        assert.ok(types.has(t), `missing ${t}`);
+      }
+      assert.ok(types.has("secure-etcd:index:SnapshotStore"));
+    });
+
+    it("never force-destroys the bucket and tags it", function () {
+      const b = one("aws:s3/bucket:Bucket");
+      assert.equal(b.inputs.forceDestroy, false);
+      assert.equal(b.inputs.objectLockEnabled, undefined);
+      assert.equal(b.inputs.tags["secure-etcd:cluster"], "payments");
+      assert.equal(b.inputs.tags["secure-etcd:environment"], "prod");
+      assert.equal(b.inputs.tags.team, "platform");
+    });
+
+    it("customer-managed KMS key with rotation and a 30-day deletion window, plus an alias", function () {
+      const k = one("aws:kms/key:Key");
+      assert.equal(k.inputs.enableKeyRotation, true);
+      assert.equal(k.inputs.deletionWindowInDays, 30);
+      const a = one("aws:kms/alias:Alias");
+      assert.equal(a.inputs.targetKeyId, "key-snap-key");
+      assert.match(a.inputs.name, /^alias\/secure-etcd\/payments-prod-snapshots$/);
+    });
+
+    it("versioning is Enabled", function () {
+      const v = one("aws:s3/bucketVersioning:BucketVersioning");
+      assert.equal(v.inputs.bucket, "snap-bucket-a1b2c3d");
+      assert.deepEqual(v.inputs.versioningConfiguration, { status: "Enabled" });
+    });
+
+    it("default encryption is SSE-KMS with the CMK and an S3 Bucket Key", function () {
+      const e = one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration");
+      assert.equal(e.inputs.rules.length, 1);
+      const rule = e.inputs.rules[0];
+      assert.equal(rule.applyServerSideEncryptionByDefault.sseAlgorithm, "aws:kms");
+      assert.equal(
+        rule.applyServerSideEncryptionByDefault.kmsMasterKeyId,
+        `arn:aws:kms:eu-west-1:${ACCOUNT}:key/key-snap-key`,
+      );
+      assert.equal(rule.bucketKeyEnabled, true);
+    });
+
+    it("all four public access blocks are on", function () {
+      const p = one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock");
+      for (const k of ["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"]) {
+        assert.equal(p.inputs[k], true, k);
+      }
+    });
+
+    it("object ownership is BucketOwnerEnforced (ACLs disabled)", function () {
+      const o = one("aws:s3/bucketOwnershipControls:BucketOwnershipControls");
+      assert.deepEqual(o.inputs.rule, { objectOwnership: "BucketOwnerEnforced" });
+    });
+
+    it("lifecycle is scoped to <cluster>/<env>/ with expiry, noncurrent expiry and multipart abort", function () {
+      const l = one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration");
+      assert.equal(l.inputs.rules.length, 1);
+      const r = l.inputs.rules[0];
+      assert.equal(r.status, "Enabled");
+      assert.deepEqual(r.filter, { prefix: "payments/prod/" });
+      assert.deepEqual(r.expiration, { days: 35 });
+      assert.deepEqual(r.noncurrentVersionExpiration, { noncurrentDays: 7 });
+      assert.deepEqual(r.abortIncompleteMultipartUpload, { daysAfterInitiation: 1 });
+      assert.equal(r.transitions, undefined, "no cold transition unless asked for");
+      // Noncurrent rules only make sense once versioning exists.
+      assert.ok(
+        registration("snap-lifecycle").dependencies.some((u) => u.endsWith("::snap-versioning")),
+        "lifecycle depends on versioning",
+      );
+    });
+
+    it("the bucket and the key are protected and retained; hardening children are retained", function () {
+      for (const n of ["snap-bucket", "snap-key"]) {
+        const r = registration(n);
+        assert.equal(r.protect, true, `${n} protect`);
+        assert.equal(r.retainOnDelete, true, `${n} retainOnDelete`);
+      }
+      for (const n of [
+        "snap-versioning",
+        "snap-sse",
+        "snap-public-access-block",
+        "snap-ownership",
+        "snap-policy",
+      ]) {
+        assert.equal(registration(n).retainOnDelete, true, `${n} retainOnDelete`);
+      }
+      assert.ok(registration("snap-bucket").ignoreChanges.includes("objectLockEnabled"));
+    });
+
+    it("outputs bucket name/ARN, key ARN, prefix and both policies; no role without oidc", async function () {
+      assert.equal(await valueOf(s.bucketName), "snap-bucket-a1b2c3d");
+      assert.equal(await valueOf(s.bucketArn), "arn:aws:s3:::snap-bucket-a1b2c3d");
+      assert.equal(await valueOf(s.kmsKeyArn), `arn:aws:kms:eu-west-1:${ACCOUNT}:key/key-snap-key`);
+      assert.equal(await valueOf(s.prefix), "payments/prod/");
+      assert.equal(await valueOf(s.region), "eu-west-1");
+      const writer = JSON.parse(await valueOf(s.writerPolicyJson)) as PolicyDocument;
+      const reader = JSON.parse(await valueOf(s.readerPolicyJson)) as PolicyDocument;
+      assert.equal(writer.Version, "2012-10-17");
+      assert.equal(reader.Version, "2012-10-17");
+      assert.equal(s.roleArn, undefined);
+      assert.equal(s.replicaBucketArn, undefined);
+      assert.equal(ofType("aws:iam/role:Role").length, 0);
+    });
+
+    describe("bucket policy (evaluated)", function () {
+      let doc: PolicyDocument;
+      const bucketArn = "arn:aws:s3:::snap-bucket-a1b2c3d";
+      const keyArn = `arn:aws:kms:eu-west-1:${ACCOUNT}:key/key-snap-key`;
+      const obj = `${bucketArn}/payments/prod/2024-01-01T00-00-00Z-cp-1.db.gz`;
+      const put = (context: Ctx) =>
+        decide([doc, ALLOW_ALL], { action: "s3:PutObject", resource: obj, context });
+
+      before(function () {
+        doc = JSON.parse(one("aws:s3/bucketPolicy:BucketPolicy").inputs.policy) as PolicyDocument;
+      });
+
+      it("denies any request without TLS", function () {
+        const s = doc.Statement.find((x) => x.Sid === "DenyInsecureTransport");
+        assert.ok(s);
+        assert.equal(s.Effect, "Deny");
+        assert.deepEqual(s.Condition, { Bool: { "aws:SecureTransport": "false" } });
+        assert.deepEqual(s.Resource, [bucketArn, `${bucketArn}/*`]);
+        const ctx = { "aws:SecureTransport": "false" };
+        assert.equal(
+          decide([doc, ALLOW_ALL], { action: "s3:GetObject", resource: obj, context: ctx }),
+          "Deny",
+        );
+        assert.equal(
+          decide([doc, ALLOW_ALL], { action: "s3:ListBucket", resource: bucketArn, context: ctx }),
+          "Deny",
+        );
+      });
+
+      it("denies TLS below 1.2 and allows 1.2 and 1.3", function () {
+        const s = doc.Statement.find((x) => x.Sid === "DenyTlsBelow12");
+        assert.deepEqual(s?.Condition, { NumericLessThan: { "s3:TlsVersion": "1.2" } });
+        const get = (v: string) =>
+          decide([doc, ALLOW_ALL], {
+            action: "s3:GetObject",
+            resource: obj,
+            context: { "aws:SecureTransport": "true", "s3:TlsVersion": v },
+          });
+        assert.equal(get("1.0"), "Deny");
+        assert.equal(get("1.1"), "Deny");
+        assert.equal(get("1.2"), "Allow");
+        assert.equal(get("1.3"), "Allow");
+      });
+
+      it("does NOT deny an upload that omits the SSE headers (bucket default SSE-KMS applies)", function () {
+        assert.equal(put({ ...TLS13 }), "Allow");
+      });
+
+      it("allows an upload that names SSE-KMS with the bucket's key ARN", function () {
+        assert.equal(put({ ...TLS13, [SSE]: "aws:kms", [SSE_KEY]: keyArn }), "Allow");
+      });
+
+      it("denies an upload that names another encryption", function () {
+        assert.equal(put({ ...TLS13, [SSE]: "AES256" }), "Deny");
+        assert.equal(put({ ...TLS13, [SSE]: "aws:kms:dsse", [SSE_KEY]: keyArn }), "Deny");
+      });
+
+      it("denies an upload that names another KMS key", function () {
+        const other = `arn:aws:kms:eu-west-1:${ACCOUNT}:key/someone-elses`;
+        assert.equal(put({ ...TLS13, [SSE]: "aws:kms", [SSE_KEY]: other }), "Deny");
+      });
+
+      it("denies SSE-KMS without a key id (S3 would use aws/s3, not the CMK)", function () {
+        assert.equal(put({ ...TLS13, [SSE]: "aws:kms" }), "Deny");
+      });
+
+      it("the SSE conditions only fire when the header is present (Null=false + StringNotEquals)", function () {
+        const enc = doc.Statement.find((x) => x.Sid === "DenyOtherEncryption");
+        const key = doc.Statement.find((x) => x.Sid === "DenyOtherKmsKey");
+        assert.deepEqual(enc?.Condition, { Null: { [SSE]: "false" }, StringNotEquals: { [SSE]: "aws:kms" } });
+        assert.deepEqual(key?.Condition, {
+          Null: { [SSE_KEY]: "false" },
+          StringNotEquals: { [SSE_KEY]: keyArn },
+        });
+        assert.equal(enc?.Action, "s3:PutObject");
+        assert.equal(key?.Action, "s3:PutObject");
+      });
+
+      it("why not plain StringNotEqualsIfExists: on a Deny it also denies header-less uploads", function () {
+        const naive: PolicyDocument = {
+          Version: "2012-10-17",
+          Statement: [
+            {
+              Effect: "Deny",
+              Principal: "*",
+              Action: "s3:PutObject",
+              Resource: `${bucketArn}/*`,
+              Condition: { StringNotEqualsIfExists: { [SSE]: "aws:kms" } },
+            },
+          ],
+        };
+        // IfExists: "if the key is missing, the condition holds" -> the Deny applies.
+        assert.equal(
+          decide([naive, ALLOW_ALL], { action: "s3:PutObject", resource: obj, context: TLS13 }),
+          "Deny",
+        );
+        // The shipped policy lets the same request through.
+        assert.equal(put({ ...TLS13 }), "Allow");
+      });
+    });
+  });
+
+  describe("least-privilege policies", function () {
+    const loc = {
+      bucketArn: "arn:aws:s3:::snaps",
+      prefix: "payments/prod/",
+      kmsKeyArn: `arn:aws:kms:eu-west-1:${ACCOUNT}:key/k1`,
+      region: "eu-west-1",
+    };
+    const inPrefix = "arn:aws:s3:::snaps/payments/prod/2024-x-cp-1.db.gz";
+    const otherPrefix = "arn:aws:s3:::snaps/payments/prod-old/x.db.gz";
+
+    it("writer: put/abort/get under the prefix only, no delete of any kind", function () {
+      const w = policies.snapshotWriterPolicy(loc);
+      const allowActions = w.Statement.filter((s) => s.Effect === "Allow").flatMap((s) => list(s.Action));
+      assert.deepEqual(
+        [...allowActions].sort(),
+        [
+          "kms:Decrypt",
+          "kms:Encrypt",
+          "kms:GenerateDataKey",
+          "s3:AbortMultipartUpload",
+          "s3:GetObject",
+          "s3:ListBucket",
+          "s3:PutObject",
+        ].sort(),
+      );
+      for (const a of allowActions) {
+        assert.doesNotMatch(a, /^s3:Delete/i, `writer allows ${a}`);
+        assert.doesNotMatch(a, /\*/, `writer allows wildcard ${a}`);
+      }
+      assert.equal(decide([w], { action: "s3:PutObject", resource: inPrefix }), "Allow");
+      assert.equal(decide([w], { action: "s3:AbortMultipartUpload", resource: inPrefix }), "Allow");
+      assert.equal(decide([w], { action: "s3:GetObject", resource: inPrefix }), "Allow");
+      assert.equal(decide([w], { action: "s3:PutObject", resource: otherPrefix }), "ImplicitDeny");
+      assert.equal(
+        decide([w], { action: "s3:PutObject", resource: "arn:aws:s3:::snaps/other/x" }),
+        "ImplicitDeny",
+      );
+      assert.equal(decide([w], { action: "s3:DeleteObject", resource: inPrefix }), "Deny");
+      assert.equal(decide([w], { action: "s3:DeleteObjectVersion", resource: inPrefix }), "Deny");
+      // Explicit deny: even a role that also has s3:* cannot delete snapshots or weaken the bucket.
+      assert.equal(decide([w, ALLOW_ALL], { action: "s3:DeleteObject", resource: inPrefix }), "Deny");
+      assert.equal(
+        decide([w, ALLOW_ALL], { action: "s3:PutLifecycleConfiguration", resource: "arn:aws:s3:::snaps" }),
+        "Deny",
+      );
+      assert.equal(
+        decide([w, ALLOW_ALL], { action: "s3:PutBucketPolicy", resource: "arn:aws:s3:::snaps" }),
+        "Deny",
+      );
+    });
+
+    it("writer: ListBucket only with an s3:prefix under the cluster prefix", function () {
+      const w = policies.snapshotWriterPolicy(loc);
+      const listStmt = w.Statement.find((s) => list(s.Action).includes("s3:ListBucket"));
+      assert.ok(listStmt);
+      assert.equal(listStmt.Resource, "arn:aws:s3:::snaps");
+      assert.deepEqual(listStmt.Condition, { StringLike: { "s3:prefix": ["payments/prod/*"] } });
+      const ls = (prefix?: string) =>
+        decide([w], {
+          action: "s3:ListBucket",
+          resource: "arn:aws:s3:::snaps",
+          context: prefix === undefined ? {} : { "s3:prefix": prefix },
+        });
+      assert.equal(ls("payments/prod/"), "Allow");
+      assert.equal(ls("payments/prod/2024"), "Allow");
+      assert.equal(ls(undefined), "ImplicitDeny", "listing the whole bucket");
+      assert.equal(ls(""), "ImplicitDeny");
+      assert.equal(ls("payments/"), "ImplicitDeny");
+      assert.equal(ls("payments/prod-old/"), "ImplicitDeny");
+    });
+
+    it("writer: KMS data-key permissions on the snapshot key only, through S3", function () {
+      const w = policies.snapshotWriterPolicy(loc);
+      const kms = w.Statement.find((s) => list(s.Action).some((a) => a.startsWith("kms:")));
+      assert.ok(kms);
+      assert.equal(kms.Resource, loc.kmsKeyArn);
+      assert.deepEqual(kms.Condition, { StringEquals: { "kms:ViaService": "s3.eu-west-1.amazonaws.com" } });
+      const direct = decide([w], { action: "kms:Decrypt", resource: loc.kmsKeyArn, context: {} });
+      assert.equal(direct, "ImplicitDeny", "direct KMS use is not allowed");
+      const viaS3 = decide([w], {
+        action: "kms:GenerateDataKey",
+        resource: loc.kmsKeyArn,
+        context: { "kms:ViaService": "s3.eu-west-1.amazonaws.com" },
+      });
+      assert.equal(viaS3, "Allow");
+    });
+
+    it("reader: get and list under the prefix, kms:Decrypt, nothing else", function () {
+      const r = policies.snapshotReaderPolicy(loc);
+      const actions = r.Statement.filter((s) => s.Effect === "Allow").flatMap((s) => list(s.Action));
+      assert.deepEqual(
+        [...actions].sort(),
+        [
+          "kms:Decrypt",
+          "s3:GetObject",
+          "s3:GetObjectVersion",
+          "s3:ListBucket",
+          "s3:ListBucketVersions",
+        ].sort(),
+      );
+      assert.equal(decide([r], { action: "s3:GetObject", resource: inPrefix }), "Allow");
+      assert.equal(decide([r], { action: "s3:PutObject", resource: inPrefix }), "ImplicitDeny");
+      assert.equal(decide([r], { action: "s3:GetObject", resource: otherPrefix }), "ImplicitDeny");
+      const ls = decide([r], { action: "s3:ListBucket", resource: loc.bucketArn, context: {} });
+      assert.equal(ls, "ImplicitDeny");
+    });
+
+    it("refuses a prefix without a trailing slash (it would match sibling prefixes)", function () {
+      assert.throws(() => policies.snapshotWriterPolicy({ ...loc, prefix: "payments/prod" }), /prefix/);
+      assert.throws(() => policies.snapshotReaderPolicy({ ...loc, prefix: "" }), /prefix/);
+    });
+
+    it("snapshotPrefix validates both segments", function () {
+      assert.equal(defaults.snapshotPrefix("payments", "prod"), "payments/prod/");
+      assert.throws(() => defaults.snapshotPrefix("pay/ments", "prod"), /clusterName/);
+      assert.throws(() => defaults.snapshotPrefix("payments", "*"), /environment/);
+    });
+  });
+
+  describe("IRSA", function () {
+    it("creates a web-identity role bound to the ServiceAccount with the writer policy", async function () {
+      reset();
+      const s = new store.SnapshotStore("irsa", {
+        ...base(),
+        oidc: {
+          providerArn: `arn:aws:iam::${ACCOUNT}:oidc-provider/oidc.example.com/payments`,
+          providerUrl: "https://oidc.example.com/payments",
+          namespace: "kube-system",
+          serviceAccount: "etcd-snapshot",
+        },
+      });
+      const roleArn = await valueOf(s.roleArn);
+      await settle();
+      assert.equal(roleArn, `arn:aws:iam::${ACCOUNT}:role/irsa-irsa-role`);
+      const role = one("aws:iam/role:Role", "irsa-irsa-role");
+      const trust = JSON.parse(role.inputs.assumeRolePolicy) as PolicyDocument;
+      assert.equal(trust.Statement.length, 1);
+      const st = trust.Statement[0];
+      assert.equal(st.Effect, "Allow");
+      assert.equal(st.Action, "sts:AssumeRoleWithWebIdentity");
+      assert.deepEqual(st.Principal, {
+        Federated: `arn:aws:iam::${ACCOUNT}:oidc-provider/oidc.example.com/payments`,
+      });
+      assert.deepEqual(st.Condition, {
+        StringEquals: {
+          "oidc.example.com/payments:sub": "system:serviceaccount:kube-system:etcd-snapshot",
+          "oidc.example.com/payments:aud": "sts.amazonaws.com",
+        },
+      });
+      const rp = one("aws:iam/rolePolicy:RolePolicy", "irsa-irsa-writer");
+      assert.equal(rp.inputs.role, "irsa-irsa-role");
+      assert.equal(rp.inputs.policy, await valueOf(s.writerPolicyJson));
+      // A token for another ServiceAccount cannot assume the role.
+      const other = decide([trust], {
+        action: "sts:AssumeRoleWithWebIdentity",
+        resource: "*",
+        context: {
+          "oidc.example.com/payments:sub": "system:serviceaccount:default:attacker",
+          "oidc.example.com/payments:aud": "sts.amazonaws.com",
+        },
+      });
+      assert.equal(other, "ImplicitDeny");
+    });
+
+    it("defaults namespace/serviceAccount to the SnapshotJob defaults", function () {
+      const t = policies.irsaTrustPolicy({
+        providerArn: `arn:aws:iam::${ACCOUNT}:oidc-provider/issuer.example`,
+        providerUrl: "issuer.example",
+        namespace: defaults.DEFAULT_SNAPSHOT_NAMESPACE,
+        serviceAccount: defaults.DEFAULT_SNAPSHOT_NAME,
+      });
+      assert.equal(
+        (t.Statement[0].Condition as Record<string, Record<string, string>>).StringEquals[
+          "issuer.example:sub"
+        ],
+        "system:serviceaccount:kube-system:etcd-snapshot",
+      );
+    });
+  });
+
+  describe("Object Lock", function () {
+    it("enables the lock on a versioned bucket, after versioning", async function () {
+      reset();
+      const s = new store.SnapshotStore("locked", {
+        ...base(),
+        objectLock: { mode: "COMPLIANCE", days: 30 },
+      });
+      await valueOf(s.bucketArn);
+      await settle();
+      assert.equal(one("aws:s3/bucket:Bucket", "locked-bucket").inputs.objectLockEnabled, true);
+      assert.deepEqual(one("aws:s3/bucketVersioning:BucketVersioning").inputs.versioningConfiguration, {
+        status: "Enabled",
+      });
+      const lock = one("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration");
+      assert.equal(lock.inputs.objectLockEnabled, "Enabled");
+      assert.deepEqual(lock.inputs.rule, { defaultRetention: { mode: "COMPLIANCE", days: 30 } });
+      const reg = registration("locked-object-lock");
+      assert.ok(
+        reg.dependencies.some((u) => u.endsWith("::locked-versioning")),
+        "object lock configuration depends on versioning",
+      );
+      assert.equal(reg.retainOnDelete, true);
+    });
+
+    it("rejects an invalid mode or days, naming the arg", function () {
+      assert.throws(
+        () =>
+          new store.SnapshotStore("badmode", {
+            ...base(),
+            objectLock: { mode: "WORM" as unknown as "GOVERNANCE", days: 1 },
+          }),
+        /objectLock\.mode/,
+      );
+      assert.throws(
+        () => new store.SnapshotStore("baddays", { ...base(), objectLock: { mode: "GOVERNANCE", days: 0 } }),
+        /objectLock\.days/,
+      );
+    });
+
+    it("refuses access logging into the locked bucket itself, naming accessLogging.targetBucket", function () {
+      assert.throws(
+        () =>
+          new store.SnapshotStore("selflog", {
+            ...base(),
+            bucketName: "payments-prod-etcd-snapshots",
+            objectLock: { mode: "GOVERNANCE", days: 7 },
+            accessLogging: { targetBucket: "payments-prod-etcd-snapshots", targetPrefix: "logs/" },
+          }),
+        (e: Error) => /accessLogging\.targetBucket/.test(e.message) && /objectLock/.test(e.message),
+      );
+    });
+
+    it("refuses access logging into the locked replica", function () {
+      assert.throws(
+        () =>
+          new store.SnapshotStore("replog", {
+            ...base(),
+            objectLock: { mode: "GOVERNANCE", days: 7 },
+            replication: { destinationRegion: "eu-central-1", bucketName: "payments-replica" },
+            accessLogging: { targetBucket: "payments-replica", targetPrefix: "logs/" },
+          }),
+        /accessLogging\.targetBucket must not be the replica bucket/,
+      );
+    });
+
+    it("refuses access logging into itself even without a lock", function () {
+      assert.throws(
+        () =>
+          new store.SnapshotStore("selflog2", {
+            ...base(),
+            bucketName: "payments-prod-etcd-snapshots",
+            accessLogging: { targetBucket: "payments-prod-etcd-snapshots", targetPrefix: "logs/" },
+          }),
+        /accessLogging\.targetBucket/,
+      );
+    });
+
+    it("logs into a separate bucket", async function () {
+      reset();
+      const s = new store.SnapshotStore("logged", {
+        ...base(),
+        objectLock: { mode: "GOVERNANCE", days: 7 },
+        accessLogging: { targetBucket: "central-access-logs", targetPrefix: "s3/etcd/" },
+      });
+      await valueOf(s.bucketArn);
+      await settle();
+      const l = one("aws:s3/bucketLogging:BucketLogging");
+      assert.equal(l.inputs.bucket, "logged-bucket-a1b2c3d");
+      assert.equal(l.inputs.targetBucket, "central-access-logs");
+      assert.equal(l.inputs.targetPrefix, "s3/etcd/");
+    });
+  });
+
+  describe("replication", function () {
+    it("replicates the prefix into a hardened replica with its own key in the destination region", async function () {
+      reset();
+      const s = new store.SnapshotStore("rep", {
+        ...base(),
+        objectLock: { mode: "GOVERNANCE", days: 14 },
+        replication: { destinationRegion: "eu-central-1" },
+      });
+      const replicaArn = await valueOf(s.replicaBucketArn);
+      await settle();
+      assert.equal(replicaArn, "arn:aws:s3:::rep-replica-bucket-a1b2c3d");
+
+      const rb = one("aws:s3/bucket:Bucket", "rep-replica-bucket");
+      assert.equal(rb.inputs.region, "eu-central-1");
+      assert.equal(rb.inputs.forceDestroy, false);
+      assert.equal(rb.inputs.objectLockEnabled, true);
+      const rk = one("aws:kms/key:Key", "rep-replica-key");
+      assert.equal(rk.inputs.region, "eu-central-1");
+      assert.equal(rk.inputs.enableKeyRotation, true);
+      for (const n of ["rep-replica-bucket", "rep-replica-key"]) {
+        assert.equal(registration(n).protect, true, `${n} protect`);
+        assert.equal(registration(n).retainOnDelete, true, `${n} retainOnDelete`);
+      }
+
+      // Same hardening on the replica, in its region, with its own key.
+      const replicaKeyArn = `arn:aws:kms:eu-central-1:${ACCOUNT}:key/key-rep-replica-key`;
+      const rsse = one(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "rep-replica-sse",
+      );
+      assert.equal(rsse.inputs.region, "eu-central-1");
+      assert.equal(rsse.inputs.rules[0].applyServerSideEncryptionByDefault.kmsMasterKeyId, replicaKeyArn);
+      assert.equal(rsse.inputs.rules[0].bucketKeyEnabled, true);
+      assert.deepEqual(
+        one("aws:s3/bucketVersioning:BucketVersioning", "rep-replica-versioning").inputs
+          .versioningConfiguration,
+        { status: "Enabled" },
+      );
+      const rpab = one(
+        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+        "rep-replica-public-access-block",
+      );
+      assert.equal(rpab.inputs.restrictPublicBuckets, true);
+      assert.ok(one("aws:s3/bucketOwnershipControls:BucketOwnershipControls", "rep-replica-ownership"));
+      assert.ok(
+        one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "rep-replica-lifecycle"),
+      );
+      assert.ok(
+        one("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration", "rep-replica-object-lock"),
+      );
+      const rpol = JSON.parse(one("aws:s3/bucketPolicy:BucketPolicy", "rep-replica-policy").inputs.policy);
+      assert.ok(JSON.stringify(rpol).includes(replicaKeyArn), "replica policy pins the replica key");
+
+      const cfg = one("aws:s3/bucketReplicationConfig:BucketReplicationConfig");
+      assert.equal(cfg.inputs.bucket, "rep-bucket-a1b2c3d");
+      assert.equal(cfg.inputs.role, `arn:aws:iam::${ACCOUNT}:role/rep-replication-role`);
+      const rule = cfg.inputs.rules[0];
+      assert.equal(rule.status, "Enabled");
+      assert.deepEqual(rule.filter, { prefix: "payments/prod/" });
+      assert.deepEqual(rule.deleteMarkerReplication, { status: "Disabled" });
+      assert.deepEqual(rule.sourceSelectionCriteria, { sseKmsEncryptedObjects: { status: "Enabled" } });
+      assert.equal(rule.destination.bucket, replicaArn);
+      assert.deepEqual(rule.destination.encryptionConfiguration, { replicaKmsKeyId: replicaKeyArn });
+      const deps = registration("rep-replication").dependencies;
+      assert.ok(deps.some((u) => u.endsWith("::rep-versioning")));
+      assert.ok(deps.some((u) => u.endsWith("::rep-replica-versioning")));
+
+      const role = one("aws:iam/role:Role", "rep-replication-role");
+      const trust = JSON.parse(role.inputs.assumeRolePolicy) as PolicyDocument;
+      assert.deepEqual(trust.Statement[0].Principal, { Service: "s3.amazonaws.com" });
+      const perms = JSON.parse(one("aws:iam/rolePolicy:RolePolicy", "rep-replication-policy").inputs.policy);
+      const actions = (perms as PolicyDocument).Statement.flatMap((x) => list(x.Action));
+      assert.ok(actions.includes("s3:ReplicateObject"));
+      assert.ok(actions.includes("s3:GetObjectRetention"));
+      assert.ok(!actions.some((a) => /Delete/.test(a)), "no delete replication");
+    });
+  });
+
+  describe("validation", function () {
+    it("cold transition must come before expiry; default class GLACIER_IR", async function () {
+      assert.throws(
+        () =>
+          new store.SnapshotStore("badcold", {
+            ...base(),
+            retention: { days: 30, transitionToColdAfterDays: 30, noncurrentVersionDays: 1 },
+          }),
+        /transitionToColdAfterDays/,
+      );
+      const s = new store.SnapshotStore("cold", {
+        ...base(),
+        retention: { days: 180, transitionToColdAfterDays: 30, noncurrentVersionDays: 7 },
+      });
+      await valueOf(s.bucketArn);
+      await settle();
+      const r = one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "cold-lifecycle")
+        .inputs.rules[0];
+      assert.deepEqual(r.transitions, [{ days: 30, storageClass: "GLACIER_IR" }]);
+      assert.deepEqual(r.expiration, { days: 180 });
+    });
+
+    it("kmsKeyDeletionWindowDays must be 7..30", async function () {
+      assert.throws(
+        () => new store.SnapshotStore("badwin", { ...base(), kmsKeyDeletionWindowDays: 5 }),
+        /kmsKeyDeletionWindowDays/,
+      );
+      const s = new store.SnapshotStore("win7", { ...base(), kmsKeyDeletionWindowDays: 7 });
+      await valueOf(s.kmsKeyArn);
+      await settle();
+      assert.equal(one("aws:kms/key:Key", "win7-key").inputs.deletionWindowInDays, 7);
+    });
+
+    it("clusterName/environment must be single prefix segments", function () {
+      assert.throws(
+        () => new store.SnapshotStore("badcluster", { ...base(), clusterName: "a/b" }),
+        /clusterName/,
+      );
+    });
+
+    it("noncurrent versions must expire (versioned bucket)", function () {
+      assert.throws(
+        () =>
+          new store.SnapshotStore("nonc", {
+            ...base(),
+            retention: { days: 7, noncurrentVersionDays: 0 },
+          }),
+        /noncurrentVersionDays/,
+      );
+    });
+
+    it("per-environment defaults are consistent", function () {
+      for (const env of ["dev", "staging", "prod"] as const) {
+        const d = defaults.snapshotDefaults[env];
+        assert.deepEqual(defaults.validateRetention(d.retention), [], env);
+        defaults.validateSchedule(d.schedule);
+        assert.ok(d.schedule.activeDeadlineSeconds < d.rpoMinutes * 60, `${env}: a run fits in its interval`);
+        assert.ok(d.schedule.startingDeadlineSeconds <= d.rpoMinutes * 60, env);
+      }
+      assert.equal(defaults.snapshotDefaults.prod.schedule.schedule, "*/15 * * * *");
+      assert.equal(defaults.snapshotDefaults.staging.schedule.schedule, "0 * * * *");
+      assert.equal(defaults.snapshotDefaults.dev.schedule.schedule, "0 */6 * * *");
+      assert.equal(defaults.snapshotDefaults.dev.retention.days, 7);
+      assert.equal(defaults.snapshotDefaults.staging.retention.days, 14);
+      assert.equal(defaults.snapshotDefaults.prod.retention.days, 35);
+    });
+
+    it("warns when a cold transition costs more than it saves", function () {
+      const w = defaults.validateRetention({
+        days: 35,
+        transitionToColdAfterDays: 30,
+        noncurrentVersionDays: 7,
+      });
+      assert.equal(w.length, 1);
+      assert.match(w[0], /GLACIER_IR/);
+    });
+  });
+});
