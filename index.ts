@@ -23,3 +23,15 @@ export const apiserverFlags = etcd.apiserverFlags;
 export const kubeApiserverPatch = etcd.kubeApiserverPatch;
 export const kubeadmClusterConfiguration = etcd.kubeadmClusterConfiguration;
 export const kubeadmPatches = etcd.kubeadmPatches;
+
+// Snapshots (undefined when secure-etcd:backup.enabled is false).
+export const snapshotBucketName = etcd.snapshotStore?.bucketName;
+export const snapshotBucketArn = etcd.snapshotStore?.bucketArn;
+export const snapshotKmsKeyArn = etcd.snapshotStore?.kmsKeyArn;
+export const snapshotPrefix = etcd.snapshotStore?.prefix;
+export const snapshotWriterPolicyJson = etcd.snapshotStore?.writerPolicyJson;
+export const snapshotReaderPolicyJson = etcd.snapshotStore?.readerPolicyJson;
+export const snapshotRoleArn = etcd.snapshotStore?.roleArn;
+export const snapshotSchedule = etcd.snapshotJob?.schedule;
+export const snapshotJobManifests = etcd.snapshotJob?.manifestsYaml;
+export const snapshotJobSecretYaml = etcd.snapshotJob?.secretYaml;

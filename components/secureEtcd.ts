@@ -1,4 +1,10 @@
+import type * as aws from "@pulumi/aws";
+import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { isSnapshotEnvironment, snapshotDefaults } from "./backup/defaults";
+import { readSnapshotScript } from "./backup/snapshotScript";
+import { SnapshotJob } from "./backup/snapshotJob";
+import { SnapshotStore } from "./backup/snapshotStore";
 import type { EncryptionProvider, KeyAlgorithm, KeyState, MinTlsVersion } from "./config/constants";
 import { validateSettings, type SecureEtcdSettings } from "./config/schema";
 import { createEncryptionKeys } from "./encryption/keys";
@@ -73,6 +79,37 @@ export interface TlsArgs {
   cipherSuites?: string[];
 }
 
+/** Snapshots to a hardened S3 bucket (see README "Snapshots and restore"). */
+export interface BackupArgs {
+  /** Create the snapshot bucket, policies and job (default true). */
+  enabled?: boolean;
+  /** Physical bucket name (default: auto-named). */
+  bucketName?: string;
+  /** Cron schedule override (defaults: dev every 6 h, staging hourly, prod every 15 min). */
+  schedule?: string;
+  /** Days a snapshot is current before it expires (defaults: dev 7, staging 14, prod 35). */
+  retentionDays?: number;
+  /** Days an expired (noncurrent) version is kept before deletion (defaults: 1 / 3 / 7). */
+  noncurrentVersionDays?: number;
+  /** Move snapshots to `coldStorageClass` after this many days (off by default: see README). */
+  transitionToColdAfterDays?: number;
+  coldStorageClass?:
+    "STANDARD_IA" | "ONEZONE_IA" | "INTELLIGENT_TIERING" | "GLACIER_IR" | "GLACIER" | "DEEP_ARCHIVE";
+  /**
+   * S3 Object Lock for every snapshot version. IRREVERSIBLE: it needs versioning (always on) and once
+   * enabled on a bucket it can NEVER be turned off again; a locked bucket cannot receive access logs.
+   */
+  objectLock?: { mode: "GOVERNANCE" | "COMPLIANCE"; days: number };
+  /** Replicate snapshots to a bucket in this region (same hardening, its own KMS key). */
+  replicaRegion?: string;
+  /** S3 server access logs into another bucket (never this one, never a locked one). */
+  accessLogging?: { targetBucket: string; targetPrefix?: string };
+  /** Bind the writer policy to the job's ServiceAccount through this IAM OIDC provider (IRSA). */
+  oidc?: { providerArn: string; providerUrl: string; namespace?: string; serviceAccount?: string };
+  /** KMS key deletion waiting period, 7–30 days (default 30). */
+  kmsKeyDeletionWindowDays?: number;
+}
+
 /**
  * Args for {@link SecureEtcd}. They are plain values, not `pulumi.Input`s, on purpose: members and keys
  * decide which resources exist, and every value is validated at preview time, before anything is created.
@@ -106,6 +143,12 @@ export interface SecureEtcdArgs {
   tls?: TlsArgs;
   /** Protect encryption keys from deletion (default true). See README "Rotating encryption keys". */
   protectEncryptionKeys?: boolean;
+  /** Verified, encrypted snapshots to S3 (on by default). */
+  backup?: BackupArgs;
+  /** When given, the snapshot CronJob and its Secret/ConfigMap are created in that cluster; otherwise only rendered. */
+  kubernetesProvider?: k8s.Provider;
+  /** Provider for the snapshot replica's resources (with `backup.replicaRegion`). */
+  replicaProvider?: aws.Provider;
 }
 
 export interface MemberTls {
@@ -158,10 +201,15 @@ export class SecureEtcd extends pulumi.ComponentResource {
   readonly kubeadmClusterConfiguration: pulumi.Output<string>;
   /** Files for `kubeadm … --patches <dir>`, by file name. */
   readonly kubeadmPatches: pulumi.Output<Record<string, string>>;
+  /** The snapshot bucket and policies (when backups are enabled). */
+  readonly snapshotStore?: SnapshotStore;
+  /** The snapshot job: rendered manifests always, Kubernetes objects with `kubernetesProvider`. */
+  readonly snapshotJob?: SnapshotJob;
 
   constructor(name: string, args: SecureEtcdArgs, opts?: pulumi.ComponentResourceOptions) {
     super("secure-etcd:index:SecureEtcd", name, {}, opts);
-    const s = validateSettings(args, "", `SecureEtcd ${JSON.stringify(name)} args`);
+    const { kubernetesProvider, replicaProvider, ...data } = args;
+    const s = validateSettings(data, "", `SecureEtcd ${JSON.stringify(name)} args`);
     this.settings = s;
 
     const issueOpts = {
@@ -215,6 +263,60 @@ export class SecureEtcd extends pulumi.ComponentResource {
     this.kubeadmClusterConfiguration = pulumi.output(renderClusterConfiguration(s));
     this.kubeadmPatches = pulumi.output(renderKubeadmPatches(s));
 
+    if (s.backup.enabled) {
+      const b = s.backup;
+      const env = isSnapshotEnvironment(s.environment) ? snapshotDefaults[s.environment] : undefined;
+      const retention = {
+        days: b.retentionDays ?? env!.retention.days,
+        noncurrentVersionDays: b.noncurrentVersionDays ?? env!.retention.noncurrentVersionDays,
+        transitionToColdAfterDays: b.transitionToColdAfterDays,
+        coldStorageClass: b.coldStorageClass,
+      };
+      this.snapshotStore = new SnapshotStore(
+        `${name}-snapshots`,
+        {
+          clusterName: s.clusterName,
+          environment: s.environment,
+          bucketName: b.bucketName,
+          retention,
+          objectLock: b.objectLock,
+          replication: b.replicaRegion
+            ? { destinationRegion: b.replicaRegion, destinationProvider: replicaProvider }
+            : undefined,
+          accessLogging: b.accessLogging,
+          oidc: b.oidc,
+          kmsKeyDeletionWindowDays: b.kmsKeyDeletionWindowDays,
+          tags: { "secure-etcd:cluster": s.clusterName, "secure-etcd:environment": s.environment },
+        },
+        { parent: this },
+      );
+      const store = this.snapshotStore;
+      const backupClient = this.clients["backup-client"];
+      this.snapshotJob = new SnapshotJob(
+        `${name}-snapshot-job`,
+        {
+          provider: kubernetesProvider,
+          clusterName: s.clusterName,
+          environment: s.environment,
+          // Unknown environments take dev's bookkeeping (history, deadlines) with their own schedule.
+          schedule: {
+            ...(env ?? snapshotDefaults.dev).schedule,
+            ...(b.schedule ? { schedule: b.schedule } : {}),
+          },
+          etcdEndpoints: s.members.map(clientUrl),
+          etcdVersion: s.etcdVersion,
+          bucketName: store.bucketName,
+          prefix: store.prefix,
+          kmsKeyArn: store.kmsKeyArn,
+          awsRegion: store.region,
+          roleArn: store.roleArn,
+          tls: { certPem: backupClient.certPem, keyPem: backupClient.keyPem, caPem: this.caCertPem },
+          script: readSnapshotScript(),
+        },
+        { parent: this },
+      );
+    }
+
     this.registerOutputs({
       caCertPem: this.caCertPem,
       caValidityEndTime: this.caValidityEndTime,
@@ -229,6 +331,8 @@ export class SecureEtcd extends pulumi.ComponentResource {
       kubeApiserverPatch: this.kubeApiserverPatch,
       kubeadmClusterConfiguration: this.kubeadmClusterConfiguration,
       kubeadmPatches: this.kubeadmPatches,
+      snapshotBucketName: this.snapshotStore?.bucketName,
+      snapshotJobManifests: this.snapshotJob?.manifestsYaml,
     });
   }
 }

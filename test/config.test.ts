@@ -304,6 +304,44 @@ describe("stack config", () => {
         '"var/lib/etcd"',
         "absolute",
       ],
+      [
+        "backup without defaults for the environment",
+        { "secure-etcd:environment": "qa" },
+        "secure-etcd:backup.schedule",
+        '"qa"',
+        "dev, staging, prod",
+      ],
+      [
+        "backup: cold transition after expiry",
+        { "secure-etcd:backup": { retentionDays: 30, transitionToColdAfterDays: 30 } },
+        "secure-etcd:backup.transitionToColdAfterDays",
+        "less than",
+      ],
+      [
+        "backup: bad Object Lock mode",
+        { "secure-etcd:backup": { objectLock: { mode: "STRICT", days: 7 } } },
+        "secure-etcd:backup.objectLock.mode",
+        '"STRICT"',
+        "COMPLIANCE",
+      ],
+      [
+        "backup: bad bucket name",
+        { "secure-etcd:backup": { bucketName: "My_Bucket" } },
+        "secure-etcd:backup.bucketName",
+        '"My_Bucket"',
+      ],
+      [
+        "backup: access logs into the snapshot bucket",
+        { "secure-etcd:backup": { bucketName: "snaps-1", accessLogging: { targetBucket: "snaps-1" } } },
+        "secure-etcd:backup.accessLogging.targetBucket",
+        "itself",
+      ],
+      [
+        "backup: KMS deletion window out of range",
+        { "secure-etcd:backup": { kmsKeyDeletionWindowDays: 3 } },
+        "secure-etcd:backup.kmsKeyDeletionWindowDays",
+        "7 to 30",
+      ],
       ["typo in a config key", { "secure-etcd:member": [] }, "secure-etcd:", '"member"'],
     ];
     for (const [title, overrides, key, ...fragments] of cases) {

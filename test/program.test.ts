@@ -213,3 +213,46 @@ describe("encryption keys are protected from accidental deletion", () => {
     );
   });
 });
+
+describe("snapshots wired into the program", () => {
+  it("each stack gets a SnapshotStore (bucket, KMS key) and a SnapshotJob, rendered without a cluster", async () => {
+    for (const stack of ["dev", "prod"]) {
+      const { mocks, outputs } = await runProgram(stack);
+      assert.equal(mocks.ofType("secure-etcd:index:SnapshotStore").length, 1, stack);
+      assert.equal(mocks.ofType("secure-etcd:index:SnapshotJob").length, 1, stack);
+      assert.equal(mocks.ofType("aws:s3/bucket:Bucket").length, stack === "prod" ? 2 : 1, "prod replicates");
+      assert.equal(
+        mocks.ofType("kubernetes:batch/v1:CronJob").length,
+        0,
+        "no kubernetesProvider, nothing created in a cluster",
+      );
+      const manifests = await valueOf(outputs.snapshotJobManifests as pulumi.Output<string>);
+      assert.match(manifests, /kind: CronJob/);
+      assert.ok(!/PRIVATE KEY/.test(manifests));
+      const secretYaml = outputs.snapshotJobSecretYaml as pulumi.Output<string>;
+      assert.equal(await pulumi.isSecret(secretYaml), true);
+      assert.match(await valueOf(secretYaml), /kind: Secret/);
+    }
+  });
+
+  it("prod's schedule is every 15 minutes; local's comes from its stack file", async () => {
+    const { outputs: prod } = await runProgram("prod");
+    assert.equal(
+      (await valueOf(prod.snapshotSchedule as pulumi.Output<{ schedule: string }>)).schedule,
+      "*/15 * * * *",
+    );
+    const { outputs: local } = await runProgram("local");
+    assert.equal(
+      (await valueOf(local.snapshotSchedule as pulumi.Output<{ schedule: string }>)).schedule,
+      "*/30 * * * *",
+    );
+  });
+
+  it("backup.enabled=false creates no AWS or snapshot resources", async () => {
+    const config = readStackConfig("dev");
+    config["secure-etcd:backup"] = JSON.stringify({ enabled: false });
+    const { mocks, outputs } = await runProgram("dev", undefined, config);
+    assert.equal(mocks.resources.filter((r) => r.type.startsWith("aws:")).length, 0);
+    assert.equal(outputs.snapshotBucketName, undefined);
+  });
+});

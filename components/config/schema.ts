@@ -130,6 +130,67 @@ const tlsSchema = z
   })
   .strict();
 
+function wholeDays(what: string, min = 1, max = 36500) {
+  return z.union([z.number(), z.string()]).transform((v, ctx) => {
+    const n = typeof v === "number" ? v : /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
+    if (!Number.isInteger(n) || n < min || n > max) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${show(v)} is not a valid ${what}; expected a whole number of days from ${min} to ${max}`,
+      });
+      return z.NEVER;
+    }
+    return n;
+  });
+}
+
+const bucketName = /^(?!xn--)(?!.*-s3alias$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const awsRegion = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
+const cronExpression = /^(@(hourly|daily|weekly|monthly|yearly|annually|midnight)|(\S+\s+){4}\S+)$/;
+
+const backupSchema = z
+  .object({
+    enabled: flag().default(true),
+    bucketName: matching(
+      bucketName,
+      "S3 bucket name (3–63 lowercase letters, digits, dots, hyphens)",
+    ).optional(),
+    schedule: matching(cronExpression, "cron schedule (5 fields or @hourly-style macro)").optional(),
+    retentionDays: wholeDays("retention").optional(),
+    noncurrentVersionDays: wholeDays("noncurrent-version retention").optional(),
+    transitionToColdAfterDays: wholeDays("cold transition").optional(),
+    coldStorageClass: oneOf(
+      ["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"] as const,
+      "S3 storage class",
+    ).optional(),
+    objectLock: z
+      .object({
+        mode: oneOf(["GOVERNANCE", "COMPLIANCE"] as const, "Object Lock mode"),
+        days: wholeDays("lock period"),
+      })
+      .strict()
+      .optional(),
+    replicaRegion: matching(awsRegion, "AWS region (e.g. eu-central-1)").optional(),
+    accessLogging: z
+      .object({
+        targetBucket: matching(bucketName, "S3 bucket name"),
+        targetPrefix: z.string().default("s3-access-logs/"),
+      })
+      .strict()
+      .optional(),
+    oidc: z
+      .object({
+        providerArn: matching(/^arn:aws[a-z-]*:iam::\d{12}:oidc-provider\/.+$/, "IAM OIDC provider ARN"),
+        providerUrl: z.string().min(1),
+        namespace: matching(dnsLabel, "namespace").optional(),
+        serviceAccount: matching(dnsLabel, "service account name").optional(),
+      })
+      .strict()
+      .optional(),
+    kmsKeyDeletionWindowDays: wholeDays("KMS key deletion window", 7, 30).default(30),
+  })
+  .strict();
+
 export const settingsSchema = z
   .object({
     clusterName: matching(dnsLabel, "cluster name (lowercase DNS label, e.g. payments-prod)"),
@@ -159,8 +220,12 @@ export const settingsSchema = z
     }),
     tls: tlsSchema.default({ minVersion: defaults.minTlsVersion, cipherSuites: [...defaultCipherSuites] }),
     protectEncryptionKeys: flag().default(true),
+    backup: backupSchema.default({ enabled: true, kmsKeyDeletionWindowDays: 30 }),
   })
   .strict();
+
+/** Environments with built-in snapshot schedule and retention defaults. */
+export const environmentsWithBackupDefaults = ["dev", "staging", "prod"] as const;
 
 export interface EtcdMemberSpec {
   name: string;
@@ -198,6 +263,23 @@ export interface SecureEtcdSettings {
   paths: { pkiDir: string; manifestDir: string; dataDir: string; encryptionConfigDir: string };
   tls: { minVersion: MinTlsVersion; cipherSuites: string[] };
   protectEncryptionKeys: boolean;
+  backup: BackupSettings;
+}
+
+export interface BackupSettings {
+  enabled: boolean;
+  bucketName?: string;
+  schedule?: string;
+  retentionDays?: number;
+  noncurrentVersionDays?: number;
+  transitionToColdAfterDays?: number;
+  coldStorageClass?:
+    "STANDARD_IA" | "ONEZONE_IA" | "INTELLIGENT_TIERING" | "GLACIER_IR" | "GLACIER" | "DEEP_ARCHIVE";
+  objectLock?: { mode: "GOVERNANCE" | "COMPLIANCE"; days: number };
+  replicaRegion?: string;
+  accessLogging?: { targetBucket: string; targetPrefix: string };
+  oidc?: { providerArn: string; providerUrl: string; namespace?: string; serviceAccount?: string };
+  kmsKeyDeletionWindowDays: number;
 }
 
 function formatPath(prefix: string, p: PropertyKey[]): string {
@@ -304,6 +386,30 @@ function crossChecks(s: z.output<typeof settingsSchema>): ConfigProblem[] {
         `endpoint/timeout only apply to kms keys; this key's provider is ${show(provider)}`,
       );
   });
+  const b = s.backup;
+  if (b.enabled && !(environmentsWithBackupDefaults as readonly string[]).includes(s.environment)) {
+    for (const k of ["schedule", "retentionDays", "noncurrentVersionDays"] as const)
+      if (b[k] === undefined)
+        add(
+          `backup.${k}`,
+          `is required for environment ${show(s.environment)}: built-in snapshot defaults exist only for ${environmentsWithBackupDefaults.join(", ")}`,
+        );
+  }
+  if (
+    b.transitionToColdAfterDays !== undefined &&
+    b.retentionDays !== undefined &&
+    b.transitionToColdAfterDays >= b.retentionDays
+  )
+    add(
+      "backup.transitionToColdAfterDays",
+      `${b.transitionToColdAfterDays} must be less than backup.retentionDays (${b.retentionDays})`,
+    );
+  if (b.accessLogging && b.bucketName && b.accessLogging.targetBucket === b.bucketName)
+    add(
+      "backup.accessLogging.targetBucket",
+      `${show(b.accessLogging.targetBucket)} is the snapshot bucket itself; logs must go elsewhere`,
+    );
+
   const resources = new Set<string>();
   s.encryption.resources.forEach((r, i) => {
     if (resources.has(r)) add(`encryption.resources[${i}]`, `${show(r)} is listed twice`);

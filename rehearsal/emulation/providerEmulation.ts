@@ -416,6 +416,15 @@ export class ProviderEmulation implements pulumi.runtime.Mocks {
         state.region ??= EMULATED_REGION;
         state.bucketDomainName ??= `${bucket}.s3.amazonaws.com`;
         state.bucketRegionalDomainName ??= `${bucket}.s3.${EMULATED_REGION}.amazonaws.com`;
+      } else if (type === "aws:kms/key:Key") {
+        // Real key ARNs are `…:key/<uuid>`; derive a stable uuid-shaped id from the name.
+        const h = crypto.createHash("sha256").update(name).digest("hex");
+        const keyId = `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+        state.keyId = keyId;
+        state.arn = `arn:aws:kms:${str(inputs.region) ?? EMULATED_REGION}:${EMULATED_ACCOUNT_ID}:key/${keyId}`;
+      } else if (service === "iam") {
+        const kind = type.split(":").pop()!.toLowerCase();
+        state.arn = str(inputs.arn) ?? `arn:aws:iam::${EMULATED_ACCOUNT_ID}:${kind}/${str(inputs.name) ?? name}`;
       } else {
         state.arn = str(inputs.arn) ?? `arn:aws:${service}:${EMULATED_REGION}:${EMULATED_ACCOUNT_ID}:${name}`;
       }

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { ProviderEmulation } from "../../rehearsal/emulation";
 
 export interface RecordedResource {
   type: string;
@@ -14,14 +15,18 @@ export interface RecordedResource {
  */
 export class RecordingMocks implements pulumi.runtime.Mocks {
   readonly resources: RecordedResource[] = [];
+  /** aws/kubernetes resources and function calls get the emulation's deterministic ids and ARNs. */
+  private readonly generic = new ProviderEmulation();
 
-  newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
+  newResource(args: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
     this.resources.push({
       type: args.type,
       name: args.name,
       inputs: args.inputs,
       custom: args.custom ?? true,
     });
+    if (!args.type.startsWith("tls:") && !args.type.startsWith("random:"))
+      return this.generic.newResource(args);
     const state: Record<string, unknown> = { ...args.inputs };
     switch (args.type) {
       case "tls:index/privateKey:PrivateKey":
@@ -42,8 +47,8 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
     return { id: `${args.name}-id`, state };
   }
 
-  call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
-    return args.inputs;
+  call(args: pulumi.runtime.MockCallArgs): pulumi.runtime.MockCallResult {
+    return this.generic.call(args);
   }
 
   ofType(type: string): RecordedResource[] {
