@@ -15,6 +15,7 @@ import { runArtifactChecks } from "./drills/artifactChecks";
 import { runEncryptionDrill } from "./drills/encryptionAtRest";
 import { runDrill, type DrillResult } from "./drills/types";
 import { availableStacks, repoRoot } from "./stackFiles";
+import type { RunningCluster } from "./cluster";
 import { runClusterDrills } from "./liveDrills";
 
 const usage = "usage: npm run rehearse -- [--stack NAME] [--out DIR] [--render-only] [--keep-running]";
@@ -77,7 +78,7 @@ export function parseCli(argv: string[]): Omit<RehearsalOptions, "log"> {
 }
 
 /** Runs a rehearsal and returns its report (also written to <out>/report.json). Throws ConfigError for bad config. */
-export async function rehearse(o: RehearsalOptions): Promise<RehearsalReport> {
+export async function rehearse(o: RehearsalOptions): Promise<RehearsalReport & { running?: RunningCluster }> {
   const startedAt = new Date();
   const drills: DrillResult[] = [];
   const record = (r: DrillResult | DrillResult[]) => {
@@ -109,11 +110,13 @@ export async function rehearse(o: RehearsalOptions): Promise<RehearsalReport> {
   record(await encryptionDrills(artifacts));
 
   const extra: Record<string, unknown> = {};
+  let running: RunningCluster | undefined;
   if (!o.renderOnly) {
     o.log("• starting a real etcd cluster from the rendered manifests…");
     const live = await runClusterDrills(artifacts, { keepRunning: o.keepRunning, log: o.log, record });
     artifacts.remaps.push(...live.remaps);
     Object.assign(extra, live.extra);
+    running = live.running;
   }
 
   const report: RehearsalReport = {
@@ -131,7 +134,7 @@ export async function rehearse(o: RehearsalOptions): Promise<RehearsalReport> {
   fs.writeFileSync(path.join(o.outDir, "report.json"), JSON.stringify(report, null, 2) + "\n", {
     mode: 0o600,
   });
-  return report;
+  return Object.assign(report, { running });
 }
 
 async function encryptionDrills(a: RenderedArtifacts): Promise<DrillResult[]> {
@@ -171,9 +174,28 @@ async function main(): Promise<number> {
     return 2;
   }
   try {
-    const report = await rehearse({ ...opts, log: (l) => console.log(l) });
+    const report = (await rehearse({ ...opts, log: (l) => console.log(l) })) as RehearsalReport & {
+      running?: RunningCluster;
+    };
     console.log("\n" + formatTable(report.drills));
     console.log(`\nreport: ${path.join(opts.outDir, "report.json")}`);
+    if (report.running) {
+      const c = report.running;
+      console.log(
+        `\n--keep-running: ${c.members.length} members up (pids ${c.members.map((m) => m.pid).join(", ")}).`,
+      );
+      console.log(
+        `  try: etcdctl --endpoints ${c.clientUrls().join(",")} --cacert ${layout.caCert(opts.outDir)} ` +
+          `--cert ${path.join(opts.outDir, "pki/clients/apiserver-etcd-client.crt")} --key ${path.join(opts.outDir, "pki/clients/apiserver-etcd-client.key")} endpoint status -w table`,
+      );
+      console.log("  press Ctrl-C to stop them.");
+      await new Promise<void>((resolve) => {
+        process.once("SIGINT", () => resolve());
+        process.once("SIGTERM", () => resolve());
+      });
+      await c.stop();
+      console.log("stopped.");
+    }
     return report.passed ? 0 : 1;
   } catch (e) {
     if (e instanceof ConfigError) {

@@ -1,16 +1,71 @@
+import * as path from "node:path";
 import type { RenderedArtifacts } from "./artifacts";
+import { startCluster, type RunningCluster } from "./cluster";
+import { runSnapshotDrill } from "./drills/snapshot";
+import { runTlsDrills } from "./drills/tls";
 import type { DrillResult } from "./drills/types";
 
 export interface LiveDrillOptions {
   keepRunning: boolean;
   log: (line: string) => void;
   record: (r: DrillResult | DrillResult[]) => void;
+  /** Extra drills that need the running cluster (e.g. the backup drill). */
+  extraDrills?: (
+    cluster: RunningCluster,
+    workDir: string,
+  ) => Promise<{ drills: DrillResult[]; extra?: Record<string, unknown> }>;
 }
 
-/** Placeholder replaced below once the cluster runner lands. */
-export async function runClusterDrills(
-  _a: RenderedArtifacts,
-  _o: LiveDrillOptions,
-): Promise<{ remaps: string[]; extra: Record<string, unknown> }> {
-  throw new Error("live drills not wired yet");
+export interface LiveDrillOutcome {
+  remaps: string[];
+  extra: Record<string, unknown>;
+  /** With --keep-running: the cluster is still up; call to stop it. */
+  running?: RunningCluster;
+}
+
+/**
+ * Starts one real etcd per member with the flags from the rendered manifests (plus the remaps one host
+ * needs, each listed) and runs the TLS, snapshot and any extra drills against it. Stops every process it
+ * started unless asked to keep the cluster running.
+ */
+export async function runClusterDrills(a: RenderedArtifacts, o: LiveDrillOptions): Promise<LiveDrillOutcome> {
+  const workDir = path.join(a.outDir, "run");
+  const cluster = await startCluster({
+    dir: a.outDir,
+    workDir,
+    caKeyPem: a.caKeyPem,
+    caCertPem: a.caCertPem,
+    existingData: "wipe",
+    log: (l) => o.log(`  ${l}`),
+  });
+  const extra: Record<string, unknown> = {
+    members: cluster.members.map((m) => ({
+      name: m.name,
+      pid: m.pid,
+      clientUrl: m.clientUrl,
+      peerUrl: m.peerUrl,
+    })),
+  };
+  let keep = false;
+  try {
+    for (const r of cluster.remaps) o.log(`  remap: ${r}`);
+    o.log("• TLS drills (real clients against the running members)…");
+    o.record(
+      await runTlsDrills({ dir: a.outDir, cluster, workDir, caKeyPem: a.caKeyPem, caCertPem: a.caCertPem }),
+    );
+    o.log("• snapshot → integrity check → restore → serve…");
+    o.record(await runSnapshotDrill({ dir: a.outDir, cluster, workDir }));
+    if (o.extraDrills) {
+      const r = await o.extraDrills(cluster, workDir);
+      o.record(r.drills);
+      Object.assign(extra, r.extra ?? {});
+    }
+    keep = o.keepRunning;
+  } finally {
+    if (!keep) {
+      await cluster.stop();
+      o.log(`• stopped ${cluster.members.length} etcd processes`);
+    }
+  }
+  return { remaps: [...cluster.remaps], extra, running: keep ? cluster : undefined };
 }

@@ -251,7 +251,7 @@ describe("snapshots wired into the program", () => {
   it("backup.enabled=false creates no AWS or snapshot resources", async () => {
     const config = readStackConfig("dev");
     config["secure-etcd:backup"] = JSON.stringify({ enabled: false });
-    const { mocks, outputs } = await runProgram("dev", undefined, config);
+    const { mocks, outputs } = await runProgram("dev", new RecordingMocks(), config);
     assert.equal(mocks.resources.filter((r) => r.type.startsWith("aws:")).length, 0);
     assert.equal(outputs.snapshotBucketName, undefined);
   });

@@ -1,19 +1,32 @@
-/** One drill's outcome, as printed in the table and written to report.json. */
+/** One drill's outcome, as the rehearsal report lists it (`DIR/report.json` → `drills[]`). */
 export interface DrillResult {
   name: string;
   passed: boolean;
   seconds: number;
+  /** What was proven, or how it failed. */
   detail: string;
 }
 
-/** Times a drill; its function returns the detail on success and throws (with the reason) on failure. */
+/** Thrown inside a drill to fail it with a message (any other error fails it too). */
+export class DrillFailure extends Error {}
+
+/**
+ * Runs one drill, timing it. `fn` returns the detail for a pass; any thrown error fails the drill with
+ * the error's message as the detail. Never throws.
+ */
 export async function runDrill(name: string, fn: () => Promise<string> | string): Promise<DrillResult> {
-  const start = process.hrtime.bigint();
-  const seconds = () => Number(process.hrtime.bigint() - start) / 1e9;
+  const started = process.hrtime.bigint();
+  const seconds = () => Math.round(Number(process.hrtime.bigint() - started) / 1e6) / 1000;
   try {
     const detail = await fn();
     return { name, passed: true, seconds: seconds(), detail };
   } catch (e) {
-    return { name, passed: false, seconds: seconds(), detail: e instanceof Error ? e.message : String(e) };
+    const detail = e instanceof Error ? e.message : String(e);
+    return { name, passed: false, seconds: seconds(), detail };
   }
+}
+
+/** Fails the current drill unless `condition` holds. */
+export function expect(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new DrillFailure(message);
 }

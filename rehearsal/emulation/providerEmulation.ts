@@ -424,7 +424,8 @@ export class ProviderEmulation implements pulumi.runtime.Mocks {
         state.arn = `arn:aws:kms:${str(inputs.region) ?? EMULATED_REGION}:${EMULATED_ACCOUNT_ID}:key/${keyId}`;
       } else if (service === "iam") {
         const kind = type.split(":").pop()!.toLowerCase();
-        state.arn = str(inputs.arn) ?? `arn:aws:iam::${EMULATED_ACCOUNT_ID}:${kind}/${str(inputs.name) ?? name}`;
+        state.arn =
+          str(inputs.arn) ?? `arn:aws:iam::${EMULATED_ACCOUNT_ID}:${kind}/${str(inputs.name) ?? name}`;
       } else {
         state.arn = str(inputs.arn) ?? `arn:aws:${service}:${EMULATED_REGION}:${EMULATED_ACCOUNT_ID}:${name}`;
       }
