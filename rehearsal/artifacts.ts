@@ -14,6 +14,8 @@ export interface RenderArtifactsOptions {
    * Certs are then issued for the loopback addresses; every move is listed in `remaps`.
    */
   mapMembersToLoopback?: boolean;
+  /** Stack config values to override (`secure-etcd:keyAlgorithm` → `RSA-4096`), e.g. to rehearse every key algorithm. */
+  configOverrides?: Record<string, string>;
   now?: () => Date;
 }
 
@@ -61,7 +63,7 @@ export function resolved<T>(o: unknown): Promise<T> {
  * artifact in the layout the manifests' node paths map to. Throws ConfigError for a bad stack config.
  */
 export async function renderArtifacts(o: RenderArtifactsOptions): Promise<RenderedArtifacts> {
-  const config = readStackConfig(o.stack);
+  const config = { ...readStackConfig(o.stack), ...(o.configOverrides ?? {}) };
   const original = settingsFromStackConfig(config, o.stack); // validates before anything runs
   const remaps: string[] = [];
   if (o.mapMembersToLoopback && !original.members.every((m) => isLoopback(m.ip))) {

@@ -26,6 +26,8 @@ export interface RehearsalOptions {
   renderOnly: boolean;
   keepRunning: boolean;
   log: (line: string) => void;
+  /** Stack config overrides (tests use this to rehearse every key algorithm). */
+  configOverrides?: Record<string, string>;
 }
 
 export interface RehearsalReport {
@@ -97,6 +99,7 @@ export async function rehearse(o: RehearsalOptions): Promise<RehearsalReport & {
     stack: o.stack,
     outDir: o.outDir,
     mapMembersToLoopback: !o.renderOnly,
+    configOverrides: o.configOverrides,
   });
   o.log(
     `  wrote ${artifacts.files.length} files; ${artifacts.settings.members.length} members, etcd ${artifacts.settings.etcdVersion}, ${artifacts.settings.keyAlgorithm}`,
