@@ -16,7 +16,10 @@ import { runEncryptionDrill } from "./drills/encryptionAtRest";
 import { runDrill, type DrillResult } from "./drills/types";
 import { availableStacks, repoRoot } from "./stackFiles";
 import type { RunningCluster } from "./cluster";
+import { findBinary, installHint } from "./process";
 import { runClusterDrills } from "./liveDrills";
+import { runBackupDrill } from "./drills/backup";
+import { isSnapshotEnvironment, snapshotDefaults } from "../components/backup/defaults";
 
 const usage = "usage: npm run rehearse -- [--stack NAME] [--out DIR] [--render-only] [--keep-running]";
 
@@ -116,7 +119,28 @@ export async function rehearse(o: RehearsalOptions): Promise<RehearsalReport & {
   let running: RunningCluster | undefined;
   if (!o.renderOnly) {
     o.log("• starting a real etcd cluster from the rendered manifests…");
-    const live = await runClusterDrills(artifacts, { keepRunning: o.keepRunning, log: o.log, record });
+    const schedule = snapshotScheduleOf(artifacts);
+    const live = await runClusterDrills(artifacts, {
+      keepRunning: o.keepRunning,
+      log: o.log,
+      record,
+      extraDrills: async (cluster, workDir) => {
+        o.log(
+          `• backup: snapshot.sh → local S3 → restore tool → fresh cluster (RPO = schedule ${schedule.cron})…`,
+        );
+        return runBackupDrill({
+          dir: artifacts.outDir,
+          cluster,
+          workDir,
+          settings: artifacts.settings,
+          rpoMinutes: schedule.rpoMinutes,
+          schedule: schedule.cron,
+          caKeyPem: artifacts.caKeyPem,
+          caCertPem: artifacts.caCertPem,
+          log: (l) => o.log(`  ${l}`),
+        });
+      },
+    });
     artifacts.remaps.push(...live.remaps);
     Object.assign(extra, live.extra);
     running = live.running;
@@ -138,6 +162,38 @@ export async function rehearse(o: RehearsalOptions): Promise<RehearsalReport & {
     mode: 0o600,
   });
   return Object.assign(report, { running });
+}
+
+/** The stack's snapshot schedule and the RPO it implies (the interval between two snapshots). */
+export function snapshotScheduleOf(a: RenderedArtifacts): { cron: string; rpoMinutes: number } {
+  const env = a.settings.environment;
+  const defaults = isSnapshotEnvironment(env) ? snapshotDefaults[env] : undefined;
+  const cron =
+    a.settings.backup.schedule ?? defaults?.schedule.schedule ?? snapshotDefaults.prod.schedule.schedule;
+  return { cron, rpoMinutes: cronIntervalMinutes(cron) ?? defaults?.rpoMinutes ?? 15 };
+}
+
+/** Interval of the simple cron shapes snapshots use (`*\/N * * * *`, `0 *\/N * * *`, `0 * * * *`, macros). */
+export function cronIntervalMinutes(cron: string): number | undefined {
+  const macros: Record<string, number> = {
+    "@hourly": 60,
+    "@daily": 1440,
+    "@midnight": 1440,
+    "@weekly": 10080,
+  };
+  if (macros[cron] !== undefined) return macros[cron];
+  const f = cron.trim().split(/\s+/);
+  if (f.length !== 5) return undefined;
+  const every = (field: string) =>
+    field === "*" ? 1 : /^\*\/(\d+)$/.exec(field) ? Number(/^\*\/(\d+)$/.exec(field)![1]) : undefined;
+  if (f.slice(2).every((x) => x === "*")) {
+    const m = every(f[0]);
+    if (m !== undefined && f[1] === "*") return m;
+    const h = every(f[1]);
+    if (/^\d+$/.test(f[0]) && h !== undefined) return h * 60;
+  }
+  if (/^\d+$/.test(f[0]) && /^\d+$/.test(f[1]) && f.slice(2).every((x) => x === "*")) return 1440;
+  return undefined;
 }
 
 async function encryptionDrills(a: RenderedArtifacts): Promise<DrillResult[]> {
@@ -176,6 +232,15 @@ async function main(): Promise<number> {
     console.error(`rehearse: ${(e as Error).message}`);
     return 2;
   }
+  if (!opts.renderOnly) {
+    for (const bin of ["etcd", "etcdctl"])
+      if (!findBinary(bin)) {
+        console.error(
+          `rehearse: ${bin} not found on PATH; install etcd 3.4 with: ${installHint} (or run with --render-only)`,
+        );
+        return 2;
+      }
+  }
   try {
     const report = (await rehearse({ ...opts, log: (l) => console.log(l) })) as RehearsalReport & {
       running?: RunningCluster;
@@ -205,11 +270,15 @@ async function main(): Promise<number> {
       console.error(`rehearse: ${e.message}`);
       return 2;
     }
-    if (e instanceof UsageError || (e as NodeJS.ErrnoException).code === "ENOENT_ETCD") {
+    if (e instanceof UsageError) {
       console.error(`rehearse: ${(e as Error).message}`);
       return 2;
     }
-    console.error(`rehearse: failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    // A one-line reason (e.g. a missing etcd binary names the apt-get command); the stack only on request.
+    const err = e instanceof Error ? e : new Error(String(e));
+    console.error(
+      `rehearse: failed: ${process.env.SECURE_ETCD_DEBUG ? (err.stack ?? err.message) : err.message}`,
+    );
     return 1;
   }
 }

@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
-import { formatTable, parseCli, rehearse, UsageError } from "../rehearsal/cli";
+import { cronIntervalMinutes, formatTable, parseCli, rehearse, UsageError } from "../rehearsal/cli";
 import { renderArtifacts } from "../rehearsal/artifacts";
 import { cisEtcdFailures, runArtifactChecks } from "../rehearsal/drills/artifactChecks";
 import { repoRoot } from "../rehearsal/stackFiles";
@@ -52,6 +52,38 @@ describe("rehearsal CLI arguments", () => {
     );
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, /secure-etcd:members\[0\]\.ip: "10\.0\.0\.999"/);
+  });
+});
+
+describe("rehearsal CLI without etcd installed", () => {
+  it("exits 2 and says how to install it", () => {
+    const bin = fs.mkdtempSync(path.join(os.tmpdir(), "no-etcd-"));
+    fs.symlinkSync(process.execPath, path.join(bin, "node")); // a PATH with node and nothing else
+    const r = spawnSync(
+      process.execPath,
+      ["--require", "tsx/cjs", path.join(repoRoot, "rehearsal", "cli.ts"), "--stack", "local"],
+      {
+        env: { ...process.env, PATH: bin },
+        encoding: "utf8",
+      },
+    );
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /etcd not found on PATH; install etcd 3\.4 with: apt-get install -y etcd-server etcd-client/,
+    );
+  });
+});
+
+describe("RPO from the snapshot schedule", () => {
+  it("reads the interval of the schedules the stacks use", () => {
+    assert.equal(cronIntervalMinutes("*/15 * * * *"), 15);
+    assert.equal(cronIntervalMinutes("*/30 * * * *"), 30);
+    assert.equal(cronIntervalMinutes("0 * * * *"), 60);
+    assert.equal(cronIntervalMinutes("0 */6 * * *"), 360);
+    assert.equal(cronIntervalMinutes("30 2 * * *"), 1440);
+    assert.equal(cronIntervalMinutes("@hourly"), 60);
+    assert.equal(cronIntervalMinutes("5 4 * * sun"), undefined);
   });
 });
 

@@ -136,8 +136,8 @@ remove_unverified_object() {
         REASON="$REASON; WARNING: the unverified object $target could not be removed ($why; $(last_line "$err"))"
       fi
     fi
-  elif grep -q -E '404|Not Found|NoSuchKey' "$err" 2>/dev/null; then
-    : # nothing was written
+  elif grep -q -E '404|Not Found|NoSuchKey|403|Forbidden|AccessDenied' "$err" 2>/dev/null; then
+    : # nothing was written (without s3:ListBucket on the key, S3 answers 403 for a missing key)
   else
     REASON="$REASON; could not check whether a partial object $target exists ($(last_line "$err"))"
   fi
