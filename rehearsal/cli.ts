@@ -31,6 +31,8 @@ export interface RehearsalOptions {
   log: (line: string) => void;
   /** Stack config overrides (tests use this to rehearse every key algorithm). */
   configOverrides?: Record<string, string>;
+  /** Run the backup drill (default true; the per-algorithm TLS runs in the tests leave it out). */
+  backupDrill?: boolean;
 }
 
 export interface RehearsalReport {
@@ -124,22 +126,25 @@ export async function rehearse(o: RehearsalOptions): Promise<RehearsalReport & {
       keepRunning: o.keepRunning,
       log: o.log,
       record,
-      extraDrills: async (cluster, workDir) => {
-        o.log(
-          `• backup: snapshot.sh → local S3 → restore tool → fresh cluster (RPO = schedule ${schedule.cron})…`,
-        );
-        return runBackupDrill({
-          dir: artifacts.outDir,
-          cluster,
-          workDir,
-          settings: artifacts.settings,
-          rpoMinutes: schedule.rpoMinutes,
-          schedule: schedule.cron,
-          caKeyPem: artifacts.caKeyPem,
-          caCertPem: artifacts.caCertPem,
-          log: (l) => o.log(`  ${l}`),
-        });
-      },
+      extraDrills:
+        o.backupDrill === false
+          ? undefined
+          : async (cluster, workDir) => {
+              o.log(
+                `• backup: snapshot.sh → local S3 → restore tool → fresh cluster (RPO = schedule ${schedule.cron})…`,
+              );
+              return runBackupDrill({
+                dir: artifacts.outDir,
+                cluster,
+                workDir,
+                settings: artifacts.settings,
+                rpoMinutes: schedule.rpoMinutes,
+                schedule: schedule.cron,
+                caKeyPem: artifacts.caKeyPem,
+                caCertPem: artifacts.caCertPem,
+                log: (l) => o.log(`  ${l}`),
+              });
+            },
     });
     artifacts.remaps.push(...live.remaps);
     Object.assign(extra, live.extra);
