@@ -2,12 +2,19 @@
  * The secure-etcd program: stack config (stacks/Pulumi.<stack>.yaml) → SecureEtcd → stack outputs.
  * The whole config is validated before any resource is created.
  */
+import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { SecureEtcd, settingsFromStackConfig } from "./components";
 
 const settings = settingsFromStackConfig(pulumi.runtime.allConfig(), pulumi.getStack());
 
-const etcd = new SecureEtcd(settings.clusterName, settings);
+// With backup.deployJob the snapshot job goes into the cluster the ambient kubeconfig points at;
+// otherwise it is only rendered (snapshotJobManifests) for GitOps or manual apply.
+const kubernetesProvider = settings.backup.deployJob
+  ? new k8s.Provider(`${settings.clusterName}-cluster`, { context: settings.backup.kubeContext })
+  : undefined;
+
+const etcd = new SecureEtcd(settings.clusterName, { ...settings, kubernetesProvider });
 
 export const clusterName = settings.clusterName;
 export const environment = settings.environment;

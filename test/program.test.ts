@@ -248,6 +248,27 @@ describe("snapshots wired into the program", () => {
     );
   });
 
+  it("backup.deployJob creates the Secret, ConfigMap, ServiceAccount and CronJob in the cluster", async () => {
+    const config = readStackConfig("staging");
+    config["secure-etcd:backup"] = JSON.stringify({ deployJob: true, kubeContext: "payments-staging" });
+    const { mocks } = await runProgram("staging", new RecordingMocks(), config);
+    const provider = mocks.ofType("pulumi:providers:kubernetes");
+    assert.equal(provider.length, 1);
+    assert.equal(provider[0].inputs.context, "payments-staging");
+    for (const t of [
+      "kubernetes:core/v1:Secret",
+      "kubernetes:core/v1:ConfigMap",
+      "kubernetes:core/v1:ServiceAccount",
+      "kubernetes:batch/v1:CronJob",
+    ])
+      assert.equal(mocks.ofType(t).length, 1, t);
+    const cron = mocks.ofType("kubernetes:batch/v1:CronJob")[0].inputs as {
+      spec: { schedule: string; concurrencyPolicy: string };
+    };
+    assert.equal(cron.spec.schedule, "0 * * * *");
+    assert.equal(cron.spec.concurrencyPolicy, "Forbid");
+  });
+
   it("backup.enabled=false creates no AWS or snapshot resources", async () => {
     const config = readStackConfig("dev");
     config["secure-etcd:backup"] = JSON.stringify({ enabled: false });

@@ -188,6 +188,10 @@ const backupSchema = z
       .strict()
       .optional(),
     kmsKeyDeletionWindowDays: wholeDays("KMS key deletion window", 7, 30).default(30),
+    /** Program only: create the snapshot job in the cluster (via the ambient kubeconfig) instead of only rendering it. */
+    deployJob: flag().default(false),
+    /** Program only: kubeconfig context for deployJob (default: the current context). */
+    kubeContext: z.string().min(1).optional(),
   })
   .strict();
 
@@ -220,7 +224,7 @@ export const settingsSchema = z
     }),
     tls: tlsSchema.default({ minVersion: defaults.minTlsVersion, cipherSuites: [...defaultCipherSuites] }),
     protectEncryptionKeys: flag().default(true),
-    backup: backupSchema.default({ enabled: true, kmsKeyDeletionWindowDays: 30 }),
+    backup: backupSchema.default({ enabled: true, kmsKeyDeletionWindowDays: 30, deployJob: false }),
   })
   .strict();
 
@@ -280,6 +284,8 @@ export interface BackupSettings {
   accessLogging?: { targetBucket: string; targetPrefix: string };
   oidc?: { providerArn: string; providerUrl: string; namespace?: string; serviceAccount?: string };
   kmsKeyDeletionWindowDays: number;
+  deployJob: boolean;
+  kubeContext?: string;
 }
 
 function formatPath(prefix: string, p: PropertyKey[]): string {
