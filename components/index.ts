@@ -9,3 +9,4 @@ export * as manifests from "./manifests";
 export * as encryption from "./encryption/render";
 export * as pki from "./pki/profiles";
 export * from "./etcdVersion";
+export * as backup from "./backup";
