@@ -26,6 +26,7 @@ export const memberCertificates = etcd.members;
 export const clientCertificates = etcd.clients;
 export const encryptionConfiguration = etcd.encryptionConfiguration;
 export const etcdManifests = etcd.etcdManifests;
+export const nodeCloudInit = etcd.nodeCloudInit;
 export const apiserverFlags = etcd.apiserverFlags;
 export const kubeApiserverPatch = etcd.kubeApiserverPatch;
 export const kubeadmClusterConfiguration = etcd.kubeadmClusterConfiguration;

@@ -17,6 +17,9 @@ import {
   renderEtcdManifest,
   renderKubeadmPatches,
   renderKubeApiserverPatch,
+  nodeFiles,
+  renderCloudInit,
+  type NodeMaterial,
 } from "./manifests";
 import { issueCa, issueLeaf, type IssuedCert } from "./pki/issue";
 import { caProfile, leafProfiles, type CertRole } from "./pki/profiles";
@@ -201,6 +204,11 @@ export class SecureEtcd extends pulumi.ComponentResource {
   readonly kubeadmClusterConfiguration: pulumi.Output<string>;
   /** Files for `kubeadm … --patches <dir>`, by file name. */
   readonly kubeadmPatches: pulumi.Output<Record<string, string>>;
+  /**
+   * cloud-init user data per member that installs its certs, keys, the EncryptionConfiguration and the
+   * static pod manifest root:root with safe modes (keys 0600, PKI/data dirs 0700). Secret: it embeds keys.
+   */
+  readonly nodeCloudInit: Record<string, pulumi.Output<string>>;
   /** The snapshot bucket and policies (when backups are enabled). */
   readonly snapshotStore?: SnapshotStore;
   /** The snapshot job: rendered manifests always, Kubernetes objects with `kubernetesProvider`. */
@@ -251,6 +259,31 @@ export class SecureEtcd extends pulumi.ComponentResource {
           identityFallback: s.encryption.identityFallback,
         }),
       ),
+    );
+
+    this.nodeCloudInit = Object.fromEntries(
+      s.members.map((m) => [
+        m.name,
+        pulumi.secret(
+          pulumi
+            .all({
+              caCertPem: this.caCertPem,
+              serverCertPem: this.members[m.name].serverCertPem,
+              serverKeyPem: this.members[m.name].serverKeyPem,
+              peerCertPem: this.members[m.name].peerCertPem,
+              peerKeyPem: this.members[m.name].peerKeyPem,
+              apiserverClientCertPem: this.clients["apiserver-etcd-client"].certPem,
+              apiserverClientKeyPem: this.clients["apiserver-etcd-client"].keyPem,
+              healthcheckClientCertPem: this.clients["healthcheck-client"].certPem,
+              healthcheckClientKeyPem: this.clients["healthcheck-client"].keyPem,
+              encryptionConfiguration: this.encryptionConfiguration,
+            })
+            .apply((material) => {
+              const { files, dirs } = nodeFiles(s, m, material as unknown as NodeMaterial);
+              return renderCloudInit(files, dirs);
+            }),
+        ),
+      ]),
     );
 
     this.etcdManifests = Object.fromEntries(
@@ -325,6 +358,7 @@ export class SecureEtcd extends pulumi.ComponentResource {
       certificateExpiry: this.certificateExpiry,
       encryptionConfiguration: this.encryptionConfiguration,
       etcdManifests: this.etcdManifests,
+      nodeCloudInit: this.nodeCloudInit,
       etcdEndpoints: this.etcdEndpoints,
       peerUrls: this.peerUrls,
       apiserverFlags: this.apiserverFlags,

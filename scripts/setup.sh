@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what secure-etcd's rehearsal and tests need on a fresh Debian machine:
-# npm packages from the lock file, and (when missing) Debian's etcd 3.4, awscli and shellcheck.
+# npm packages from the lock file, and (when missing) Debian's etcd 3.4, awscli, shellcheck and cloud-init (its schema check and write_files module test the node bootstrap).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +10,7 @@ command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
 command -v aws >/dev/null 2>&1 || need+=(awscli)
 command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v cloud-init >/dev/null 2>&1 || need+=(cloud-init)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "setup: installing Debian packages: ${need[*]}"
   sudo_cmd=""

@@ -164,6 +164,15 @@ describe("outputs: secrets stay secret", () => {
     }
   });
 
+  it("the node cloud-init (it embeds keys) is a secret, per member", async () => {
+    const ud = outputs.nodeCloudInit as Record<string, pulumi.Output<string>>;
+    assert.deepEqual(Object.keys(ud), ["etcd-1", "etcd-2", "etcd-3"]);
+    for (const o of Object.values(ud)) {
+      assert.equal(await pulumi.isSecret(o), true);
+      assert.match(await valueOf(o), /^#cloud-config\n/);
+    }
+  });
+
   it("the EncryptionConfiguration (it embeds the keys) is a secret", async () => {
     const { value, secret } = await resolveOutput(outputs.encryptionConfiguration as pulumi.Output<string>);
     assert.equal(secret, true);

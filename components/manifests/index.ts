@@ -3,3 +3,4 @@ export * from "./etcdManifest";
 export * from "./kubeadm";
 export * from "./paths";
 export * from "./urls";
+export * from "./nodeFiles";

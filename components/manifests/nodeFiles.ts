@@ -1,0 +1,87 @@
+import * as path from "node:path";
+import { stringify } from "yaml";
+import type { EtcdMemberSpec, SecureEtcdSettings } from "../config/schema";
+import { renderEtcdManifest } from "./etcdManifest";
+import { nodePaths } from "./paths";
+
+/** What one control-plane node needs, as PEM/YAML text (keys included: the result is sensitive). */
+export interface NodeMaterial {
+  caCertPem: string;
+  serverCertPem: string;
+  serverKeyPem: string;
+  peerCertPem: string;
+  peerKeyPem: string;
+  apiserverClientCertPem: string;
+  apiserverClientKeyPem: string;
+  healthcheckClientCertPem: string;
+  healthcheckClientKeyPem: string;
+  encryptionConfiguration: string;
+}
+
+export interface NodeFile {
+  path: string;
+  /** Octal mode: keys, the manifest and the encryption config 0600 (CIS 1.1.7 and friends), certs 0644. */
+  mode: "0600" | "0644";
+  content: string;
+}
+
+export interface NodeDir {
+  path: string;
+  mode: "0700" | "0755";
+}
+
+/**
+ * Every file a member's node needs, with its mode, at kubeadm's paths. The CA *key* is not among them:
+ * nodes only verify with the CA, they never sign.
+ */
+export function nodeFiles(
+  s: SecureEtcdSettings,
+  member: EtcdMemberSpec,
+  m: NodeMaterial,
+): { files: NodeFile[]; dirs: NodeDir[] } {
+  const p = nodePaths(s);
+  const files: NodeFile[] = [
+    { path: p.caCert, mode: "0644", content: m.caCertPem },
+    { path: p.certs.server.cert, mode: "0644", content: m.serverCertPem },
+    { path: p.certs.server.key, mode: "0600", content: m.serverKeyPem },
+    { path: p.certs.peer.cert, mode: "0644", content: m.peerCertPem },
+    { path: p.certs.peer.key, mode: "0600", content: m.peerKeyPem },
+    { path: p.certs["healthcheck-client"].cert, mode: "0644", content: m.healthcheckClientCertPem },
+    { path: p.certs["healthcheck-client"].key, mode: "0600", content: m.healthcheckClientKeyPem },
+    { path: p.certs["apiserver-etcd-client"].cert, mode: "0644", content: m.apiserverClientCertPem },
+    { path: p.certs["apiserver-etcd-client"].key, mode: "0600", content: m.apiserverClientKeyPem },
+    { path: p.encryptionConfig, mode: "0600", content: m.encryptionConfiguration },
+    { path: p.etcdManifest, mode: "0600", content: renderEtcdManifest(s, member) },
+  ];
+  const dirs: NodeDir[] = [
+    { path: p.etcdPkiDir, mode: "0700" },
+    { path: p.encryptionConfigDir, mode: "0700" },
+    { path: p.dataDir, mode: "0700" },
+    { path: path.posix.dirname(p.certs["apiserver-etcd-client"].cert), mode: "0755" },
+    { path: p.manifestDir, mode: "0755" },
+  ];
+  return { files, dirs };
+}
+
+/**
+ * cloud-init user data that installs a member's files root:root with those modes. Directories are
+ * created with their modes first (bootcmd runs before write_files), and the manifest is written last so
+ * kubelet never starts etcd before its certs exist (cloud-init writes in list order).
+ */
+export function renderCloudInit(files: NodeFile[], dirs: NodeDir[]): string {
+  const ordered = [
+    ...files.filter((f) => !f.path.endsWith("/etcd.yaml")),
+    ...files.filter((f) => f.path.endsWith("/etcd.yaml")),
+  ];
+  const doc = {
+    bootcmd: dirs.map((d) => ["install", "-d", "-o", "root", "-g", "root", "-m", d.mode, d.path]),
+    write_files: ordered.map((f) => ({
+      path: f.path,
+      owner: "root:root",
+      permissions: f.mode,
+      encoding: "b64",
+      content: Buffer.from(f.content, "utf8").toString("base64"),
+    })),
+  };
+  return `#cloud-config\n${stringify(doc, { lineWidth: 0 })}`;
+}

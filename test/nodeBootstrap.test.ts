@@ -1,0 +1,103 @@
+import { strict as assert } from "node:assert";
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { validateSettings } from "../components/config";
+import { nodeFiles, renderCloudInit, type NodeMaterial } from "../components/manifests";
+
+const settings = validateSettings(
+  {
+    clusterName: "payments",
+    environment: "prod",
+    etcdVersion: "3.5.21",
+    members: [{ name: "cp-1", ip: "10.0.1.10" }],
+  },
+  "",
+  "test",
+);
+const material = Object.fromEntries(
+  [
+    "caCertPem",
+    "serverCertPem",
+    "serverKeyPem",
+    "peerCertPem",
+    "peerKeyPem",
+    "apiserverClientCertPem",
+    "apiserverClientKeyPem",
+    "healthcheckClientCertPem",
+    "healthcheckClientKeyPem",
+    "encryptionConfiguration",
+  ].map((k) => [k, `${k} of cp-1\n`]),
+) as unknown as NodeMaterial;
+
+describe("node bootstrap (cloud-init)", () => {
+  const { files, dirs } = nodeFiles(settings, settings.members[0], material);
+
+  it("keys, the manifest and the encryption config are 0600; certs 0644; the CA key is never shipped", () => {
+    const mode = (p: string) => files.find((f) => f.path === p)?.mode;
+    assert.equal(mode("/etc/kubernetes/pki/etcd/server.key"), "0600");
+    assert.equal(mode("/etc/kubernetes/pki/etcd/peer.key"), "0600");
+    assert.equal(mode("/etc/kubernetes/pki/apiserver-etcd-client.key"), "0600");
+    assert.equal(mode("/etc/kubernetes/manifests/etcd.yaml"), "0600");
+    assert.equal(mode("/etc/kubernetes/enc/encryption-config.yaml"), "0600");
+    assert.equal(mode("/etc/kubernetes/pki/etcd/ca.crt"), "0644");
+    assert.ok(!files.some((f) => f.path.endsWith("ca.key")));
+    for (const f of files.filter((x) => x.path.endsWith(".key"))) assert.equal(f.mode, "0600", f.path);
+  });
+
+  it("the PKI, encryption and data dirs are 0700", () => {
+    const mode = (p: string) => dirs.find((d) => d.path === p)?.mode;
+    assert.equal(mode("/etc/kubernetes/pki/etcd"), "0700");
+    assert.equal(mode("/etc/kubernetes/enc"), "0700");
+    assert.equal(mode("/var/lib/etcd"), "0700");
+  });
+
+  it("writes the static pod manifest last, so kubelet never starts etcd before its certs exist", () => {
+    const doc = parse(renderCloudInit(files, dirs)) as { write_files: { path: string }[] };
+    assert.equal(doc.write_files[doc.write_files.length - 1].path, "/etc/kubernetes/manifests/etcd.yaml");
+  });
+});
+
+describe("node bootstrap through cloud-init's own code @integration", () => {
+  const userData = renderCloudInit(
+    ...(Object.values(nodeFiles(settings, settings.members[0], material)) as [never, never]),
+  );
+
+  it("passes `cloud-init schema`", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cloud-init-"));
+    fs.writeFileSync(path.join(dir, "user-data"), userData);
+    const out = execFileSync("cloud-init", ["schema", "--config-file", path.join(dir, "user-data")], {
+      encoding: "utf8",
+    });
+    assert.match(out, /Valid cloud-config/);
+  });
+
+  it("cloud-init's write_files module and the bootcmd lay the files down with those modes and contents", () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "node-root-"));
+    const doc = parse(userData) as { bootcmd: string[][]; write_files: { path: string }[] };
+    for (const cmd of doc.bootcmd) execFileSync(cmd[0], [...cmd.slice(1, -1), root + cmd[cmd.length - 1]]);
+    const script = [
+      "import sys, json",
+      "from cloudinit.config.cc_write_files import write_files",
+      "files = json.load(sys.stdin)",
+      "write_files('write_files', files, 'root:root')",
+    ].join("\n");
+    const rebased = doc.write_files.map((f) => ({ ...f, path: root + f.path }));
+    execFileSync("/usr/bin/python3", ["-c", script], { input: JSON.stringify(rebased) });
+    const mode = (p: string) => (fs.statSync(root + p).mode & 0o777).toString(8);
+    assert.equal(mode("/etc/kubernetes/pki/etcd"), "700");
+    assert.equal(mode("/var/lib/etcd"), "700");
+    assert.equal(mode("/etc/kubernetes/enc"), "700");
+    assert.equal(mode("/etc/kubernetes/pki/etcd/server.key"), "600");
+    assert.equal(mode("/etc/kubernetes/manifests/etcd.yaml"), "600");
+    assert.equal(mode("/etc/kubernetes/pki/etcd/ca.crt"), "644");
+    assert.equal(fs.readFileSync(root + "/etc/kubernetes/pki/etcd/peer.key", "utf8"), "peerKeyPem of cp-1\n");
+    assert.match(
+      fs.readFileSync(root + "/etc/kubernetes/manifests/etcd.yaml", "utf8"),
+      /--cert-file=\/etc\/kubernetes\/pki\/etcd\/server\.crt/,
+    );
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+});
