@@ -1,7 +1,7 @@
 import type * as aws from "@pulumi/aws";
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { isSnapshotEnvironment, snapshotDefaults } from "./backup/defaults";
+import { isSnapshotEnvironment, snapshotDefaults, type ColdStorageClass } from "./backup/defaults";
 import { readSnapshotScript } from "./backup/snapshotScript";
 import { SnapshotJob } from "./backup/snapshotJob";
 import { SnapshotStore } from "./backup/snapshotStore";
@@ -96,8 +96,7 @@ export interface BackupArgs {
   noncurrentVersionDays?: number;
   /** Move snapshots to `coldStorageClass` after this many days (off by default: see README). */
   transitionToColdAfterDays?: number;
-  coldStorageClass?:
-    "STANDARD_IA" | "ONEZONE_IA" | "INTELLIGENT_TIERING" | "GLACIER_IR" | "GLACIER" | "DEEP_ARCHIVE";
+  coldStorageClass?: ColdStorageClass;
   /**
    * S3 Object Lock for every snapshot version. IRREVERSIBLE: it needs versioning (always on) and once
    * enabled on a bucket it can NEVER be turned off again; a locked bucket cannot receive access logs.

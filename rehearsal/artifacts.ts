@@ -2,7 +2,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { settingsFromStackConfig, type SecureEtcdSettings } from "../components/config";
+import { clientRoles } from "../components/secureEtcd";
 import { ProviderEmulation } from "./emulation";
+import { isLoopbackIp } from "./process";
 import { runProgram } from "./program";
 import { readStackConfig } from "./stackFiles";
 
@@ -33,7 +35,7 @@ export interface RenderedArtifacts {
   emulation: ProviderEmulation;
 }
 
-export const clientRoles = ["apiserver-etcd-client", "healthcheck-client", "backup-client"] as const;
+export { clientRoles };
 
 /** Layout of a rehearsal directory; the cluster runner and drills read from here. */
 export const layout = {
@@ -48,8 +50,6 @@ export const layout = {
   kubeadmPatches: (dir: string) => path.join(dir, "kubeadm-patches"),
   kubeadmConfig: (dir: string) => path.join(dir, "kubeadm", "cluster-configuration.yaml"),
 };
-
-const isLoopback = (ip: string) => ip.startsWith("127.") || ip === "::1";
 
 /** Resolves any Output (or nested record of Outputs) to its plain value. */
 export function resolved<T>(o: unknown): Promise<T> {
@@ -66,7 +66,7 @@ export async function renderArtifacts(o: RenderArtifactsOptions): Promise<Render
   const config = { ...readStackConfig(o.stack), ...(o.configOverrides ?? {}) };
   const original = settingsFromStackConfig(config, o.stack); // validates before anything runs
   const remaps: string[] = [];
-  if (o.mapMembersToLoopback && !original.members.every((m) => isLoopback(m.ip))) {
+  if (o.mapMembersToLoopback && !original.members.every((m) => isLoopbackIp(m.ip))) {
     const moved = original.members.map((m, i) => {
       const ip = `127.0.0.${11 + i}`;
       remaps.push(`member ${m.name}: ${m.ip} → ${ip} (certs issued for ${ip})`);

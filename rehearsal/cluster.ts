@@ -35,7 +35,8 @@ import {
 
 export { installHint, livePids };
 
-export type ClientRole = "apiserver-etcd-client" | "healthcheck-client" | "backup-client";
+export type { ClientRole } from "../components/secureEtcd";
+import type { ClientRole } from "../components/secureEtcd";
 
 export interface StartClusterOptions {
   /** Artifacts directory (DIR/pki, DIR/manifests/<member>/etcd.yaml, ...). */

@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
 import { settingsFromStackConfig } from "../components/config";
 import { createEncryptionKeys } from "../components/encryption/keys";
+import { spyOnRegistrations, type Registration } from "./support/registrationSpy";
 import { RecordingMocks, resolveOutput, valueOf } from "./support/recordingMocks";
 import { runProgram } from "./support/program";
 import { readStackConfig, stackNames } from "./support/stackFiles";
@@ -198,6 +199,8 @@ describe("outputs: secrets stay secret", () => {
 describe("encryption keys are protected from accidental deletion", () => {
   it("RandomBytes are protect:true by default and only unprotected when asked", async () => {
     await pulumi.runtime.setMocks(new RecordingMocks(), "secure-etcd", "unit", false);
+    const registrations: Registration[] = [];
+    spyOnRegistrations(registrations); // protect is a registration option: what the engine is told
     const parent = new pulumi.ComponentResource("test:index:Parent", "p");
     const keys = [
       { name: "a", state: "primary" as const, provider: "secretbox" as const },
@@ -206,12 +209,13 @@ describe("encryption keys are protected from accidental deletion", () => {
     ];
     const protectedKeys = createEncryptionKeys("x", keys, true, parent);
     assert.equal(protectedKeys.resources.length, 2, "kms keys have no local material");
-    for (const r of protectedKeys.resources)
-      assert.equal((r as unknown as { __protect: boolean }).__protect, true);
     const open = createEncryptionKeys("y", keys, false, parent);
-    for (const r of open.resources) assert.equal((r as unknown as { __protect: boolean }).__protect, false);
     assert.equal(await pulumi.isSecret(protectedKeys.material), true);
     const material = await valueOf(protectedKeys.material);
+    await valueOf(open.material); // both sets registered by now
+    const protectOf = (name: string) => registrations.find((r) => r.name === name)?.protect;
+    for (const name of ["x-enc-a", "x-enc-b"]) assert.equal(protectOf(name), true, name);
+    for (const name of ["y-enc-a", "y-enc-b"]) assert.equal(protectOf(name), false, name);
     assert.deepEqual(
       material.map((k) => [k.name, Buffer.from(k.secretBase64 ?? "", "base64").length]),
       [

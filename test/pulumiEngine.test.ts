@@ -21,7 +21,9 @@ describe("real Pulumi engine @engine", function () {
       : undefined;
 
   for (const stack of ["dev", "staging", "prod"]) {
-    it(`pulumi preview --stack ${stack} succeeds with the real providers`, function () {
+    // The skip reason is part of the title, so it shows in mocha's pending list, not only in the log.
+    const title = `pulumi preview --stack ${stack} succeeds with the real providers${reason ? ` (skipped: ${reason})` : ""}`;
+    it(title, function () {
       if (reason) {
         console.log(`      SKIPPED (not counted as done): ${reason}`);
         this.skip();

@@ -4,14 +4,12 @@ import * as YAML from "yaml";
 import type * as JobModule from "../components/backup/snapshotJob";
 import type * as DefaultsModule from "../components/backup/defaults";
 import type { Container, CronJobManifest, SnapshotJobRenderOptions } from "../components/backup/snapshotJob";
+import { isSecretValue, spyOnRegistrations, type Registration } from "./support/registrationSpy";
 
 // ---------------------------------------------------------------------------------------------------
 // Mocks: record inputs, and whether each property reached the engine as a secret (the serialized
 // request carries Pulumi's secret signature; the deserialized mock inputs do not).
 // ---------------------------------------------------------------------------------------------------
-
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
-const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
 
 interface Recorded {
   type: string;
@@ -25,8 +23,8 @@ interface Recorded {
 }
 
 const resources: Recorded[] = [];
-const secretPropsByName = new Map<string, string[]>();
-const depsByName = new Map<string, string[]>();
+const registrations: Registration[] = [];
+const registered = (name: string) => [...registrations].reverse().find((r) => r.name === name);
 
 const mocks: pulumi.runtime.Mocks = {
   newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
@@ -35,8 +33,8 @@ const mocks: pulumi.runtime.Mocks = {
       name: args.name,
       inputs: args.inputs,
       provider: args.provider,
-      secretProps: secretPropsByName.get(args.name) ?? [],
-      dependencies: depsByName.get(args.name) ?? [],
+      secretProps: registered(args.name)?.secretProps ?? [],
+      dependencies: registered(args.name)?.dependencies ?? [],
     });
     return { id: `${args.name}-id`, state: { ...args.inputs } };
   },
@@ -44,10 +42,6 @@ const mocks: pulumi.runtime.Mocks = {
     return args.inputs;
   },
 };
-
-function isSecretValue(v: unknown): boolean {
-  return typeof v === "object" && v !== null && (v as Record<string, unknown>)[SECRET_SIG] === SECRET_VALUE;
-}
 
 function one(type: string, name?: string): Recorded {
   const found = resources.filter((r) => r.type === type && (name === undefined || r.name === name));
@@ -86,21 +80,7 @@ describe("backup: snapshot job", function () {
 
   before(async function () {
     await pulumi.runtime.setMocks(mocks, "secure-etcd", "unit", false);
-    const monitor = (pulumi.runtime as unknown as { getMonitor: () => Record<string, unknown> }).getMonitor();
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    const original = (monitor.registerResource as (req: any, cb: any) => void).bind(monitor);
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    monitor.registerResource = (req: any, cb: any) => {
-      const raw = (req.getObject()?.toJavaScript() ?? {}) as Record<string, unknown>;
-      secretPropsByName.set(
-        req.getName(),
-        Object.entries(raw)
-          .filter(([, v]) => isSecretValue(v))
-          .map(([k]) => k),
-      );
-      depsByName.set(req.getName(), req.getDependenciesList());
-      return original(req, cb);
-    };
+    spyOnRegistrations(registrations);
     /* eslint-disable @typescript-eslint/no-require-imports */
     job = require("../components/backup/snapshotJob") as typeof JobModule;
     defaults = require("../components/backup/defaults") as typeof DefaultsModule;

@@ -4,6 +4,7 @@ import type * as StoreModule from "../components/backup/snapshotStore";
 import type * as PoliciesModule from "../components/backup/policies";
 import type * as DefaultsModule from "../components/backup/defaults";
 import type { PolicyDocument, PolicyStatement } from "../components/backup/policies";
+import { spyOnRegistrations, type Registration } from "./support/registrationSpy";
 
 // ---------------------------------------------------------------------------------------------------
 // Mocks that record inputs per resource and the options the engine saw (protect, retainOnDelete,
@@ -15,15 +16,6 @@ interface Recorded {
   name: string;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   inputs: any;
-}
-
-interface Registration {
-  type: string;
-  name: string;
-  protect: boolean;
-  retainOnDelete: boolean;
-  dependencies: string[];
-  ignoreChanges: string[];
 }
 
 const ACCOUNT = "123456789012";
@@ -184,21 +176,7 @@ describe("backup: SnapshotStore (mocks)", function () {
 
   before(async function () {
     await pulumi.runtime.setMocks(mocks, "secure-etcd", "unit", false);
-    const monitor = (pulumi.runtime as unknown as { getMonitor: () => Record<string, unknown> }).getMonitor();
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    const original = (monitor.registerResource as (req: any, cb: any) => void).bind(monitor);
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    monitor.registerResource = (req: any, cb: any) => {
-      registrations.push({
-        type: req.getType(),
-        name: req.getName(),
-        protect: req.getProtect() === true,
-        retainOnDelete: req.getRetainondelete() === true,
-        dependencies: req.getDependenciesList(),
-        ignoreChanges: req.getIgnorechangesList(),
-      });
-      return original(req, cb);
-    };
+    spyOnRegistrations(registrations);
     // Loaded only after setMocks (require: tsx/cjs resolves extensionless TS paths).
     /* eslint-disable @typescript-eslint/no-require-imports */
     store = require("../components/backup/snapshotStore") as typeof StoreModule;

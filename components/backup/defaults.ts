@@ -137,7 +137,9 @@ export const MIN_STORAGE_DAYS: Readonly<Record<ColdStorageClass, number>> = Obje
   DEEP_ARCHIVE: 180,
 });
 
-const COLD_CLASSES = Object.keys(MIN_STORAGE_DAYS) as ColdStorageClass[];
+/** Every storage class a lifecycle transition may use. */
+export const coldStorageClasses = Object.keys(MIN_STORAGE_DAYS) as ColdStorageClass[];
+const COLD_CLASSES = coldStorageClasses;
 
 /** True for a known environment name. */
 export function isSnapshotEnvironment(env: string): env is SnapshotEnvironment {

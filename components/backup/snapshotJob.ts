@@ -630,19 +630,20 @@ export function renderSnapshotJobManifests(opts: SnapshotJobRenderOptions): Snap
 // Component
 // ------------------------------------------------------------------------------------------------------
 
-interface WorkloadInputs {
-  clusterName: string;
-  environment: string;
-  schedule: SnapshotScheduleSettings;
-  etcdEndpoints: string[];
-  etcdVersion: string;
-  bucketName: string;
-  prefix: string;
-  kmsKeyId: string;
-  awsRegion: string;
-  roleArn: string | undefined;
-  script: string;
-}
+/** The renderer options that arrive as Outputs, once resolved. */
+type WorkloadInputs = Pick<
+  SnapshotJobWorkloadOptions,
+  | "clusterName"
+  | "environment"
+  | "schedule"
+  | "etcdEndpoints"
+  | "etcdVersion"
+  | "bucketName"
+  | "prefix"
+  | "kmsKeyId"
+  | "awsRegion"
+  | "roleArn"
+> & { script: string };
 
 export interface SnapshotJobArgs {
   /** When given, the objects are created in that cluster; otherwise only rendered (outputs). */

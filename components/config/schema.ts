@@ -1,6 +1,7 @@
 import { isIP } from "node:net";
 import * as path from "node:path";
 import { z } from "zod";
+import { coldStorageClasses, type ColdStorageClass } from "../backup/defaults";
 import { parseEtcdVersion, compareVersions } from "../etcdVersion";
 import {
   allowedCipherSuites,
@@ -159,10 +160,7 @@ const backupSchema = z
     retentionDays: wholeDays("retention").optional(),
     noncurrentVersionDays: wholeDays("noncurrent-version retention").optional(),
     transitionToColdAfterDays: wholeDays("cold transition").optional(),
-    coldStorageClass: oneOf(
-      ["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"] as const,
-      "S3 storage class",
-    ).optional(),
+    coldStorageClass: oneOf(coldStorageClasses, "S3 storage class").optional(),
     objectLock: z
       .object({
         mode: oneOf(["GOVERNANCE", "COMPLIANCE"] as const, "Object Lock mode"),
@@ -277,8 +275,7 @@ export interface BackupSettings {
   retentionDays?: number;
   noncurrentVersionDays?: number;
   transitionToColdAfterDays?: number;
-  coldStorageClass?:
-    "STANDARD_IA" | "ONEZONE_IA" | "INTELLIGENT_TIERING" | "GLACIER_IR" | "GLACIER" | "DEEP_ARCHIVE";
+  coldStorageClass?: ColdStorageClass;
   objectLock?: { mode: "GOVERNANCE" | "COMPLIANCE"; days: number };
   replicaRegion?: string;
   accessLogging?: { targetBucket: string; targetPrefix: string };

@@ -16,6 +16,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { snapshotDefaults, isSnapshotEnvironment, snapshotPrefix } from "../../components/backup/defaults";
+import { snapshotScriptPath } from "../../components/backup/snapshotScript";
 import type { SecureEtcdSettings } from "../../components/config/schema";
 import { peerUrl } from "../../components/manifests/urls";
 import { layout } from "../artifacts";
@@ -23,9 +24,7 @@ import { etcdctlTlsArgs, runEtcdctl, startCluster, type RunningCluster } from ".
 import * as localS3 from "../localS3";
 import { cleanEnv } from "../process";
 import { restoreSnapshot, RestoreRefused } from "../restoreCli";
-import { DrillFailure, expect, runDrill, type DrillResult } from "./types";
-
-export const snapshotScriptPath = path.resolve(__dirname, "..", "..", "components", "backup", "snapshot.sh");
+import { clip, DrillFailure, expect, runDrill, writeKnownKeys, type DrillResult } from "./types";
 
 export interface BackupDrillOptions {
   /** Artifacts directory (DIR/pki/..., DIR/manifests/<member>/etcd.yaml). */
@@ -223,7 +222,6 @@ export async function runBackupDrill(o: BackupDrillOptions): Promise<BackupDrill
       ? (JSON.parse(m.body.toString()) as { key: string; size: number; revision: number; sha256: string })
       : undefined;
   };
-  const clip = (s: string) => s.replace(/\s+/g, " ").trim().slice(0, 300);
 
   try {
     // ------------------------------------------------------------------ 1. scheduled snapshot, as the CronJob runs it
@@ -233,19 +231,9 @@ export async function runBackupDrill(o: BackupDrillOptions): Promise<BackupDrill
         "backup: snapshot.sh uploads a verified SSE-KMS snapshot and updates the marker",
         async () => {
           const endpoints = c.clientUrls();
-          for (let i = 0; i < 25; i++) {
-            const key = `${dataPrefix}key-${String(i).padStart(3, "0")}`;
-            const value = `value-${i}-${createHash("sha256").update(key).digest("hex").slice(0, 12)}`;
-            const r = await runEtcdctl(etcdctl, [
-              `--endpoints=${endpoints.join(",")}`,
-              ...apiserver,
-              "put",
-              key,
-              value,
-            ]);
-            expect(r.code === 0, `put ${key} failed: ${clip(r.output)}`);
-            written.set(key, value);
-          }
+          const put = (key: string, value: string) =>
+            runEtcdctl(etcdctl, [`--endpoints=${endpoints.join(",")}`, ...apiserver, "put", key, value]);
+          await writeKnownKeys(put, dataPrefix, 25, written);
           for (let i = 0; i < (o.bulkMiB ?? 6); i++) {
             const key = `${dataPrefix}bulk-${i}`;
             const value = bulk(key, 1 << 20);

@@ -21,7 +21,7 @@ import {
   type RunningCluster,
 } from "../cluster";
 import { freePort, sleep, spawnManaged, tailFile, type ManagedProcess } from "../process";
-import { DrillFailure, expect, runDrill, type DrillResult } from "./types";
+import { clip, DrillFailure, expect, runDrill, writeKnownKeys, type DrillResult } from "./types";
 
 export interface SnapshotDrillOptions {
   /** Artifacts directory. */
@@ -42,11 +42,6 @@ export interface SnapshotStatus {
   totalKey: number;
   totalSize: number;
 }
-
-const clip = (s: string, n = 240) => {
-  const one = s.replace(/\s+/g, " ").trim();
-  return one.length > n ? `${one.slice(0, n)}…` : one;
-};
 
 /** `etcdctl snapshot status -w json` of a file. */
 export async function snapshotStatus(etcdctl: string, file: string): Promise<SnapshotStatus> {
@@ -88,19 +83,9 @@ export async function runSnapshotDrill(o: SnapshotDrillOptions): Promise<DrillRe
   const save = await runDrill("snapshot: save from one endpoint with the backup-client cert", async () => {
     const apiserver = etcdctlTlsArgs(o.dir, "apiserver-etcd-client");
     const writeVia = c.clientUrls();
-    for (let i = 0; i < (o.keys ?? 25); i++) {
-      const key = `${prefix}key-${String(i).padStart(3, "0")}`;
-      const value = `value-${i}-${createHash("sha256").update(key).digest("hex").slice(0, 16)}`;
-      const r = await runEtcdctl(etcdctl, [
-        `--endpoints=${writeVia.join(",")}`,
-        ...apiserver,
-        "put",
-        key,
-        value,
-      ]);
-      expect(r.code === 0, `put ${key} failed: ${clip(r.output)}`);
-      written.set(key, value);
-    }
+    const put = (key: string, value: string) =>
+      runEtcdctl(etcdctl, [`--endpoints=${writeVia.join(",")}`, ...apiserver, "put", key, value]);
+    await writeKnownKeys(put, prefix, o.keys ?? 25, written);
     const rev = await runEtcdctl(etcdctl, [
       `--endpoints=${source.clientUrl}`,
       ...apiserver,

@@ -29,7 +29,7 @@ import {
   type RunResult,
 } from "../process";
 import { describeProbe, served, tlsProbe, type ProbeOptions, type ProbeOutcome } from "../tlsProbe";
-import { DrillFailure, expect, runDrill, type DrillResult } from "./types";
+import { clip, DrillFailure, expect, runDrill, type DrillResult } from "./types";
 
 export interface TlsDrillOptions {
   /** Artifacts directory. */
@@ -63,10 +63,6 @@ export const endpointOf = (url: string, logFile?: string): Endpoint => {
   return { host: u.hostname.replace(/^\[|\]$/g, ""), port: Number(u.port), logFile };
 };
 const hostPort = (e: Endpoint) => `${e.host.includes(":") ? `[${e.host}]` : e.host}:${e.port}`;
-const clip = (s: string, n = 220) => {
-  const one = s.replace(/\s+/g, " ").trim();
-  return one.length > n ? `${one.slice(0, n)}…` : one;
-};
 
 /** Lines etcd appended to a log since `offset` that explain a refused connection. */
 function rejectionLines(logFile: string | undefined, offset: number): string[] {

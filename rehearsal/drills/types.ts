@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+
 /** One drill's outcome, as the rehearsal report lists it (`DIR/report.json` → `drills[]`). */
 export interface DrillResult {
   name: string;
@@ -5,6 +7,31 @@ export interface DrillResult {
   seconds: number;
   /** What was proven, or how it failed. */
   detail: string;
+}
+
+/** A tool's output as one line for a drill's detail, cut to n characters. */
+export function clip(s: string, n = 240): string {
+  const one = s.replace(/\s+/g, " ").trim();
+  return one.length > n ? `${one.slice(0, n)}…` : one;
+}
+
+/**
+ * Writes `count` known keys (`<prefix>key-000`, …) through `put`, failing the drill on the first error,
+ * and records key → value in `written` so a drill can later prove they came back.
+ */
+export async function writeKnownKeys(
+  put: (key: string, value: string) => Promise<{ code: number | null; output: string }>,
+  prefix: string,
+  count: number,
+  written: Map<string, string>,
+): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const key = `${prefix}key-${String(i).padStart(3, "0")}`;
+    const value = `value-${i}-${createHash("sha256").update(key).digest("hex").slice(0, 16)}`;
+    const r = await put(key, value);
+    expect(r.code === 0, `put ${key} failed: ${clip(r.output)}`);
+    written.set(key, value);
+  }
 }
 
 /** Thrown inside a drill to fail it with a message (any other error fails it too). */
