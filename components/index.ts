@@ -8,5 +8,5 @@ export * from "./config";
 export * as manifests from "./manifests";
 export * as encryption from "./encryption/render";
 export * as pki from "./pki/profiles";
-export * from "./etcdVersion";
+export * from "./etcd/capabilities";
 export * as backup from "./backup";

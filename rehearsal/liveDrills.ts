@@ -1,6 +1,6 @@
 import * as path from "node:path";
-import type { RenderedArtifacts } from "./artifacts";
-import { startCluster, type RunningCluster } from "./cluster";
+import type { RenderedArtifacts } from "../harness/artifacts";
+import { startCluster, type RunningCluster } from "../harness/cluster";
 import { runSnapshotDrill } from "./drills/snapshot";
 import { runTlsDrills } from "./drills/tls";
 import type { DrillResult } from "./drills/types";

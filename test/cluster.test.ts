@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { layout, renderArtifacts, type RenderedArtifacts } from "../rehearsal/artifacts";
+import { layout, renderArtifacts, type RenderedArtifacts } from "../harness/artifacts";
 import {
   etcdctlTlsArgs,
   flagValue,
@@ -11,7 +11,7 @@ import {
   runEtcdctl,
   startCluster,
   type RunningCluster,
-} from "../rehearsal/cluster";
+} from "../harness/cluster";
 import { runSnapshotDrill } from "../rehearsal/drills/snapshot";
 import {
   certlessClientRejected,
@@ -21,7 +21,7 @@ import {
   runTlsDrills,
 } from "../rehearsal/drills/tls";
 import type { DrillResult } from "../rehearsal/drills/types";
-import { foreignCa, issueLeaf, writePair } from "../rehearsal/oneHostPki";
+import { foreignCa, issueLeaf, writePair } from "../harness/oneHostPki";
 import {
   freeLoopbackAddress,
   freePort,
@@ -30,7 +30,7 @@ import {
   sleep,
   spawnManaged,
   type ManagedProcess,
-} from "../rehearsal/process";
+} from "../harness/process";
 
 /** renderArtifacts runs the whole program; if an output never resolves it would hang until mocha's timeout. */
 async function render(outDir: string): Promise<RenderedArtifacts> {

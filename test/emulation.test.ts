@@ -20,7 +20,7 @@ import {
   type GeneratedPrivateKey,
   type LocallySignedCertResult,
   type SelfSignedCertResult,
-} from "../rehearsal/emulation";
+} from "../harness/emulation";
 
 x509.cryptoProvider.set(nodeCrypto.webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 

@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { repoRoot } from "../rehearsal/stackFiles";
+import { repoRoot } from "../harness/stackFiles";
 
 /**
  * The package as users get it: built, packed, installed into another project, then imported by name

@@ -3,8 +3,8 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { findBinary } from "../rehearsal/process";
-import { repoRoot } from "../rehearsal/stackFiles";
+import { findBinary } from "../harness/process";
+import { repoRoot } from "../harness/stackFiles";
 
 /**
  * What mocks cannot prove: that the real engine and provider plugins accept every resource's args.

@@ -5,9 +5,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
 import { cronIntervalMinutes, formatTable, parseCli, rehearse, UsageError } from "../rehearsal/cli";
-import { renderArtifacts } from "../rehearsal/artifacts";
+import { renderArtifacts } from "../harness/artifacts";
 import { cisEtcdFailures, runArtifactChecks } from "../rehearsal/drills/artifactChecks";
-import { repoRoot } from "../rehearsal/stackFiles";
+import { repoRoot } from "../harness/stackFiles";
 
 const quiet = () => undefined;
 

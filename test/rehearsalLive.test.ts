@@ -5,9 +5,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { keyAlgorithms } from "../components/config";
 import { formatTable, rehearse } from "../rehearsal/cli";
-import { livePids } from "../rehearsal/cluster";
-import { pidAlive } from "../rehearsal/process";
-import { repoRoot } from "../rehearsal/stackFiles";
+import { livePids } from "../harness/cluster";
+import { pidAlive } from "../harness/process";
+import { repoRoot } from "../harness/stackFiles";
 
 const quiet = () => undefined;
 

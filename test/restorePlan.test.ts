@@ -6,9 +6,9 @@ import {
   shellQuote,
   type RestorePlanInput,
 } from "../components/backup/restorePlan";
-import { etcdCapabilities, parseEtcdVersion } from "../components/etcdVersion";
+import { etcdCapabilities, parseEtcdVersion } from "../components/etcd/capabilities";
 import { initialClusterToken } from "../components/manifests/urls";
-import { main as restoreMain, parseRestoreArgs, UsageError } from "../rehearsal/restoreCli";
+import { main as restoreMain, parseRestoreArgs, UsageError } from "../tools/restore/restoreSnapshot";
 
 const members = [
   { name: "cp-1", ip: "10.0.1.10" },

@@ -13,10 +13,10 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
 import type { SecureEtcdSettings } from "../components/config/schema";
-import { renderArtifacts } from "../rehearsal/artifacts";
-import { startCluster, type RunningCluster } from "../rehearsal/cluster";
+import { renderArtifacts } from "../harness/artifacts";
+import { startCluster, type RunningCluster } from "../harness/cluster";
 import { runBackupDrill } from "../rehearsal/drills/backup";
-import * as localS3 from "../rehearsal/localS3";
+import * as localS3 from "../harness/localS3";
 import {
   cleanEnv,
   findBinary,
@@ -25,8 +25,8 @@ import {
   sleep,
   spawnManaged,
   type ManagedProcess,
-} from "../rehearsal/process";
-import { main as restoreMain, restoreSnapshot } from "../rehearsal/restoreCli";
+} from "../harness/process";
+import { main as restoreMain, restoreSnapshot } from "../tools/restore/restoreSnapshot";
 
 const repoRoot = path.resolve(__dirname, "..");
 const script = path.join(repoRoot, "components", "backup", "snapshot.sh");

@@ -10,7 +10,12 @@
  * informers do not keep serving resourceVersions newer than the restored store), Kubernetes "Operating
  * etcd clusters" (stop every API server before restoring, restart the control plane components after).
  */
-import { etcdCapabilities, formatVersion, parseEtcdVersion, type EtcdCapabilities } from "../etcdVersion";
+import {
+  etcdCapabilities,
+  formatVersion,
+  parseEtcdVersion,
+  type EtcdCapabilities,
+} from "../etcd/capabilities";
 import { clientUrl, initialCluster, peerUrl } from "../manifests/urls";
 
 /** Revision bump Kubernetes' own restore guidance uses: far beyond anything written since the snapshot. */

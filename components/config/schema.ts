@@ -2,7 +2,7 @@ import { isIP } from "node:net";
 import * as path from "node:path";
 import { z } from "zod";
 import { coldStorageClasses, type ColdStorageClass } from "../backup/defaults";
-import { parseEtcdVersion, compareVersions } from "../etcdVersion";
+import { parseEtcdVersion, compareVersions } from "../etcd/capabilities";
 import {
   allowedCipherSuites,
   defaultCipherSuites,

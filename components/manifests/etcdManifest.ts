@@ -1,6 +1,6 @@
 import { stringify } from "yaml";
 import type { EtcdMemberSpec, SecureEtcdSettings } from "../config/schema";
-import { etcdCapabilities, parseEtcdVersion } from "../etcdVersion";
+import { etcdCapabilities, parseEtcdVersion } from "../etcd/capabilities";
 import { nodePaths } from "./paths";
 import { clientUrl, initialCluster, initialClusterToken, metricsPort, peerUrl } from "./urls";
 

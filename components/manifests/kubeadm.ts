@@ -1,6 +1,6 @@
 import { stringify } from "yaml";
 import type { SecureEtcdSettings } from "../config/schema";
-import { etcdCapabilities, parseEtcdVersion } from "../etcdVersion";
+import { etcdCapabilities, parseEtcdVersion } from "../etcd/capabilities";
 import { renderKubeadmApiserverPatch } from "./apiserver";
 import { hardeningFlags } from "./etcdManifest";
 

@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { clientRoles, layout, type RenderedArtifacts } from "../artifacts";
+import { clientRoles, layout, type RenderedArtifacts } from "../../harness/artifacts";
 import { runDrill, type DrillResult } from "./types";
 
 /**

@@ -19,11 +19,11 @@ import { snapshotDefaults, isSnapshotEnvironment, snapshotPrefix } from "../../c
 import { snapshotScriptPath } from "../../components/backup/snapshotScript";
 import type { SecureEtcdSettings } from "../../components/config/schema";
 import { peerUrl } from "../../components/manifests/urls";
-import { layout } from "../artifacts";
-import { etcdctlTlsArgs, runEtcdctl, startCluster, type RunningCluster } from "../cluster";
-import * as localS3 from "../localS3";
-import { cleanEnv } from "../process";
-import { restoreSnapshot, RestoreRefused } from "../restoreCli";
+import { layout } from "../../harness/artifacts";
+import { etcdctlTlsArgs, runEtcdctl, startCluster, type RunningCluster } from "../../harness/cluster";
+import * as localS3 from "../../harness/localS3";
+import { cleanEnv } from "../../harness/process";
+import { restoreSnapshot, RestoreRefused } from "../../tools/restore/restoreSnapshot";
 import { clip, DrillFailure, expect, runDrill, writeKnownKeys, type DrillResult } from "./types";
 
 export interface BackupDrillOptions {

@@ -13,16 +13,16 @@ import {
   type ParsedProvider,
   parseEncryptionConfigurationDetailed,
   resolveProviders,
-} from "./encryptionAtRest/config";
+} from "../../harness/encryptionFormat/config";
 import {
   decryptStoredValue,
   encryptStoredValue,
   kmsStoredValuePrefix,
   storedValuePrefix,
-} from "./encryptionAtRest/storedValue";
+} from "../../harness/encryptionFormat/storedValue";
 
-export * from "./encryptionAtRest/config";
-export * from "./encryptionAtRest/storedValue";
+export * from "../../harness/encryptionFormat/config";
+export * from "../../harness/encryptionFormat/storedValue";
 
 export interface DrillCheck {
   name: string;

@@ -19,8 +19,8 @@ import {
   runEtcdctl,
   withFlags,
   type RunningCluster,
-} from "../cluster";
-import { freePort, sleep, spawnManaged, tailFile, type ManagedProcess } from "../process";
+} from "../../harness/cluster";
+import { freePort, sleep, spawnManaged, tailFile, type ManagedProcess } from "../../harness/process";
 import { clip, DrillFailure, expect, runDrill, writeKnownKeys, type DrillResult } from "./types";
 
 export interface SnapshotDrillOptions {

@@ -10,7 +10,7 @@
 import { X509Certificate } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { layout } from "../artifacts";
+import { layout } from "../../harness/artifacts";
 import {
   etcdctlTlsArgs,
   flagValue,
@@ -18,8 +18,8 @@ import {
   withFlags,
   type ClientRole,
   type RunningCluster,
-} from "../cluster";
-import { foreignCa, issueLeaf, loopbackSource, writePair, type CaPair } from "../oneHostPki";
+} from "../../harness/cluster";
+import { foreignCa, issueLeaf, loopbackSource, writePair, type CaPair } from "../../harness/oneHostPki";
 import {
   freeLoopbackAddress,
   sleep,
@@ -27,8 +27,14 @@ import {
   tailFile,
   type ManagedProcess,
   type RunResult,
-} from "../process";
-import { describeProbe, served, tlsProbe, type ProbeOptions, type ProbeOutcome } from "../tlsProbe";
+} from "../../harness/process";
+import {
+  describeProbe,
+  served,
+  tlsProbe,
+  type ProbeOptions,
+  type ProbeOutcome,
+} from "../../harness/tlsProbe";
 import { clip, DrillFailure, expect, runDrill, type DrillResult } from "./types";
 
 export interface TlsDrillOptions {

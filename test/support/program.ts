@@ -1,5 +1,5 @@
 import type * as pulumi from "@pulumi/pulumi";
-import { runProgram as run } from "../../rehearsal/program";
+import { runProgram as run } from "../../harness/program";
 import { RecordingMocks } from "./recordingMocks";
 import { readStackConfig } from "./stackFiles";
 

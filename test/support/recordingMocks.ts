@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { ProviderEmulation } from "../../rehearsal/emulation";
+import { ProviderEmulation } from "../../harness/emulation";
 
 export interface RecordedResource {
   type: string;
@@ -11,7 +11,7 @@ export interface RecordedResource {
 
 /**
  * Mocks that record every resource the program asks for and answer with placeholder outputs. These
- * prove what was *asked*; the provider emulation (rehearsal/emulation) turns asks into real certs.
+ * prove what was *asked*; the provider emulation (harness/emulation) turns asks into real certs.
  */
 export class RecordingMocks implements pulumi.runtime.Mocks {
   readonly resources: RecordedResource[] = [];

@@ -1,1 +1,1 @@
-export * from "../../rehearsal/stackFiles";
+export * from "../../harness/stackFiles";

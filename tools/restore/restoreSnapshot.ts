@@ -24,12 +24,12 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { pipeline } from "node:stream/promises";
 import * as zlib from "node:zlib";
-import { formatRestorePlan, renderRestorePlan, type RestorePlan } from "../components/backup/restorePlan";
-import { ConfigError } from "../components/config/errors";
-import { settingsFromStackConfig } from "../components/config/stackConfig";
-import type { SecureEtcdSettings } from "../components/config/schema";
-import { initialClusterToken } from "../components/manifests/urls";
-import { availableStacks, readStackConfig, stackFile } from "./stackFiles";
+import { formatRestorePlan, renderRestorePlan, type RestorePlan } from "../../components/backup/restorePlan";
+import { ConfigError } from "../../components/config/errors";
+import { settingsFromStackConfig } from "../../components/config/stackConfig";
+import type { SecureEtcdSettings } from "../../components/config/schema";
+import { initialClusterToken } from "../../components/manifests/urls";
+import { availableStacks, readStackConfig, stackFile } from "../../harness/stackFiles";
 
 export class UsageError extends Error {
   constructor(
