@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as YAML from "yaml";
+import { etcdCapabilities, formatVersion, parseEtcdVersion } from "../etcd/capabilities";
 import {
   DEFAULT_SNAPSHOT_NAME,
   DEFAULT_SNAPSHOT_NAMESPACE,
@@ -255,19 +256,6 @@ export function snapshotJobObjectNames(name = DEFAULT_SNAPSHOT_NAME): {
   return { secret: `${name}-client-tls`, configMap: `${name}-script`, serviceAccount: name, cronJob: name };
 }
 
-/** Parses `3.5.16`, `v3.4.23`, `3.6.0-rc.1` into numbers; throws on anything else. */
-export function parseEtcdVersion(v: string): { major: number; minor: number; patch: number; text: string } {
-  const m = /^v?(\d+)\.(\d+)\.(\d+)(?:[-+][0-9A-Za-z.-]+)?$/.exec(String(v ?? "").trim());
-  if (!m) throw new Error(`etcdVersion must look like 3.5.16 (got "${String(v)}")`);
-  return { major: +m[1], minor: +m[2], patch: +m[3], text: String(v).trim().replace(/^v/, "") };
-}
-
-/** True when the etcd release ships etcdutl (3.5+). */
-export function hasEtcdutl(etcdVersion: string): boolean {
-  const { major, minor } = parseEtcdVersion(etcdVersion);
-  return major > 3 || (major === 3 && minor >= 5);
-}
-
 /** Rejects unpinned image references (no tag, or `:latest`). Digests are always accepted. */
 export function assertPinnedImage(arg: string, image: string): void {
   if (typeof image !== "string" || image.trim() === "" || /\s/.test(image)) {
@@ -419,6 +407,8 @@ export function renderSnapshotCronJob(o: SnapshotJobWorkloadOptions): CronJobMan
   const names = snapshotJobObjectNames(c.name);
   validateSchedule(o.schedule);
   const version = parseEtcdVersion(o.etcdVersion);
+  if (!version) throw new Error(`etcdVersion must look like 3.5.16 (got "${String(o.etcdVersion)}")`);
+  const versionText = formatVersion(version);
 
   if (!Array.isArray(o.etcdEndpoints) || o.etcdEndpoints.length === 0) {
     throw new Error("etcdEndpoints must list at least one member client URL");
@@ -446,7 +436,7 @@ export function renderSnapshotCronJob(o: SnapshotJobWorkloadOptions): CronJobMan
   }
 
   const images: SnapshotJobImages = {
-    etcd: o.images?.etcd ?? `registry.k8s.io/etcd:${version.text}-0`,
+    etcd: o.images?.etcd ?? `registry.k8s.io/etcd:${versionText}-0`,
     awsCli: o.images?.awsCli ?? DEFAULT_AWS_CLI_IMAGE,
   };
   assertPinnedImage("images.etcd", images.etcd);
@@ -468,7 +458,7 @@ export function renderSnapshotCronJob(o: SnapshotJobWorkloadOptions): CronJobMan
     { name: "S3_BUCKET", value: o.bucketName },
     { name: "S3_PREFIX", value: o.prefix },
     { name: "KMS_KEY_ID", value: o.kmsKeyId },
-    { name: "ETCD_VERSION", value: version.text },
+    { name: "ETCD_VERSION", value: versionText },
     { name: "AWS_REGION", value: o.awsRegion },
     // The script passes these to etcdctl as --cacert/--cert/--key.
     { name: "ETCD_CACERT", value: `${PKI_DIR}/${TLS_KEYS.ca}` },
@@ -567,7 +557,7 @@ export function renderSnapshotCronJob(o: SnapshotJobWorkloadOptions): CronJobMan
               terminationGracePeriodSeconds: 30,
               initContainers: [
                 copyInit("etcdctl"),
-                ...(hasEtcdutl(version.text) ? [copyInit("etcdutl")] : []),
+                ...(etcdCapabilities(version).etcdutl ? [copyInit("etcdutl")] : []),
               ],
               containers: [
                 {

@@ -46,6 +46,3 @@ export const defaults = {
   backupClientCommonName: "etcd-backup",
   etcdImageRepository: "registry.k8s.io/etcd",
 } as const;
-
-/** Supported etcd minor versions (inclusive lower bound, exclusive upper bound). */
-export const supportedEtcdVersions = { min: "3.4.0", below: "3.7.0" } as const;

@@ -2,7 +2,12 @@ import { isIP } from "node:net";
 import * as path from "node:path";
 import { z } from "zod";
 import { coldStorageClasses, type ColdStorageClass } from "../backup/defaults";
-import { parseEtcdVersion, compareVersions } from "../etcd/capabilities";
+import {
+  etcdCapabilityTable,
+  hasCapability,
+  parseEtcdVersion,
+  unsupportedVersionReason,
+} from "../etcd/capabilities";
 import {
   allowedCipherSuites,
   defaultCipherSuites,
@@ -11,7 +16,6 @@ import {
   keyAlgorithms,
   keyStates,
   minTlsVersions,
-  supportedEtcdVersions,
   type EncryptionProvider,
   type KeyAlgorithm,
   type KeyState,
@@ -332,15 +336,9 @@ function crossChecks(s: z.output<typeof settingsSchema>): ConfigProblem[] {
     else seenIps.set(m.ip, i);
   });
 
-  const v = parseEtcdVersion(s.etcdVersion);
-  const min = parseEtcdVersion(supportedEtcdVersions.min)!;
-  const below = parseEtcdVersion(supportedEtcdVersions.below)!;
-  if (!v) add("etcdVersion", `${show(s.etcdVersion)} is not an etcd release version like 3.5.16`);
-  else if (compareVersions(v, min) < 0 || compareVersions(v, below) >= 0)
-    add(
-      "etcdVersion",
-      `${show(s.etcdVersion)} is not supported; allowed: ${supportedEtcdVersions.min} up to (not including) ${supportedEtcdVersions.below}`,
-    );
+  const versionProblem = unsupportedVersionReason(s.etcdVersion);
+  if (versionProblem) add("etcdVersion", versionProblem);
+  const v = versionProblem ? undefined : parseEtcdVersion(s.etcdVersion);
 
   if (s.leafValidityHours > s.caValidityHours)
     add(
@@ -353,11 +351,13 @@ function crossChecks(s: z.output<typeof settingsSchema>): ConfigProblem[] {
       `${s.earlyRenewalHours} must be less than leafValidityHours (${s.leafValidityHours}), or every 'pulumi up' would re-issue every cert`,
     );
 
-  if (v && s.tls.minVersion === "TLS1.3" && compareVersions(v, parseEtcdVersion("3.5.8")!) < 0)
+  if (v && s.tls.minVersion === "TLS1.3" && !hasCapability(v, "tlsMinVersion")) {
+    const row = etcdCapabilityTable.tlsMinVersion;
     add(
       "tls.minVersion",
-      `"TLS1.3" needs etcd 3.5.8 or later (--tls-min-version); etcd ${s.etcdVersion} cannot enforce it`,
+      `"TLS1.3" needs etcd ${row.since} or later (${row.what}); etcd ${s.etcdVersion} cannot enforce it`,
     );
+  }
 
   const keys = s.encryption.keys;
   const primaries = keys.map((k, i) => ({ k, i })).filter(({ k }) => k.state === "primary");

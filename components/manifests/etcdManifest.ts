@@ -1,6 +1,6 @@
 import { stringify } from "yaml";
 import type { EtcdMemberSpec, SecureEtcdSettings } from "../config/schema";
-import { etcdCapabilities, parseEtcdVersion } from "../etcd/capabilities";
+import { capabilitiesOf } from "../etcd/capabilities";
 import { nodePaths } from "./paths";
 import { clientUrl, initialCluster, initialClusterToken, metricsPort, peerUrl } from "./urls";
 
@@ -60,9 +60,7 @@ export function renderEtcdFlags(s: EtcdManifestSettings, member: EtcdMemberSpec)
  * --tls-min-version, ECDHE+AEAD-only suites still rule out TLS 1.0/1.1, which have no AEAD suites.
  */
 export function hardeningFlags(s: Pick<SecureEtcdSettings, "etcdVersion" | "tls">): string[] {
-  const version = parseEtcdVersion(s.etcdVersion);
-  if (!version) throw new Error(`etcdVersion ${JSON.stringify(s.etcdVersion)} is not a version like 3.5.16`);
-  const caps = etcdCapabilities(version);
+  const caps = capabilitiesOf(s.etcdVersion);
   const out: string[] = [];
   if (caps.tlsMinVersion) out.push(`--tls-min-version=${s.tls.minVersion}`);
   if (caps.cipherSuites && s.tls.minVersion !== "TLS1.3")
@@ -72,10 +70,9 @@ export function hardeningFlags(s: Pick<SecureEtcdSettings, "etcdVersion" | "tls"
 
 /** A complete etcd static pod manifest for one member (what kubeadm writes to /etc/kubernetes/manifests/etcd.yaml). */
 export function renderEtcdManifest(s: EtcdManifestSettings, member: EtcdMemberSpec): string {
-  const version = parseEtcdVersion(s.etcdVersion)!;
   const p = nodePaths(s);
-  // etcd 3.5+ serves /health?exclude=NOSPACE&serializable=… on the metrics listener, as kubeadm probes it.
-  const modern = version.minor >= 5 || version.major > 3;
+  // Where etcd serves /health?exclude=NOSPACE&serializable=… on the metrics listener, probe it as kubeadm does.
+  const modern = capabilitiesOf(s.etcdVersion).healthProbeQuery;
   const probe = (pathQuery: string, failureThreshold: number) => ({
     failureThreshold,
     httpGet: { host: "127.0.0.1", path: pathQuery, port: metricsPort, scheme: "HTTP" },

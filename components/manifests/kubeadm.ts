@@ -1,6 +1,6 @@
 import { stringify } from "yaml";
 import type { SecureEtcdSettings } from "../config/schema";
-import { etcdCapabilities, parseEtcdVersion } from "../etcd/capabilities";
+import { capabilitiesOf } from "../etcd/capabilities";
 import { renderKubeadmApiserverPatch } from "./apiserver";
 import { hardeningFlags } from "./etcdManifest";
 
@@ -15,8 +15,7 @@ export type KubeadmSettings = Pick<
  * `--patches` files, not extraArgs, so the two never render the same flag twice.
  */
 export function renderClusterConfiguration(s: KubeadmSettings): string {
-  const version = parseEtcdVersion(s.etcdVersion)!;
-  const [repo, tag] = splitImage(s.etcdImage, etcdCapabilities(version).imageTag);
+  const [repo, tag] = splitImage(s.etcdImage, capabilitiesOf(s.etcdVersion).imageTag);
   const sans = [...new Set(s.members.flatMap((m) => [m.name, ...m.dnsNames, m.ip]))];
   const doc = {
     apiVersion: "kubeadm.k8s.io/v1beta4",
