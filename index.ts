@@ -4,17 +4,18 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { SecureEtcd, settingsFromStackConfig } from "./components";
+import { loadStackConfig, SecureEtcd } from "./components";
 
-const settings = settingsFromStackConfig(pulumi.runtime.allConfig(), pulumi.getStack());
+const stack = loadStackConfig(pulumi.runtime.allConfig(), pulumi.getStack());
+const { settings, program } = stack;
 
 // With backup.deployJob the snapshot job goes into the cluster the ambient kubeconfig points at;
 // otherwise it is only rendered (snapshotJobManifests) for GitOps or manual apply.
-const kubernetesProvider = settings.backup.deployJob
-  ? new k8s.Provider(`${settings.clusterName}-cluster`, { context: settings.backup.kubeContext })
+const kubernetesProvider = program.deployJob
+  ? new k8s.Provider(`${settings.clusterName}-cluster`, { context: program.kubeContext })
   : undefined;
 
-const etcd = new SecureEtcd(settings.clusterName, { ...settings, kubernetesProvider });
+const etcd = new SecureEtcd(settings.clusterName, { ...stack.args, kubernetesProvider });
 
 export const clusterName = settings.clusterName;
 export const environment = settings.environment;

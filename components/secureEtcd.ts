@@ -1,157 +1,27 @@
-import type * as aws from "@pulumi/aws";
-import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { isSnapshotEnvironment, snapshotDefaults, type ColdStorageClass } from "./backup/defaults";
-import { readSnapshotScript } from "./backup/snapshotScript";
-import { SnapshotJob } from "./backup/snapshotJob";
-import { SnapshotStore } from "./backup/snapshotStore";
-import type { EncryptionProvider, KeyAlgorithm, KeyState, MinTlsVersion } from "./config/constants";
+import { createSnapshots } from "./backup/snapshots";
+import type { SnapshotJob } from "./backup/snapshotJob";
+import type { SnapshotStore } from "./backup/snapshotStore";
 import { validateSettings, type SecureEtcdSettings } from "./config/schema";
 import { createEncryptionKeys } from "./encryption/keys";
 import { renderEncryptionConfiguration } from "./encryption/render";
 import {
   clientUrl,
+  nodeFiles,
   peerUrl,
   renderApiserverEtcdFlags,
+  renderCloudInit,
   renderClusterConfiguration,
   renderEtcdManifest,
   renderKubeadmPatches,
   renderKubeApiserverPatch,
-  nodeFiles,
-  renderCloudInit,
   type NodeMaterial,
 } from "./manifests";
-import { issueCa, issueLeaf, type IssuedCert } from "./pki/issue";
-import { caProfile, leafProfiles, type CertRole } from "./pki/profiles";
+import { issuePki, type IssuedPki } from "./pki/issueAll";
+import type { CertRole } from "./pki/profiles";
+import type { SecureEtcdArgs } from "./secureEtcdArgs";
 
-/** One etcd member (a control-plane node running etcd as a static pod). */
-export interface EtcdMemberArgs {
-  /** Member name, also the node name and the server/peer cert CN (lowercase DNS label, e.g. `cp-1`). */
-  name: string;
-  /** The address etcd listens on and advertises for clients (2379) and peers (2380). IPv4 or IPv6. */
-  ip: string;
-  /** Extra DNS names for the server and peer certs (the member name is always included). */
-  dnsNames?: string[];
-}
-
-export interface EncryptionKeyArgs {
-  /** Key name, written into every stored value's prefix (`k8s:enc:<provider>:v1:<name>:`); never reuse one. */
-  name: string;
-  /**
-   * `primary` encrypts writes (exactly one); `staged` is readable before it becomes primary; `retired` is a
-   * former primary kept until every object is rewritten. Rotate: add new as `staged` → apply, restart every
-   * API server → swap (`primary`/`retired`) → apply, restart → rewrite all objects → only then delete the entry.
-   */
-  state: KeyState;
-  /** Provider for this key; defaults to `encryption.provider`. Lets a cluster move e.g. from aescbc to secretbox. */
-  provider?: EncryptionProvider;
-  /** KMS v2 plugin socket (`unix:///…`); kms keys only. */
-  endpoint?: string;
-  /** KMS call timeout as a Go duration (default `3s`); kms keys only. */
-  timeout?: string;
-}
-
-export interface EncryptionArgs {
-  /** Default provider for keys: `secretbox` (default, strong), `aescbc` (weak: padding oracle), `aesgcm` (rotate every 200k writes), `kms` (v2). */
-  provider?: EncryptionProvider;
-  /** Resources kube-apiserver encrypts (default `secrets`, `configmaps`). */
-  resources?: string[];
-  /** The keys and their rotation states (default one primary key `key1`). */
-  keys?: EncryptionKeyArgs[];
-  /** Append `identity` so plaintext written before encryption was enabled stays readable. Only while migrating. */
-  identityFallback?: boolean;
-  /** Render `--encryption-provider-config-automatic-reload=true` (kube-apiserver 1.26+). */
-  automaticReload?: boolean;
-}
-
-export interface HostPathsArgs {
-  /** kubeadm's certificatesDir (default `/etc/kubernetes/pki`); etcd certs go in `<pkiDir>/etcd`. */
-  pkiDir?: string;
-  /** Static pod manifest dir (default `/etc/kubernetes/manifests`). */
-  manifestDir?: string;
-  /** etcd data dir (default `/var/lib/etcd`, mode 0700). */
-  dataDir?: string;
-  /** Where the EncryptionConfiguration lives (default `/etc/kubernetes/enc`). */
-  encryptionConfigDir?: string;
-}
-
-export interface TlsArgs {
-  /** `TLS1.2` (default) or `TLS1.3`; rendered as `--tls-min-version` on etcd 3.5.8+ only. */
-  minVersion?: MinTlsVersion;
-  /** Go cipher suite names; ECDHE with AEAD only (the default is all six). */
-  cipherSuites?: string[];
-}
-
-/** Snapshots to a hardened S3 bucket (see README "Snapshots and restore"). */
-export interface BackupArgs {
-  /** Create the snapshot bucket, policies and job (default true). */
-  enabled?: boolean;
-  /** Physical bucket name (default: auto-named). */
-  bucketName?: string;
-  /** Cron schedule override (defaults: dev every 6 h, staging hourly, prod every 15 min). */
-  schedule?: string;
-  /** Days a snapshot is current before it expires (defaults: dev 7, staging 14, prod 35). */
-  retentionDays?: number;
-  /** Days an expired (noncurrent) version is kept before deletion (defaults: 1 / 3 / 7). */
-  noncurrentVersionDays?: number;
-  /** Move snapshots to `coldStorageClass` after this many days (off by default: see README). */
-  transitionToColdAfterDays?: number;
-  coldStorageClass?: ColdStorageClass;
-  /**
-   * S3 Object Lock for every snapshot version. IRREVERSIBLE: it needs versioning (always on) and once
-   * enabled on a bucket it can NEVER be turned off again; a locked bucket cannot receive access logs.
-   */
-  objectLock?: { mode: "GOVERNANCE" | "COMPLIANCE"; days: number };
-  /** Replicate snapshots to a bucket in this region (same hardening, its own KMS key). */
-  replicaRegion?: string;
-  /** S3 server access logs into another bucket (never this one, never a locked one). */
-  accessLogging?: { targetBucket: string; targetPrefix?: string };
-  /** Bind the writer policy to the job's ServiceAccount through this IAM OIDC provider (IRSA). */
-  oidc?: { providerArn: string; providerUrl: string; namespace?: string; serviceAccount?: string };
-  /** KMS key deletion waiting period, 7–30 days (default 30). */
-  kmsKeyDeletionWindowDays?: number;
-}
-
-/**
- * Args for {@link SecureEtcd}. They are plain values, not `pulumi.Input`s, on purpose: members and keys
- * decide which resources exist, and every value is validated at preview time, before anything is created.
- */
-export interface SecureEtcdArgs {
-  /** Cluster name (lowercase DNS label); part of the etcd cluster token. */
-  clusterName: string;
-  /** Environment (e.g. `dev`, `staging`, `prod`); part of the etcd cluster token and backup prefix. */
-  environment: string;
-  /** etcd members: an odd count from 1 to 7. */
-  members: EtcdMemberArgs[];
-  /** Target etcd release (e.g. `3.5.16`); only flags this release accepts are rendered. 3.4.0 ≤ v < 3.7.0. */
-  etcdVersion: string;
-  /** etcd image (default `registry.k8s.io/etcd:<version>-0`). */
-  etcdImage?: string;
-  /** `ECDSA-P256` (default), `ECDSA-P384`, `RSA-2048`, `RSA-3072`, `RSA-4096`. */
-  keyAlgorithm?: KeyAlgorithm;
-  /** CA validity in hours (default 87600 = 10 years). */
-  caValidityHours?: number;
-  /** Leaf cert validity in hours (default 8760 = 1 year). */
-  leafValidityHours?: number;
-  /** A `pulumi up` this many hours before expiry re-issues the cert (default 720 = 30 days). */
-  earlyRenewalHours?: number;
-  /** CN of the snapshot client cert (default `etcd-backup`). */
-  backupClientCommonName?: string;
-  /** Encryption at rest for kube-apiserver. */
-  encryption?: EncryptionArgs;
-  /** Host paths on the control-plane nodes. */
-  paths?: HostPathsArgs;
-  /** TLS hardening for etcd's listeners. */
-  tls?: TlsArgs;
-  /** Protect encryption keys from deletion (default true). See README "Rotating encryption keys". */
-  protectEncryptionKeys?: boolean;
-  /** Verified, encrypted snapshots to S3 (on by default). */
-  backup?: BackupArgs;
-  /** When given, the snapshot CronJob and its Secret/ConfigMap are created in that cluster; otherwise only rendered. */
-  kubernetesProvider?: k8s.Provider;
-  /** Provider for the snapshot replica's resources (with `backup.replicaRegion`). */
-  replicaProvider?: aws.Provider;
-}
+export * from "./secureEtcdArgs";
 
 export interface MemberTls {
   serverCertPem: pulumi.Output<string>;
@@ -215,39 +85,18 @@ export class SecureEtcd extends pulumi.ComponentResource {
 
   constructor(name: string, args: SecureEtcdArgs, opts?: pulumi.ComponentResourceOptions) {
     super("secure-etcd:index:SecureEtcd", name, {}, opts);
-    const { kubernetesProvider, replicaProvider, ...data } = args;
-    const s = validateSettings(data, "", `SecureEtcd ${JSON.stringify(name)} args`);
+    const { kubernetesProvider, replicaProvider, ...config } = args;
+    const s = validateSettings(config, "", `SecureEtcd ${JSON.stringify(name)} args`);
     this.settings = s;
 
-    const issueOpts = {
-      baseName: name,
-      algorithm: s.keyAlgorithm,
-      leafValidityHours: s.leafValidityHours,
-      earlyRenewalHours: s.earlyRenewalHours,
-      parent: this,
-    };
-    const ca = issueCa(caProfile(s), issueOpts);
-    const leaves = new Map<string, IssuedCert>();
-    for (const profile of leafProfiles(s)) leaves.set(profile.id, issueLeaf(profile, ca, issueOpts));
-    const leaf = (id: string) => leaves.get(id)!;
-
-    this.caCertPem = ca.certPem;
-    this.caValidityEndTime = ca.validityEndTime;
-    this.members = Object.fromEntries(
-      s.members.map((m) => [
-        m.name,
-        {
-          serverCertPem: leaf(`server-${m.name}`).certPem,
-          serverKeyPem: leaf(`server-${m.name}`).keyPem,
-          peerCertPem: leaf(`peer-${m.name}`).certPem,
-          peerKeyPem: leaf(`peer-${m.name}`).keyPem,
-        },
-      ]),
-    );
+    const pki = issuePki(name, s, this);
+    this.caCertPem = pki.ca.certPem;
+    this.caValidityEndTime = pki.ca.validityEndTime;
+    this.members = memberTls(s, pki);
     this.clients = Object.fromEntries(
-      clientRoles.map((r) => [r, { certPem: leaf(r).certPem, keyPem: leaf(r).keyPem }]),
+      clientRoles.map((r) => [r, { certPem: pki.leaf(r).certPem, keyPem: pki.leaf(r).keyPem }]),
     ) as Record<ClientRole, ClientTls>;
-    this.certificateExpiry = Object.fromEntries([...leaves].map(([id, c]) => [id, c.validityEndTime]));
+    this.certificateExpiry = Object.fromEntries([...pki.leaves].map(([id, c]) => [id, c.validityEndTime]));
 
     const keys = createEncryptionKeys(name, s.encryption.keys, s.protectEncryptionKeys, this);
     this.encryptionConfiguration = pulumi.secret(
@@ -259,28 +108,14 @@ export class SecureEtcd extends pulumi.ComponentResource {
         }),
       ),
     );
-
     this.nodeCloudInit = Object.fromEntries(
       s.members.map((m) => [
         m.name,
         pulumi.secret(
-          pulumi
-            .all({
-              caCertPem: this.caCertPem,
-              serverCertPem: this.members[m.name].serverCertPem,
-              serverKeyPem: this.members[m.name].serverKeyPem,
-              peerCertPem: this.members[m.name].peerCertPem,
-              peerKeyPem: this.members[m.name].peerKeyPem,
-              apiserverClientCertPem: this.clients["apiserver-etcd-client"].certPem,
-              apiserverClientKeyPem: this.clients["apiserver-etcd-client"].keyPem,
-              healthcheckClientCertPem: this.clients["healthcheck-client"].certPem,
-              healthcheckClientKeyPem: this.clients["healthcheck-client"].keyPem,
-              encryptionConfiguration: this.encryptionConfiguration,
-            })
-            .apply((material) => {
-              const { files, dirs } = nodeFiles(s, m, material as unknown as NodeMaterial);
-              return renderCloudInit(files, dirs);
-            }),
+          this.nodeMaterial(m.name).apply((material) => {
+            const { files, dirs } = nodeFiles(s, m, material);
+            return renderCloudInit(files, dirs);
+          }),
         ),
       ]),
     );
@@ -296,57 +131,15 @@ export class SecureEtcd extends pulumi.ComponentResource {
     this.kubeadmPatches = pulumi.output(renderKubeadmPatches(s));
 
     if (s.backup.enabled) {
-      const b = s.backup;
-      const env = isSnapshotEnvironment(s.environment) ? snapshotDefaults[s.environment] : undefined;
-      const retention = {
-        days: b.retentionDays ?? env!.retention.days,
-        noncurrentVersionDays: b.noncurrentVersionDays ?? env!.retention.noncurrentVersionDays,
-        transitionToColdAfterDays: b.transitionToColdAfterDays,
-        coldStorageClass: b.coldStorageClass,
-      };
-      this.snapshotStore = new SnapshotStore(
-        `${name}-snapshots`,
-        {
-          clusterName: s.clusterName,
-          environment: s.environment,
-          bucketName: b.bucketName,
-          retention,
-          objectLock: b.objectLock,
-          replication: b.replicaRegion
-            ? { destinationRegion: b.replicaRegion, destinationProvider: replicaProvider }
-            : undefined,
-          accessLogging: b.accessLogging,
-          oidc: b.oidc,
-          kmsKeyDeletionWindowDays: b.kmsKeyDeletionWindowDays,
-          tags: { "secure-etcd:cluster": s.clusterName, "secure-etcd:environment": s.environment },
-        },
-        { parent: this },
-      );
-      const store = this.snapshotStore;
       const backupClient = this.clients["backup-client"];
-      this.snapshotJob = new SnapshotJob(
-        `${name}-snapshot-job`,
-        {
-          provider: kubernetesProvider,
-          clusterName: s.clusterName,
-          environment: s.environment,
-          // Unknown environments take dev's bookkeeping (history, deadlines) with their own schedule.
-          schedule: {
-            ...(env ?? snapshotDefaults.dev).schedule,
-            ...(b.schedule ? { schedule: b.schedule } : {}),
-          },
-          etcdEndpoints: s.members.map(clientUrl),
-          etcdVersion: s.etcdVersion,
-          bucketName: store.bucketName,
-          prefix: store.prefix,
-          kmsKeyArn: store.kmsKeyArn,
-          awsRegion: store.region,
-          roleArn: store.roleArn,
-          tls: { certPem: backupClient.certPem, keyPem: backupClient.keyPem, caPem: this.caCertPem },
-          script: readSnapshotScript(),
-        },
-        { parent: this },
-      );
+      const snapshots = createSnapshots(name, s, s.backup, {
+        tls: { certPem: backupClient.certPem, keyPem: backupClient.keyPem, caPem: this.caCertPem },
+        kubernetesProvider,
+        replicaProvider,
+        parent: this,
+      });
+      this.snapshotStore = snapshots.store;
+      this.snapshotJob = snapshots.job;
     }
 
     this.registerOutputs({
@@ -368,4 +161,37 @@ export class SecureEtcd extends pulumi.ComponentResource {
       snapshotJobManifests: this.snapshotJob?.manifestsYaml,
     });
   }
+
+  /** Everything one member's node needs, as text (keys included: a secret). */
+  private nodeMaterial(member: string): pulumi.Output<NodeMaterial> {
+    const client = (r: ClientRole) => this.clients[r];
+    return pulumi.secret(
+      pulumi.all({
+        caCertPem: this.caCertPem,
+        serverCertPem: this.members[member].serverCertPem,
+        serverKeyPem: this.members[member].serverKeyPem,
+        peerCertPem: this.members[member].peerCertPem,
+        peerKeyPem: this.members[member].peerKeyPem,
+        apiserverClientCertPem: client("apiserver-etcd-client").certPem,
+        apiserverClientKeyPem: client("apiserver-etcd-client").keyPem,
+        healthcheckClientCertPem: client("healthcheck-client").certPem,
+        healthcheckClientKeyPem: client("healthcheck-client").keyPem,
+        encryptionConfiguration: this.encryptionConfiguration,
+      }),
+    ) as unknown as pulumi.Output<NodeMaterial>;
+  }
+}
+
+function memberTls(s: SecureEtcdSettings, pki: IssuedPki): Record<string, MemberTls> {
+  return Object.fromEntries(
+    s.members.map((m) => [
+      m.name,
+      {
+        serverCertPem: pki.leaf(`server-${m.name}`).certPem,
+        serverKeyPem: pki.leaf(`server-${m.name}`).keyPem,
+        peerCertPem: pki.leaf(`peer-${m.name}`).certPem,
+        peerKeyPem: pki.leaf(`peer-${m.name}`).keyPem,
+      },
+    ]),
+  );
 }

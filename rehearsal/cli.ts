@@ -18,8 +18,7 @@ import { availableStacks, repoRoot } from "../harness/stackFiles";
 import type { RunningCluster } from "../harness/cluster";
 import { findBinary, installHint } from "../harness/process";
 import { runClusterDrills } from "./liveDrills";
-import { runBackupDrill } from "./drills/backup";
-import { isSnapshotEnvironment, snapshotDefaults } from "../components/backup/defaults";
+import { runBackupDrill, snapshotScheduleOf } from "./drills/backup";
 
 const usage = "usage: npm run rehearse -- [--stack NAME] [--out DIR] [--render-only] [--keep-running]";
 
@@ -121,7 +120,7 @@ export async function rehearse(o: RehearsalOptions): Promise<RehearsalReport & {
   let running: RunningCluster | undefined;
   if (!o.renderOnly) {
     o.log("• starting a real etcd cluster from the rendered manifests…");
-    const schedule = snapshotScheduleOf(artifacts);
+    const schedule = snapshotScheduleOf(artifacts.settings);
     const live = await runClusterDrills(artifacts, {
       keepRunning: o.keepRunning,
       log: o.log,
@@ -167,38 +166,6 @@ export async function rehearse(o: RehearsalOptions): Promise<RehearsalReport & {
     mode: 0o600,
   });
   return Object.assign(report, { running });
-}
-
-/** The stack's snapshot schedule and the RPO it implies (the interval between two snapshots). */
-export function snapshotScheduleOf(a: RenderedArtifacts): { cron: string; rpoMinutes: number } {
-  const env = a.settings.environment;
-  const defaults = isSnapshotEnvironment(env) ? snapshotDefaults[env] : undefined;
-  const cron =
-    a.settings.backup.schedule ?? defaults?.schedule.schedule ?? snapshotDefaults.prod.schedule.schedule;
-  return { cron, rpoMinutes: cronIntervalMinutes(cron) ?? defaults?.rpoMinutes ?? 15 };
-}
-
-/** Interval of the simple cron shapes snapshots use (`*\/N * * * *`, `0 *\/N * * *`, `0 * * * *`, macros). */
-export function cronIntervalMinutes(cron: string): number | undefined {
-  const macros: Record<string, number> = {
-    "@hourly": 60,
-    "@daily": 1440,
-    "@midnight": 1440,
-    "@weekly": 10080,
-  };
-  if (macros[cron] !== undefined) return macros[cron];
-  const f = cron.trim().split(/\s+/);
-  if (f.length !== 5) return undefined;
-  const every = (field: string) =>
-    field === "*" ? 1 : /^\*\/(\d+)$/.exec(field) ? Number(/^\*\/(\d+)$/.exec(field)![1]) : undefined;
-  if (f.slice(2).every((x) => x === "*")) {
-    const m = every(f[0]);
-    if (m !== undefined && f[1] === "*") return m;
-    const h = every(f[1]);
-    if (/^\d+$/.test(f[0]) && h !== undefined) return h * 60;
-  }
-  if (/^\d+$/.test(f[0]) && /^\d+$/.test(f[1]) && f.slice(2).every((x) => x === "*")) return 1440;
-  return undefined;
 }
 
 async function encryptionDrills(a: RenderedArtifacts): Promise<DrillResult[]> {

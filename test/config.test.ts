@@ -186,7 +186,13 @@ describe("stack config", () => {
         "secure-etcd:leafValidityHours",
         '"one year"',
       ],
-      ["zero validity", { "secure-etcd:caValidityHours": 0 }, "secure-etcd:caValidityHours", "> 0"],
+      [
+        "zero validity",
+        { "secure-etcd:caValidityHours": 0 },
+        "secure-etcd:caValidityHours",
+        "0",
+        "from 1 to 876000",
+      ],
       [
         "renewal window >= validity",
         { "secure-etcd:leafValidityHours": 720, "secure-etcd:earlyRenewalHours": 720 },

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
 import type * as JobModule from "../components/backup/snapshotJob";
 import type * as DefaultsModule from "../components/backup/defaults";
+import * as backupConfig from "../components/config/backup";
 import type { Container, CronJobManifest, SnapshotJobRenderOptions } from "../components/backup/snapshotJob";
 import { isSecretValue, spyOnRegistrations, type Registration } from "./support/registrationSpy";
 
@@ -90,7 +91,7 @@ describe("backup: snapshot job", function () {
   const opts = (over: Partial<SnapshotJobRenderOptions> = {}): SnapshotJobRenderOptions => ({
     clusterName: "payments",
     environment: "prod",
-    schedule: defaults.resolveSnapshotSchedule("prod"),
+    schedule: backupConfig.resolveSnapshotSchedule("prod"),
     etcdEndpoints: ENDPOINTS,
     etcdVersion: "3.5.16",
     bucketName: "payments-prod-etcd-snapshots",
@@ -171,7 +172,7 @@ describe("backup: snapshot job", function () {
       for (const env of ["dev", "staging", "prod"] as const) {
         const d = defaults.snapshotDefaults[env].schedule;
         const c = job.renderSnapshotJobManifests(
-          opts({ environment: env, schedule: defaults.resolveSnapshotSchedule(env) }),
+          opts({ environment: env, schedule: backupConfig.resolveSnapshotSchedule(env) }),
         ).cronJob;
         assert.equal(c.spec.schedule, d.schedule, env);
         assert.equal(c.spec.timeZone, "Etc/UTC");
@@ -365,18 +366,18 @@ describe("backup: snapshot job", function () {
     });
 
     it("schedule resolution: per-environment defaults, overrides, unknown environments must be explicit", function () {
-      assert.equal(defaults.resolveSnapshotSchedule("dev").schedule, "0 */6 * * *");
-      assert.equal(defaults.resolveSnapshotSchedule("staging").schedule, "0 * * * *");
-      const o = defaults.resolveSnapshotSchedule("prod", {
+      assert.equal(backupConfig.resolveSnapshotSchedule("dev").schedule, "0 */6 * * *");
+      assert.equal(backupConfig.resolveSnapshotSchedule("staging").schedule, "0 * * * *");
+      const o = backupConfig.resolveSnapshotSchedule("prod", {
         schedule: "*/5 * * * *",
         failedJobsHistoryLimit: 10,
       });
       assert.equal(o.schedule, "*/5 * * * *");
       assert.equal(o.failedJobsHistoryLimit, 10);
       assert.equal(o.successfulJobsHistoryLimit, 3);
-      assert.throws(() => defaults.resolveSnapshotSchedule("qa"), /schedule\.schedule/);
+      assert.throws(() => backupConfig.resolveSnapshotSchedule("qa"), /schedule\.schedule/);
       assert.throws(
-        () => defaults.resolveSnapshotSchedule("prod", { schedule: "every 5 minutes" }),
+        () => backupConfig.resolveSnapshotSchedule("prod", { schedule: "every 5 minutes" }),
         /schedule\.schedule/,
       );
       const full = {
@@ -387,7 +388,7 @@ describe("backup: snapshot job", function () {
         activeDeadlineSeconds: 600,
         backoffLimit: 0,
       };
-      assert.equal(defaults.resolveSnapshotSchedule("qa", full).schedule, "@hourly");
+      assert.equal(backupConfig.resolveSnapshotSchedule("qa", full).schedule, "@hourly");
     });
 
     it("YAML round-trips; the workload YAML holds no key material", function () {

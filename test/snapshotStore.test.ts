@@ -3,6 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import type * as StoreModule from "../components/backup/snapshotStore";
 import type * as PoliciesModule from "../components/backup/policies";
 import type * as DefaultsModule from "../components/backup/defaults";
+import * as backupConfig from "../components/config/backup";
+import { cronIntervals } from "../components/config/cron";
 import type { PolicyDocument, PolicyStatement } from "../components/backup/policies";
 import { spyOnRegistrations, type Registration } from "./support/registrationSpy";
 
@@ -532,9 +534,9 @@ describe("backup: SnapshotStore (mocks)", function () {
     });
 
     it("snapshotPrefix validates both segments", function () {
-      assert.equal(defaults.snapshotPrefix("payments", "prod"), "payments/prod/");
-      assert.throws(() => defaults.snapshotPrefix("pay/ments", "prod"), /clusterName/);
-      assert.throws(() => defaults.snapshotPrefix("payments", "*"), /environment/);
+      assert.equal(backupConfig.snapshotPrefix("payments", "prod"), "payments/prod/");
+      assert.throws(() => backupConfig.snapshotPrefix("pay/ments", "prod"), /clusterName/);
+      assert.throws(() => backupConfig.snapshotPrefix("payments", "*"), /environment/);
     });
   });
 
@@ -824,10 +826,16 @@ describe("backup: SnapshotStore (mocks)", function () {
     it("per-environment defaults are consistent", function () {
       for (const env of ["dev", "staging", "prod"] as const) {
         const d = defaults.snapshotDefaults[env];
-        assert.deepEqual(defaults.validateRetention(d.retention), [], env);
-        defaults.validateSchedule(d.schedule);
-        assert.ok(d.schedule.activeDeadlineSeconds < d.rpoMinutes * 60, `${env}: a run fits in its interval`);
-        assert.ok(d.schedule.startingDeadlineSeconds <= d.rpoMinutes * 60, env);
+        assert.deepEqual(backupConfig.validateRetention(d.retention, env), [], env);
+        backupConfig.validateSchedule(d.schedule);
+        const { shortestMinutes } = cronIntervals(d.schedule.schedule);
+        assert.ok(
+          d.schedule.activeDeadlineSeconds < shortestMinutes * 60,
+          `${env}: a run fits in its interval`,
+        );
+        assert.ok(d.schedule.startingDeadlineSeconds <= shortestMinutes * 60, env);
+        // The table is taken as it is: resolution caps nothing for the default schedules.
+        assert.deepEqual(backupConfig.resolveSnapshotSchedule(env), d.schedule, env);
       }
       assert.equal(defaults.snapshotDefaults.prod.schedule.schedule, "*/15 * * * *");
       assert.equal(defaults.snapshotDefaults.staging.schedule.schedule, "0 * * * *");
@@ -838,11 +846,10 @@ describe("backup: SnapshotStore (mocks)", function () {
     });
 
     it("warns when a cold transition costs more than it saves", function () {
-      const w = defaults.validateRetention({
-        days: 35,
-        transitionToColdAfterDays: 30,
-        noncurrentVersionDays: 7,
-      });
+      const w = backupConfig.validateRetention(
+        { days: 35, transitionToColdAfterDays: 30, noncurrentVersionDays: 7 },
+        "test",
+      );
       assert.equal(w.length, 1);
       assert.match(w[0], /GLACIER_IR/);
     });

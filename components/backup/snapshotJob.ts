@@ -2,13 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as YAML from "yaml";
 import { etcdCapabilities, formatVersion, parseEtcdVersion } from "../etcd/capabilities";
-import {
-  DEFAULT_SNAPSHOT_NAME,
-  DEFAULT_SNAPSHOT_NAMESPACE,
-  SnapshotScheduleSettings,
-  resolveSnapshotSchedule,
-  validateSchedule,
-} from "./defaults";
+import { resolveSnapshotSchedule, validateSchedule, type SnapshotScheduleSettings } from "../config/backup";
+import { DEFAULT_SNAPSHOT_NAME, DEFAULT_SNAPSHOT_NAMESPACE } from "./defaults";
 
 /*
  * The in-cluster snapshot job: pure renderers (plain values in, Kubernetes objects and YAML out) and a

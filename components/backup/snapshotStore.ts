@@ -1,13 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import {
-  DEFAULT_COLD_STORAGE_CLASS,
-  DEFAULT_SNAPSHOT_NAME,
-  DEFAULT_SNAPSHOT_NAMESPACE,
-  SnapshotRetention,
   snapshotPrefix,
   validateRetention,
-} from "./defaults";
+  type SnapshotObjectLock,
+  type SnapshotRetention,
+} from "../config/backup";
+import { ConfigError } from "../config/errors";
+import { DEFAULT_COLD_STORAGE_CLASS, DEFAULT_SNAPSHOT_NAME, DEFAULT_SNAPSHOT_NAMESPACE } from "./defaults";
 import {
   irsaTrustPolicy,
   replicationRolePolicy,
@@ -17,24 +17,7 @@ import {
   snapshotWriterPolicy,
 } from "./policies";
 
-export type { SnapshotRetention } from "./defaults";
-
-/**
- * S3 Object Lock (WORM) default retention for every new snapshot version.
- *
- * **Irreversible.** Object Lock needs versioning (always on here) and, once enabled on a bucket, can
- * NEVER be turned off again on that bucket — removing this arg later only drops the default retention
- * rule; the bucket stays lock-enabled. In COMPLIANCE mode nobody, not even the account root, can delete
- * a locked version or shorten its retention before it ends; GOVERNANCE mode can be bypassed by
- * principals with `s3:BypassGovernanceRetention`. A bucket with Object Lock cannot receive S3 server
- * access logs, so `accessLogging` must not target it. If `days` exceeds
- * `retention.days + retention.noncurrentVersionDays`, versions are kept (and billed) until the lock ends.
- */
-export interface SnapshotObjectLock {
-  mode: "GOVERNANCE" | "COMPLIANCE";
-  /** Retention period in days for each new object version. Positive integer. */
-  days: number;
-}
+export type { SnapshotObjectLock, SnapshotRetention } from "../config/backup";
 
 /**
  * Cross-region replication of the snapshot prefix into a replica bucket with the same hardening
@@ -154,14 +137,19 @@ export class SnapshotStore extends pulumi.ComponentResource {
 
   constructor(name: string, args: SnapshotStoreArgs, opts?: pulumi.ComponentResourceOptions) {
     // Validate plain values before anything is registered.
-    const warnings = validateRetention(args.retention);
-    if (args.objectLock) warnings.push(...validateObjectLock(args.objectLock, args.retention));
+    const source = `SnapshotStore ${JSON.stringify(name)} args`;
+    const warnings = validateRetention(args.retention, source, args.objectLock);
     const deletionWindow = args.kmsKeyDeletionWindowDays ?? 30;
-    if (!Number.isInteger(deletionWindow) || deletionWindow < 7 || deletionWindow > 30) {
-      throw new Error(
-        `kmsKeyDeletionWindowDays must be an integer from 7 to 30 (got ${String(deletionWindow)})`,
+    if (!Number.isInteger(deletionWindow) || deletionWindow < 7 || deletionWindow > 30)
+      throw new ConfigError(
+        [
+          {
+            path: "kmsKeyDeletionWindowDays",
+            message: `${String(deletionWindow)} is not a whole number of days from 7 to 30`,
+          },
+        ],
+        source,
       );
-    }
     checkAccessLoggingTarget(name, args);
     if (typeof args.clusterName === "string" && typeof args.environment === "string") {
       snapshotPrefix(args.clusterName, args.environment); // throws naming the bad arg
@@ -397,24 +385,6 @@ export class SnapshotStore extends pulumi.ComponentResource {
       replicaKmsKeyArn: this.replicaKmsKeyArn,
     });
   }
-}
-
-function validateObjectLock(lock: SnapshotObjectLock, retention: SnapshotRetention): string[] {
-  if (lock.mode !== "GOVERNANCE" && lock.mode !== "COMPLIANCE") {
-    throw new Error(
-      `objectLock.mode must be "GOVERNANCE" or "COMPLIANCE" (got ${JSON.stringify(lock.mode)})`,
-    );
-  }
-  if (typeof lock.days !== "number" || !Number.isInteger(lock.days) || lock.days <= 0) {
-    throw new Error(`objectLock.days must be a positive integer (got ${String(lock.days)})`);
-  }
-  const kept = retention.days + retention.noncurrentVersionDays;
-  return lock.days > kept
-    ? [
-        `objectLock.days (${lock.days}) exceeds retention.days + retention.noncurrentVersionDays (${kept}): ` +
-          "locked versions are kept and billed until their lock ends",
-      ]
-    : [];
 }
 
 function accessLoggingSelfTargetMessage(name: string, bucket: string, locked: boolean): string {

@@ -45,4 +45,17 @@ export const defaults = {
   minTlsVersion: "TLS1.2" as MinTlsVersion,
   backupClientCommonName: "etcd-backup",
   etcdImageRepository: "registry.k8s.io/etcd",
+  /** kubeadm's node layout. */
+  paths: {
+    pkiDir: "/etc/kubernetes/pki",
+    manifestDir: "/etc/kubernetes/manifests",
+    dataDir: "/var/lib/etcd",
+    encryptionConfigDir: "/etc/kubernetes/enc",
+  },
 } as const;
+
+/**
+ * Longest validity accepted (100 years). Beyond ~292 years the tls provider's Go duration arithmetic
+ * overflows, and X.509 dates end in 9999; a CA that outlives every operator is a mistake anyway.
+ */
+export const maxValidityHours = 876_000;

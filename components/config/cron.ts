@@ -64,14 +64,20 @@ const descriptorFields: Record<string, string> = {
   "@hourly": "0 * * * *",
 };
 
+/** Shortest and longest gap between two consecutive runs, in minutes. */
+export interface CronIntervals {
+  shortestMinutes: number;
+  /** The recovery point objective a snapshot schedule implies (`0 0 * * 1-5` → 4320, over the weekend). */
+  longestMinutes: number;
+}
+
 /**
- * The longest gap between two consecutive runs, in minutes: the recovery point objective a snapshot
- * schedule implies (`0 0 * * 1-5` → 4320, over the weekend). Evaluated in UTC (the CronJob's timeZone)
- * over two years: the days a schedule fires come from cron-parser iterating `0 0 <dom> <month> <dow>`,
- * its times of day from the parsed minute and hour fields, so no cron semantics are written here.
- * Throws for a schedule {@link cronScheduleProblem} refuses.
+ * The gaps between runs, evaluated in UTC (the CronJob's timeZone) over two years: the days a schedule
+ * fires come from cron-parser iterating `0 0 <dom> <month> <dow>`, its times of day from the parsed
+ * minute and hour fields, so no cron semantics are written here. Throws for a schedule
+ * {@link cronScheduleProblem} refuses.
  */
-export function cronMaxIntervalMinutes(schedule: string): number {
+export function cronIntervals(schedule: string): CronIntervals {
   const problem = cronScheduleProblem(schedule);
   if (problem) throw new Error(`schedule ${JSON.stringify(schedule)} ${problem}`);
   const text = schedule.trim();
@@ -87,13 +93,18 @@ export function cronMaxIntervalMinutes(schedule: string): number {
   });
   const firingDays: number[] = [];
   while (days.hasNext()) firingDays.push(Math.round(days.next().getTime() / dayMs));
-  if (firingDays.length < 2 && times.length < 2)
-    throw new Error(`schedule ${JSON.stringify(schedule)} runs less than twice in two years`);
-  let longest = 0;
-  for (let i = 1; i < times.length; i++) longest = Math.max(longest, times[i] - times[i - 1]);
+  const gaps: number[] = [];
+  for (let i = 1; i < times.length; i++) gaps.push(times[i] - times[i - 1]);
   const first = times[0];
   const last = times[times.length - 1];
   for (let i = 1; i < firingDays.length; i++)
-    longest = Math.max(longest, (firingDays[i] - firingDays[i - 1]) * 1440 - last + first);
-  return longest;
+    gaps.push((firingDays[i] - firingDays[i - 1]) * 1440 - last + first);
+  if (gaps.length === 0)
+    throw new Error(`schedule ${JSON.stringify(schedule)} runs less than twice in two years`);
+  return { shortestMinutes: Math.min(...gaps), longestMinutes: Math.max(...gaps) };
+}
+
+/** The recovery point objective a snapshot schedule implies: its longest gap, in minutes. */
+export function cronMaxIntervalMinutes(schedule: string): number {
+  return cronIntervals(schedule).longestMinutes;
 }

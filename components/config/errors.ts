@@ -1,3 +1,6 @@
+import type { z } from "zod";
+import { show } from "./fields";
+
 /** One bad value: where it is (e.g. `secure-etcd:members[1].ip`) and what is wrong with it. */
 export interface ConfigProblem {
   path: string;
@@ -17,5 +20,54 @@ export class ConfigError extends Error {
     );
     this.name = "ConfigError";
     this.problems = problems;
+  }
+}
+
+/** `secure-etcd:` + `members`, `[1]`, `ip` → `secure-etcd:members[1].ip`. */
+export function formatPath(prefix: string, p: readonly PropertyKey[]): string {
+  let out = prefix;
+  for (const seg of p)
+    out +=
+      typeof seg === "number" ? `[${seg}]` : `${out === "" || out.endsWith(":") ? "" : "."}${String(seg)}`;
+  return out || "(root)";
+}
+
+function issueMessage(iss: z.core.$ZodIssue & { input?: unknown }): string {
+  switch (iss.code) {
+    case "invalid_type":
+      return iss.input === undefined
+        ? `is required (expected ${iss.expected})`
+        : `${show(iss.input)} has the wrong type; expected ${iss.expected}`;
+    case "unrecognized_keys":
+      return `unknown key${iss.keys.length > 1 ? "s" : ""} ${iss.keys.map((k) => show(k)).join(", ")}`;
+    default:
+      return iss.message;
+  }
+}
+
+/** Parses `raw` with `schema`; throws one ConfigError naming `${prefix}<key>` for every problem. */
+export function parseOrThrow<S extends z.ZodType>(
+  schema: S,
+  raw: unknown,
+  prefix: string,
+  source: string,
+): z.output<S> {
+  const parsed = schema.safeParse(raw, { reportInput: true });
+  if (parsed.success) return parsed.data;
+  throw new ConfigError(
+    parsed.error.issues.map((iss) => ({ path: formatPath(prefix, iss.path), message: issueMessage(iss) })),
+    source,
+  );
+}
+
+/** Collects problems found by checks that span fields, then throws them together (if any). */
+export class ProblemList {
+  readonly problems: ConfigProblem[] = [];
+  constructor(private readonly prefix: string) {}
+  add(path: string, message: string): void {
+    this.problems.push({ path: formatPath(this.prefix, [path]), message });
+  }
+  throwIfAny(source: string): void {
+    if (this.problems.length > 0) throw new ConfigError(this.problems, source);
   }
 }

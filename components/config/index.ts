@@ -1,4 +1,6 @@
+export * from "./backup";
 export * from "./constants";
+export * from "./cron";
 export * from "./errors";
 export * from "./schema";
 export * from "./stackConfig";

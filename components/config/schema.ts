@@ -1,13 +1,13 @@
 import { isIP } from "node:net";
-import * as path from "node:path";
 import { z } from "zod";
-import { coldStorageClasses, type ColdStorageClass } from "../backup/defaults";
 import {
   etcdCapabilityTable,
+  formatVersion,
   hasCapability,
   parseEtcdVersion,
   unsupportedVersionReason,
 } from "../etcd/capabilities";
+import { backupSchema, resolveBackup, type ResolvedBackup } from "./backup";
 import {
   allowedCipherSuites,
   defaultCipherSuites,
@@ -15,74 +15,37 @@ import {
   encryptionProviders,
   keyAlgorithms,
   keyStates,
+  maxValidityHours,
   minTlsVersions,
   type EncryptionProvider,
-  type KeyAlgorithm,
-  type KeyState,
-  type MinTlsVersion,
 } from "./constants";
-import { ConfigError, type ConfigProblem } from "./errors";
+import { parseOrThrow, ProblemList } from "./errors";
+import { absolutePath, dnsLabel, dnsName, flag, matching, oneOf, show, wholeHours } from "./fields";
 
 /*
- * One schema validates both the component's plain args and a stack's `secure-etcd:*` config, so a
- * bad value fails the same way, before any resource exists, whichever way the user came in.
+ * THE config shape: one zod schema validates both the component's plain args and a stack's
+ * `secure-etcd:*` config, so a bad value fails the same way, before any resource exists, whichever way
+ * the user came in. The settings type every renderer works from is derived from it (never restated).
  */
 
-const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-const dnsName = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/;
 /** Kubernetes puts the key name into the stored prefix `k8s:enc:<provider>:v1:<name>:`, so no colons. */
 const keyName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const resourceName = /^(\*\.\*|\*\.[a-z0-9.-]+|[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9.-]+)?)$/;
 const goDuration = /^\d+(ms|s|m|h)$/;
 
-const show = (v: unknown): string =>
-  typeof v === "string" ? JSON.stringify(v) : (JSON.stringify(v) ?? String(v));
-
-function oneOf<T extends string>(values: readonly T[], what: string) {
-  return z.string().refine((v) => (values as readonly string[]).includes(v), {
-    error: (iss) => `${show(iss.input)} is not a ${what}; allowed: ${values.join(", ")}`,
-  }) as unknown as z.ZodType<T>;
+function ipProblem(v: string): string | undefined {
+  if (v.includes("%"))
+    return "has an IPv6 zone id; certificates and etcd URLs carry plain addresses only (e.g. fd00::10)";
+  if (isIP(v) === 0) return "is not an IPv4 or IPv6 address (e.g. 10.0.1.10 or fd00::10)";
+  return undefined;
 }
-
-function matching(re: RegExp, what: string) {
-  return z.string().refine((v) => re.test(v), {
-    error: (iss) => `${show(iss.input)} is not a valid ${what}`,
-  });
-}
-
-/** Pulumi passes numbers in stack files as strings; accept both, reject anything else with the value shown. */
-function wholeHours(what: string) {
-  return z.union([z.number(), z.string()]).transform((v, ctx) => {
-    const n = typeof v === "number" ? v : /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
-    if (!Number.isInteger(n) || n <= 0) {
-      ctx.addIssue({
-        code: "custom",
-        message: `${show(v)} is not a valid ${what}; expected a whole number of hours > 0`,
-      });
-      return z.NEVER;
-    }
-    return n;
-  });
-}
-
-function flag() {
-  return z.unknown().transform((v, ctx) => {
-    if (v === true || v === "true") return true;
-    if (v === false || v === "false") return false;
-    ctx.addIssue({ code: "custom", message: `${show(v)} is not a boolean; allowed: true, false` });
-    return z.NEVER;
-  });
-}
-
-const absolutePath = z.string().refine((v) => path.posix.isAbsolute(v) && !v.includes(".."), {
-  error: (iss) => `${show(iss.input)} is not an absolute path without '..'`,
-});
 
 const memberSchema = z
   .object({
     name: matching(dnsLabel, "member name (lowercase DNS label, e.g. cp-1)"),
-    ip: z.string().refine((v) => isIP(v) !== 0, {
-      error: (iss) => `${show(iss.input)} is not an IPv4 or IPv6 address (e.g. 10.0.1.10 or fd00::10)`,
+    ip: z.string().superRefine((v, ctx) => {
+      const p = ipProblem(v);
+      if (p) ctx.addIssue({ code: "custom", message: `${show(v)} ${p}` });
     }),
     dnsNames: z.array(matching(dnsName, "DNS name (lowercase, e.g. cp-1.etcd.internal)")).default([]),
   })
@@ -118,10 +81,10 @@ const encryptionSchema = z
 
 const pathsSchema = z
   .object({
-    pkiDir: absolutePath.default("/etc/kubernetes/pki"),
-    manifestDir: absolutePath.default("/etc/kubernetes/manifests"),
-    dataDir: absolutePath.default("/var/lib/etcd"),
-    encryptionConfigDir: absolutePath.default("/etc/kubernetes/enc"),
+    pkiDir: absolutePath.default(defaults.paths.pkiDir),
+    manifestDir: absolutePath.default(defaults.paths.manifestDir),
+    dataDir: absolutePath.default(defaults.paths.dataDir),
+    encryptionConfigDir: absolutePath.default(defaults.paths.encryptionConfigDir),
   })
   .strict();
 
@@ -135,68 +98,6 @@ const tlsSchema = z
   })
   .strict();
 
-function wholeDays(what: string, min = 1, max = 36500) {
-  return z.union([z.number(), z.string()]).transform((v, ctx) => {
-    const n = typeof v === "number" ? v : /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
-    if (!Number.isInteger(n) || n < min || n > max) {
-      ctx.addIssue({
-        code: "custom",
-        message: `${show(v)} is not a valid ${what}; expected a whole number of days from ${min} to ${max}`,
-      });
-      return z.NEVER;
-    }
-    return n;
-  });
-}
-
-const bucketName = /^(?!xn--)(?!.*-s3alias$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-const awsRegion = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
-const cronExpression = /^(@(hourly|daily|weekly|monthly|yearly|annually|midnight)|(\S+\s+){4}\S+)$/;
-
-const backupSchema = z
-  .object({
-    enabled: flag().default(true),
-    bucketName: matching(
-      bucketName,
-      "S3 bucket name (3–63 lowercase letters, digits, dots, hyphens)",
-    ).optional(),
-    schedule: matching(cronExpression, "cron schedule (5 fields or @hourly-style macro)").optional(),
-    retentionDays: wholeDays("retention").optional(),
-    noncurrentVersionDays: wholeDays("noncurrent-version retention").optional(),
-    transitionToColdAfterDays: wholeDays("cold transition").optional(),
-    coldStorageClass: oneOf(coldStorageClasses, "S3 storage class").optional(),
-    objectLock: z
-      .object({
-        mode: oneOf(["GOVERNANCE", "COMPLIANCE"] as const, "Object Lock mode"),
-        days: wholeDays("lock period"),
-      })
-      .strict()
-      .optional(),
-    replicaRegion: matching(awsRegion, "AWS region (e.g. eu-central-1)").optional(),
-    accessLogging: z
-      .object({
-        targetBucket: matching(bucketName, "S3 bucket name"),
-        targetPrefix: z.string().default("s3-access-logs/"),
-      })
-      .strict()
-      .optional(),
-    oidc: z
-      .object({
-        providerArn: matching(/^arn:aws[a-z-]*:iam::\d{12}:oidc-provider\/.+$/, "IAM OIDC provider ARN"),
-        providerUrl: z.string().min(1),
-        namespace: matching(dnsLabel, "namespace").optional(),
-        serviceAccount: matching(dnsLabel, "service account name").optional(),
-      })
-      .strict()
-      .optional(),
-    kmsKeyDeletionWindowDays: wholeDays("KMS key deletion window", 7, 30).default(30),
-    /** Program only: create the snapshot job in the cluster (via the ambient kubeconfig) instead of only rendering it. */
-    deployJob: flag().default(false),
-    /** Program only: kubeconfig context for deployJob (default: the current context). */
-    kubeContext: z.string().min(1).optional(),
-  })
-  .strict();
-
 export const settingsSchema = z
   .object({
     clusterName: matching(dnsLabel, "cluster name (lowercase DNS label, e.g. payments-prod)"),
@@ -205,140 +106,71 @@ export const settingsSchema = z
     etcdVersion: z.string(),
     etcdImage: z.string().min(1).optional(),
     keyAlgorithm: oneOf(keyAlgorithms, "key algorithm").default(defaults.keyAlgorithm),
-    caValidityHours: wholeHours("CA validity").default(defaults.caValidityHours),
-    leafValidityHours: wholeHours("leaf certificate validity").default(defaults.leafValidityHours),
-    earlyRenewalHours: wholeHours("early-renewal window").default(defaults.earlyRenewalHours),
+    caValidityHours: wholeHours("CA validity", maxValidityHours).default(defaults.caValidityHours),
+    leafValidityHours: wholeHours("leaf certificate validity", maxValidityHours).default(
+      defaults.leafValidityHours,
+    ),
+    earlyRenewalHours: wholeHours("early-renewal window", maxValidityHours).default(
+      defaults.earlyRenewalHours,
+    ),
     backupClientCommonName: matching(dnsLabel, "backup client common name").default(
       defaults.backupClientCommonName,
     ),
-    encryption: encryptionSchema.default({
-      provider: defaults.encryptionProvider,
-      resources: [...defaults.encryptedResources],
-      keys: [{ name: "key1", state: "primary" }],
-      identityFallback: false,
-      automaticReload: false,
-    }),
-    paths: pathsSchema.default({
-      pkiDir: "/etc/kubernetes/pki",
-      manifestDir: "/etc/kubernetes/manifests",
-      dataDir: "/var/lib/etcd",
-      encryptionConfigDir: "/etc/kubernetes/enc",
-    }),
-    tls: tlsSchema.default({ minVersion: defaults.minTlsVersion, cipherSuites: [...defaultCipherSuites] }),
+    encryption: encryptionSchema.default(() => encryptionSchema.parse({})),
+    paths: pathsSchema.default(() => pathsSchema.parse({})),
+    tls: tlsSchema.default(() => tlsSchema.parse({})),
     protectEncryptionKeys: flag().default(true),
-    backup: backupSchema.default({ enabled: true, kmsKeyDeletionWindowDays: 30, deployJob: false }),
+    backup: backupSchema.default(() => backupSchema.parse({})),
   })
   .strict();
 
-/** Environments with built-in snapshot schedule and retention defaults. */
-export const environmentsWithBackupDefaults = ["dev", "staging", "prod"] as const;
+/** What the schema accepts (the component's args and the stack config before defaults). */
+export type SettingsInput = z.input<typeof settingsSchema>;
+type ParsedSettings = z.output<typeof settingsSchema>;
+type ParsedKey = ParsedSettings["encryption"]["keys"][number];
 
-export interface EtcdMemberSpec {
-  name: string;
-  ip: string;
-  dnsNames: string[];
-}
-
-export interface EncryptionKeySpec {
-  name: string;
-  state: KeyState;
-  provider: EncryptionProvider;
-  endpoint?: string;
-  timeout?: string;
-}
+export type EncryptionKeySpec = Omit<ParsedKey, "provider"> & { provider: EncryptionProvider };
+export type EtcdMemberSpec = ParsedSettings["members"][number];
+/** Snapshot settings, resolved per environment, or switched off. */
+export type BackupSettings = ResolvedBackup | { enabled: false };
 
 /** Fully defaulted, validated settings: what every renderer and resource builder works from. */
-export interface SecureEtcdSettings {
-  clusterName: string;
-  environment: string;
-  members: EtcdMemberSpec[];
-  etcdVersion: string;
+export type SecureEtcdSettings = Omit<ParsedSettings, "etcdImage" | "encryption" | "backup"> & {
   etcdImage: string;
-  keyAlgorithm: KeyAlgorithm;
-  caValidityHours: number;
-  leafValidityHours: number;
-  earlyRenewalHours: number;
-  backupClientCommonName: string;
-  encryption: {
-    provider: EncryptionProvider;
-    resources: string[];
-    keys: EncryptionKeySpec[];
-    identityFallback: boolean;
-    automaticReload: boolean;
-  };
-  paths: { pkiDir: string; manifestDir: string; dataDir: string; encryptionConfigDir: string };
-  tls: { minVersion: MinTlsVersion; cipherSuites: string[] };
-  protectEncryptionKeys: boolean;
+  encryption: Omit<ParsedSettings["encryption"], "keys"> & { keys: EncryptionKeySpec[] };
   backup: BackupSettings;
-}
-
-export interface BackupSettings {
-  enabled: boolean;
-  bucketName?: string;
-  schedule?: string;
-  retentionDays?: number;
-  noncurrentVersionDays?: number;
-  transitionToColdAfterDays?: number;
-  coldStorageClass?: ColdStorageClass;
-  objectLock?: { mode: "GOVERNANCE" | "COMPLIANCE"; days: number };
-  replicaRegion?: string;
-  accessLogging?: { targetBucket: string; targetPrefix: string };
-  oidc?: { providerArn: string; providerUrl: string; namespace?: string; serviceAccount?: string };
-  kmsKeyDeletionWindowDays: number;
-  deployJob: boolean;
-  kubeContext?: string;
-}
-
-function formatPath(prefix: string, p: PropertyKey[]): string {
-  let out = prefix;
-  for (const seg of p)
-    out +=
-      typeof seg === "number" ? `[${seg}]` : `${out === "" || out.endsWith(":") ? "" : "."}${String(seg)}`;
-  return out || "(root)";
-}
-
-function issueMessage(iss: z.core.$ZodIssue & { input?: unknown }): string {
-  switch (iss.code) {
-    case "invalid_type":
-      return iss.input === undefined
-        ? `is required (expected ${iss.expected})`
-        : `${show(iss.input)} has the wrong type; expected ${iss.expected}`;
-    case "unrecognized_keys":
-      return `unknown key${iss.keys.length > 1 ? "s" : ""} ${iss.keys.map((k) => show(k)).join(", ")}`;
-    default:
-      return iss.message;
-  }
-}
+};
 
 /** Checks that span fields: counts, uniqueness, rotation states, windows, versions. */
-function crossChecks(s: z.output<typeof settingsSchema>): ConfigProblem[] {
-  const problems: ConfigProblem[] = [];
-  const add = (p: string, message: string) => problems.push({ path: p, message });
-
+function crossChecks(s: ParsedSettings, problems: ProblemList): void {
+  const add = problems.add.bind(problems);
   const n = s.members.length;
   if (n === 0) add("members", "must list at least one etcd member");
   else if (n % 2 === 0 || n > 7)
     add("members", `has ${n} members; etcd needs an odd member count from 1 to 7 to keep quorum safely`);
-  const seenNames = new Map<string, number>();
-  const seenIps = new Map<string, number>();
-  s.members.forEach((m, i) => {
-    if (seenNames.has(m.name))
-      add(
-        `members[${i}].name`,
-        `${show(m.name)} duplicates members[${seenNames.get(m.name)}].name; names must be unique`,
-      );
-    else seenNames.set(m.name, i);
-    if (seenIps.has(m.ip))
-      add(
-        `members[${i}].ip`,
-        `${show(m.ip)} duplicates members[${seenIps.get(m.ip)}].ip; each member needs its own address`,
-      );
-    else seenIps.set(m.ip, i);
-  });
+  for (const field of ["name", "ip"] as const) {
+    const seen = new Map<string, number>();
+    s.members.forEach((m, i) => {
+      const first = seen.get(m[field]);
+      if (first === undefined) seen.set(m[field], i);
+      else
+        add(
+          `members[${i}].${field}`,
+          `${show(m[field])} duplicates members[${first}].${field}; ${field === "name" ? "names must be unique" : "each member needs its own address"}`,
+        );
+    });
+  }
 
   const versionProblem = unsupportedVersionReason(s.etcdVersion);
   if (versionProblem) add("etcdVersion", versionProblem);
   const v = versionProblem ? undefined : parseEtcdVersion(s.etcdVersion);
+  if (v && s.tls.minVersion === "TLS1.3" && !hasCapability(v, "tlsMinVersion")) {
+    const row = etcdCapabilityTable.tlsMinVersion;
+    add(
+      "tls.minVersion",
+      `"TLS1.3" needs etcd ${row.since} or later (${row.what}); etcd ${s.etcdVersion} cannot enforce it`,
+    );
+  }
 
   if (s.leafValidityHours > s.caValidityHours)
     add(
@@ -350,24 +182,19 @@ function crossChecks(s: z.output<typeof settingsSchema>): ConfigProblem[] {
       "earlyRenewalHours",
       `${s.earlyRenewalHours} must be less than leafValidityHours (${s.leafValidityHours}), or every 'pulumi up' would re-issue every cert`,
     );
+  encryptionChecks(s, add);
+}
 
-  if (v && s.tls.minVersion === "TLS1.3" && !hasCapability(v, "tlsMinVersion")) {
-    const row = etcdCapabilityTable.tlsMinVersion;
-    add(
-      "tls.minVersion",
-      `"TLS1.3" needs etcd ${row.since} or later (${row.what}); etcd ${s.etcdVersion} cannot enforce it`,
-    );
-  }
-
+function encryptionChecks(s: ParsedSettings, add: (path: string, message: string) => void): void {
   const keys = s.encryption.keys;
-  const primaries = keys.map((k, i) => ({ k, i })).filter(({ k }) => k.state === "primary");
+  const primaries = keys.filter((k) => k.state === "primary");
   if (keys.length === 0) add("encryption.keys", "must list at least one key, with state primary");
   else if (primaries.length === 0)
     add("encryption.keys", `has no key with state "primary"; exactly one key must encrypt writes`);
   else if (primaries.length > 1)
     add(
       "encryption.keys",
-      `has ${primaries.length} keys with state "primary" (${primaries.map(({ k }) => show(k.name)).join(", ")}); exactly one is allowed — mark the new key "staged" until every API server can read it`,
+      `has ${primaries.length} keys with state "primary" (${primaries.map((k) => show(k.name)).join(", ")}); exactly one is allowed — mark the new key "staged" until every API server can read it`,
     );
   const seenKeys = new Map<string, number>();
   keys.forEach((k, i) => {
@@ -389,68 +216,48 @@ function crossChecks(s: z.output<typeof settingsSchema>): ConfigProblem[] {
         `endpoint/timeout only apply to kms keys; this key's provider is ${show(provider)}`,
       );
   });
-  const b = s.backup;
-  if (b.enabled && !(environmentsWithBackupDefaults as readonly string[]).includes(s.environment)) {
-    for (const k of ["schedule", "retentionDays", "noncurrentVersionDays"] as const)
-      if (b[k] === undefined)
-        add(
-          `backup.${k}`,
-          `is required for environment ${show(s.environment)}: built-in snapshot defaults exist only for ${environmentsWithBackupDefaults.join(", ")}`,
-        );
-  }
-  if (
-    b.transitionToColdAfterDays !== undefined &&
-    b.retentionDays !== undefined &&
-    b.transitionToColdAfterDays >= b.retentionDays
-  )
-    add(
-      "backup.transitionToColdAfterDays",
-      `${b.transitionToColdAfterDays} must be less than backup.retentionDays (${b.retentionDays})`,
-    );
-  if (b.accessLogging && b.bucketName && b.accessLogging.targetBucket === b.bucketName)
-    add(
-      "backup.accessLogging.targetBucket",
-      `${show(b.accessLogging.targetBucket)} is the snapshot bucket itself; logs must go elsewhere`,
-    );
-
   const resources = new Set<string>();
   s.encryption.resources.forEach((r, i) => {
     if (resources.has(r)) add(`encryption.resources[${i}]`, `${show(r)} is listed twice`);
     resources.add(r);
   });
-  return problems;
 }
 
+/** Args-shaped config after parsing: numbers are numbers, defaults filled, nothing resolved yet. */
+export type SecureEtcdConfig = ParsedSettings;
+
 /**
- * Validates raw args/config and fills in defaults. Throws one ConfigError listing every problem, each
- * naming `${prefix}<key>`, the bad value and what is allowed.
+ * Validates raw args/config and fills in every default (snapshot defaults per environment included).
+ * Throws one ConfigError listing every problem, each naming `${prefix}<key>`, the bad value and what is
+ * allowed. Returns both the parsed config (Args-shaped, e.g. for handing to SecureEtcd) and the resolved
+ * settings.
  */
-export function validateSettings(raw: unknown, prefix: string, source: string): SecureEtcdSettings {
-  const parsed = settingsSchema.safeParse(raw, { reportInput: true });
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((iss) => ({
-      path: formatPath(prefix, iss.path),
-      message: issueMessage(iss),
-    }));
-    throw new ConfigError(problems, source);
-  }
-  const cross = crossChecks(parsed.data);
-  if (cross.length > 0)
-    throw new ConfigError(
-      cross.map((p) => ({ ...p, path: prefix + p.path })),
-      source,
-    );
-  const s = parsed.data;
-  const version = parseEtcdVersion(s.etcdVersion)!;
-  return {
+export function parseSettings(
+  raw: unknown,
+  prefix: string,
+  source: string,
+): { config: SecureEtcdConfig; settings: SecureEtcdSettings } {
+  const s = parseOrThrow(settingsSchema, raw, prefix, source);
+  const problems = new ProblemList(prefix);
+  crossChecks(s, problems);
+  const backup = resolveBackup(s.environment, s.backup, problems);
+  problems.throwIfAny(source);
+  const version = formatVersion(parseEtcdVersion(s.etcdVersion)!);
+  const settings: SecureEtcdSettings = {
     ...s,
-    etcdVersion: `${version.major}.${version.minor}.${version.patch}`,
-    etcdImage:
-      s.etcdImage ?? `${defaults.etcdImageRepository}:${version.major}.${version.minor}.${version.patch}-0`,
+    etcdVersion: version,
+    etcdImage: s.etcdImage ?? `${defaults.etcdImageRepository}:${version}-0`,
     members: s.members.map((m) => ({ name: m.name, ip: m.ip, dnsNames: [...m.dnsNames] })),
     encryption: {
       ...s.encryption,
       keys: s.encryption.keys.map((k) => ({ ...k, provider: k.provider ?? s.encryption.provider })),
     },
+    backup: backup!,
   };
+  return { config: s, settings };
+}
+
+/** {@link parseSettings}, for callers that need only the resolved settings. */
+export function validateSettings(raw: unknown, prefix: string, source: string): SecureEtcdSettings {
+  return parseSettings(raw, prefix, source).settings;
 }

@@ -1,31 +1,74 @@
-import { validateSettings, type SecureEtcdSettings } from "./schema";
+import { z } from "zod";
+import { parseOrThrow } from "./errors";
+import { flag } from "./fields";
+import { parseSettings, type SecureEtcdConfig, type SecureEtcdSettings } from "./schema";
 
 /** Stack config keys live under this namespace: `secure-etcd:clusterName`, `secure-etcd:members`, … */
 export const configNamespace = "secure-etcd";
+
+/**
+ * Keys only the program (index.ts) reads; `SecureEtcd` never sees them. They sit in the `backup` block
+ * of a stack file because that is where a user looks for them.
+ */
+const programBackupKeys = z
+  .object({
+    /** Create the snapshot job in the cluster the ambient kubeconfig points at, instead of only rendering it. */
+    deployJob: flag().default(false),
+    /** kubeconfig context for deployJob (default: the current context). */
+    kubeContext: z.string().min(1).optional(),
+  })
+  .strict();
+
+export type ProgramSettings = z.output<typeof programBackupKeys>;
+
+export interface StackSettings {
+  /** The component's args, parsed (hand them to `new SecureEtcd`). */
+  args: SecureEtcdConfig;
+  /** The same, resolved: what the component renders from. */
+  settings: SecureEtcdSettings;
+  /** What only the program reads. */
+  program: ProgramSettings;
+}
 
 /**
  * Turns a stack's flat config (as `pulumi.runtime.allConfig()` returns it: `{"secure-etcd:members": "<json>"}`)
  * into validated settings. Runs before any resource is created; unknown `secure-etcd:` keys are errors
  * (a typo must not silently fall back to a default).
  */
+export function loadStackConfig(allConfig: Record<string, string>, stackName: string): StackSettings {
+  const prefix = `${configNamespace}:`;
+  const source = `stack config for stack ${JSON.stringify(stackName)}`;
+  const raw: Record<string, unknown> = {};
+  for (const [fullKey, value] of Object.entries(allConfig)) {
+    if (!fullKey.startsWith(prefix)) continue;
+    raw[fullKey.slice(prefix.length)] = decodeValue(value);
+  }
+  if (raw.environment === undefined) raw.environment = stackName;
+  const programRaw: Record<string, unknown> = {};
+  if (isRecord(raw.backup)) {
+    const { deployJob, kubeContext, ...backup } = raw.backup;
+    raw.backup = backup;
+    Object.assign(
+      programRaw,
+      deployJob === undefined ? {} : { deployJob },
+      kubeContext === undefined ? {} : { kubeContext },
+    );
+  }
+  const { config, settings } = parseSettings(raw, prefix, source);
+  const program = parseOrThrow(programBackupKeys, programRaw, `${prefix}backup`, source);
+  return { args: config, settings, program };
+}
+
+/** The settings of a stack's config (program-only keys set aside). */
 export function settingsFromStackConfig(
   allConfig: Record<string, string>,
   stackName: string,
 ): SecureEtcdSettings {
-  const raw: Record<string, unknown> = {};
-  for (const [fullKey, value] of Object.entries(allConfig)) {
-    const [ns, key] = splitKey(fullKey);
-    if (ns !== configNamespace || key === undefined) continue;
-    raw[key] = decodeValue(value);
-  }
-  if (raw.environment === undefined) raw.environment = stackName;
-  return validateSettings(raw, `${configNamespace}:`, `stack config for stack ${JSON.stringify(stackName)}`);
+  return loadStackConfig(allConfig, stackName).settings;
 }
 
-function splitKey(fullKey: string): [string, string | undefined] {
-  const i = fullKey.indexOf(":");
-  return i < 0 ? [fullKey, undefined] : [fullKey.slice(0, i), fullKey.slice(i + 1)];
-}
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** Structured values arrive as JSON text; scalars as plain strings. */
 function decodeValue(value: string): unknown {

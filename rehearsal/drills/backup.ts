@@ -15,7 +15,8 @@ import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { snapshotDefaults, isSnapshotEnvironment, snapshotPrefix } from "../../components/backup/defaults";
+import { resolveSnapshotSchedule, snapshotPrefix } from "../../components/config/backup";
+import { cronMaxIntervalMinutes } from "../../components/config/cron";
 import { snapshotScriptPath } from "../../components/backup/snapshotScript";
 import type { SecureEtcdSettings } from "../../components/config/schema";
 import { peerUrl } from "../../components/manifests/urls";
@@ -33,7 +34,10 @@ export interface BackupDrillOptions {
   cluster: RunningCluster;
   /** Scratch space; the drill works under workDir/backup-drill. */
   workDir: string;
-  settings: Pick<SecureEtcdSettings, "clusterName" | "environment" | "members" | "etcdVersion" | "paths">;
+  settings: Pick<
+    SecureEtcdSettings,
+    "clusterName" | "environment" | "members" | "etcdVersion" | "paths" | "backup"
+  >;
   /** RPO = the snapshot schedule's interval, in minutes (default: the environment's default schedule, else prod's). */
   rpoMinutes?: number;
   /** The schedule that interval comes from, for the report. */
@@ -150,6 +154,19 @@ function parseGetJson(stdout: string): Map<string, Buffer> {
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
+/**
+ * The stack's snapshot schedule and the RPO it implies (its longest gap). With backups off, prod's: the
+ * drill still exercises the snapshot path.
+ */
+export function snapshotScheduleOf(s: Pick<SecureEtcdSettings, "backup">): {
+  cron: string;
+  rpoMinutes: number;
+} {
+  if (s.backup.enabled) return { cron: s.backup.schedule.schedule, rpoMinutes: s.backup.rpoMinutes };
+  const cron = `${resolveSnapshotSchedule("prod").schedule}`;
+  return { cron: `${cron} (prod default: backups are off)`, rpoMinutes: cronMaxIntervalMinutes(cron) };
+}
+
 export async function runBackupDrill(o: BackupDrillOptions): Promise<BackupDrillOutcome> {
   const log = o.log ?? (() => undefined);
   const c = o.cluster;
@@ -160,13 +177,9 @@ export async function runBackupDrill(o: BackupDrillOptions): Promise<BackupDrill
   const bucket = o.bucket ?? "etcd-snapshots-rehearsal";
   const kmsKeyId = o.kmsKeyId ?? "arn:aws:kms:eu-west-1:111122223333:key/rehearsal-local-snapshots";
   const prefix = snapshotPrefix(o.settings.clusterName, o.settings.environment);
-  const envDefaults = isSnapshotEnvironment(o.settings.environment)
-    ? snapshotDefaults[o.settings.environment]
-    : snapshotDefaults.prod;
-  const rpoMinutes = o.rpoMinutes ?? envDefaults.rpoMinutes;
-  const schedule =
-    o.schedule ??
-    `${envDefaults.schedule.schedule}${isSnapshotEnvironment(o.settings.environment) ? "" : " (prod default)"}`;
+  const stackSchedule = snapshotScheduleOf(o.settings);
+  const rpoMinutes = o.rpoMinutes ?? stackSchedule.rpoMinutes;
+  const schedule = o.schedule ?? stackSchedule.cron;
   const metrics: Partial<BackupMetrics> = { rpoMinutes, schedule };
   const drills: DrillResult[] = [];
   const ownS3 = !o.s3;
