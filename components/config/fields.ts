@@ -58,9 +58,13 @@ export function flag() {
   });
 }
 
-export const absolutePath = z.string().refine((v) => path.posix.isAbsolute(v) && !v.includes(".."), {
-  error: (iss) => `${show(iss.input)} is not an absolute path without '..'`,
-});
+/** Node paths end up in shell scripts, systemd units and the node bundle: plain characters only. */
+export const absolutePath = z
+  .string()
+  .refine((v) => path.posix.isAbsolute(v) && !v.includes("..") && /^\/[A-Za-z0-9._/+-]*$/.test(v), {
+    error: (iss) =>
+      `${show(iss.input)} is not an absolute path of letters, digits and . _ / + - (no spaces, no '..')`,
+  });
 
 export const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 export const dnsName =

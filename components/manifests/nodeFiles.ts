@@ -18,7 +18,22 @@ export interface NodeMaterial {
   encryptionConfiguration: string;
 }
 
+/** What a node file is for: the bootstrap checks pairs and chains by role and knows what must restart. */
+export type NodeFileRole =
+  | "ca-cert"
+  | "server-cert"
+  | "server-key"
+  | "peer-cert"
+  | "peer-key"
+  | "healthcheck-client-cert"
+  | "healthcheck-client-key"
+  | "apiserver-etcd-client-cert"
+  | "apiserver-etcd-client-key"
+  | "encryption-config"
+  | "etcd-manifest";
+
 export interface NodeFile {
+  role: NodeFileRole;
   path: string;
   /** Octal mode: keys, the manifest and the encryption config 0600 (CIS 1.1.7 and friends), certs 0644. */
   mode: "0600" | "0644";
@@ -41,17 +56,37 @@ export function nodeFiles(
 ): { files: NodeFile[]; dirs: NodeDir[] } {
   const p = nodePaths(s);
   const files: NodeFile[] = [
-    { path: p.caCert, mode: "0644", content: m.caCertPem },
-    { path: p.certs.server.cert, mode: "0644", content: m.serverCertPem },
-    { path: p.certs.server.key, mode: "0600", content: m.serverKeyPem },
-    { path: p.certs.peer.cert, mode: "0644", content: m.peerCertPem },
-    { path: p.certs.peer.key, mode: "0600", content: m.peerKeyPem },
-    { path: p.certs["healthcheck-client"].cert, mode: "0644", content: m.healthcheckClientCertPem },
-    { path: p.certs["healthcheck-client"].key, mode: "0600", content: m.healthcheckClientKeyPem },
-    { path: p.certs["apiserver-etcd-client"].cert, mode: "0644", content: m.apiserverClientCertPem },
-    { path: p.certs["apiserver-etcd-client"].key, mode: "0600", content: m.apiserverClientKeyPem },
-    { path: p.encryptionConfig, mode: "0600", content: m.encryptionConfiguration },
-    { path: p.etcdManifest, mode: "0600", content: renderEtcdManifest(s, member) },
+    { role: "ca-cert", path: p.caCert, mode: "0644", content: m.caCertPem },
+    { role: "server-cert", path: p.certs.server.cert, mode: "0644", content: m.serverCertPem },
+    { role: "server-key", path: p.certs.server.key, mode: "0600", content: m.serverKeyPem },
+    { role: "peer-cert", path: p.certs.peer.cert, mode: "0644", content: m.peerCertPem },
+    { role: "peer-key", path: p.certs.peer.key, mode: "0600", content: m.peerKeyPem },
+    {
+      role: "healthcheck-client-cert",
+      path: p.certs["healthcheck-client"].cert,
+      mode: "0644",
+      content: m.healthcheckClientCertPem,
+    },
+    {
+      role: "healthcheck-client-key",
+      path: p.certs["healthcheck-client"].key,
+      mode: "0600",
+      content: m.healthcheckClientKeyPem,
+    },
+    {
+      role: "apiserver-etcd-client-cert",
+      path: p.certs["apiserver-etcd-client"].cert,
+      mode: "0644",
+      content: m.apiserverClientCertPem,
+    },
+    {
+      role: "apiserver-etcd-client-key",
+      path: p.certs["apiserver-etcd-client"].key,
+      mode: "0600",
+      content: m.apiserverClientKeyPem,
+    },
+    { role: "encryption-config", path: p.encryptionConfig, mode: "0600", content: m.encryptionConfiguration },
+    { role: "etcd-manifest", path: p.etcdManifest, mode: "0600", content: renderEtcdManifest(s, member) },
   ];
   const dirs: NodeDir[] = [
     { path: p.etcdPkiDir, mode: "0700" },
