@@ -24,8 +24,10 @@ export interface EncryptionKeyArgs {
   name: string;
   /**
    * `primary` encrypts writes (exactly one); `staged` is readable before it becomes primary; `retired` is a
-   * former primary kept until every object is rewritten. Rotate: add new as `staged` → apply, restart every
-   * API server → swap (`primary`/`retired`) → apply, restart → rewrite all objects → only then delete the entry.
+   * former primary kept until every object is rewritten; `archived` left the EncryptionConfiguration and is
+   * kept only for restoring older snapshots. Rotate: add new as `staged` → apply, restart every API server →
+   * swap (`primary`/`retired`) → apply, restart → rewrite all objects → `secure-etcd verify-encryption` →
+   * `archived` (with `archivedOn`) → delete the entry once every snapshot that needs it has expired.
    */
   state: KeyState;
   /** Provider for this key; defaults to `encryption.provider`. Lets a cluster move e.g. from aescbc to secretbox. */
@@ -34,6 +36,11 @@ export interface EncryptionKeyArgs {
   endpoint?: string;
   /** KMS call timeout as a Go duration (default `3s`); kms keys only. */
   timeout?: string;
+  /**
+   * The day (`YYYY-MM-DD`) an `archived` key left the EncryptionConfiguration. The key stays in the secret
+   * store's key archive until every snapshot taken while it was in force has expired.
+   */
+  archivedOn?: string;
 }
 
 export interface EncryptionArgs {

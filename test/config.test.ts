@@ -374,3 +374,32 @@ describe("stack config", () => {
     );
   });
 });
+
+describe("archived encryption keys", () => {
+  const keys = (k: Record<string, unknown>) => ({
+    "secure-etcd:encryption": {
+      keys: [
+        { name: "k2", state: "primary" },
+        { name: "k1", ...k },
+      ],
+    },
+  });
+  it("need the day they were archived", () =>
+    expectProblem(keys({ state: "archived" }), "secure-etcd:encryption.keys[1].archivedOn", "required"));
+  it("archivedOn only on archived keys", () =>
+    expectProblem(
+      keys({ state: "retired", archivedOn: "2026-11-01" }),
+      "secure-etcd:encryption.keys[1].archivedOn",
+      "only applies",
+    ));
+  it("archivedOn is a date", () =>
+    expectProblem(
+      keys({ state: "archived", archivedOn: "last week" }),
+      "secure-etcd:encryption.keys[1].archivedOn",
+      '"last week"',
+    ));
+  it("an archived key with its date is accepted", () => {
+    const s = load(keys({ state: "archived", archivedOn: "2026-11-01" }));
+    assert.equal(s.encryption.keys[1].state, "archived");
+  });
+});

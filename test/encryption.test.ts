@@ -155,3 +155,35 @@ describe("EncryptionConfiguration renderer", () => {
     assert.deepEqual(names.sort(), ["a", "b", "c", "d"]);
   });
 });
+
+describe("archived keys", () => {
+  it("leave the EncryptionConfiguration (no API server reads them) but keep their order among the rest", () => {
+    const yaml = renderEncryptionConfiguration({
+      resources: ["secrets"],
+      identityFallback: false,
+      keys: [
+        {
+          name: "gone",
+          state: "archived",
+          provider: "aescbc",
+          secretBase64: Buffer.alloc(32, 1).toString("base64"),
+        },
+        {
+          name: "new",
+          state: "primary",
+          provider: "secretbox",
+          secretBase64: Buffer.alloc(32, 2).toString("base64"),
+        },
+        {
+          name: "old",
+          state: "retired",
+          provider: "secretbox",
+          secretBase64: Buffer.alloc(32, 3).toString("base64"),
+        },
+      ],
+    });
+    assert.ok(!yaml.includes("gone"), yaml);
+    assert.ok(!yaml.includes(Buffer.alloc(32, 1).toString("base64")), "no archived key material");
+    assert.ok(yaml.indexOf("new") < yaml.indexOf("old"));
+  });
+});

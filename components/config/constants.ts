@@ -13,8 +13,10 @@ export type EncryptionProvider = (typeof encryptionProviders)[number];
  * - `primary`: listed first, encrypts every write (exactly one).
  * - `staged`: listed after the primary so every API server can already *read* with it before it becomes primary.
  * - `retired`: a former primary kept for reads until every object has been rewritten with the new primary.
+ * - `archived`: no longer in the EncryptionConfiguration (nothing stored in etcd uses it), but kept in the
+ *   secret store's key archive until every snapshot taken while it was in force has expired.
  */
-export const keyStates = ["primary", "staged", "retired"] as const;
+export const keyStates = ["primary", "staged", "retired", "archived"] as const;
 export type KeyState = (typeof keyStates)[number];
 
 export const minTlsVersions = ["TLS1.2", "TLS1.3"] as const;

@@ -63,6 +63,12 @@ const keySchema = z
       })
       .optional(),
     timeout: matching(goDuration, "timeout (Go duration such as 3s)").optional(),
+    archivedOn: z
+      .string()
+      .refine((v) => /^\d{4}-\d{2}-\d{2}$/.test(v) && !Number.isNaN(Date.parse(`${v}T00:00:00Z`)), {
+        error: (iss) => `${show(iss.input)} is not a date like 2026-12-01`,
+      })
+      .optional(),
   })
   .strict();
 
@@ -209,6 +215,13 @@ function encryptionChecks(s: ParsedSettings, add: (path: string, message: string
       add(
         `encryption.keys[${i}].endpoint`,
         `is required for a kms key (the KMS v2 plugin socket, e.g. unix:///var/run/kms.sock)`,
+      );
+    if ((k.state === "archived") !== (k.archivedOn !== undefined))
+      add(
+        `encryption.keys[${i}].archivedOn`,
+        k.state === "archived"
+          ? "is required for an archived key (the day it left the EncryptionConfiguration, e.g. 2026-12-01): snapshots taken before then still need it"
+          : `only applies to archived keys; this key is ${show(k.state)}`,
       );
     if (provider !== "kms" && (k.endpoint || k.timeout))
       add(

@@ -18,7 +18,7 @@ export interface EncryptionConfigInput {
   identityFallback: boolean;
 }
 
-const stateRank: Record<KeyState, number> = { primary: 0, staged: 1, retired: 2 };
+const stateRank: Record<KeyState, number> = { primary: 0, staged: 1, retired: 2, archived: 3 };
 
 /**
  * Orders keys for the safe rotation sequence: the primary first (it encrypts writes), then staged keys
@@ -32,6 +32,9 @@ export function orderKeys<T extends { state: KeyState }>(keys: readonly T[]): T[
     .map(({ k }) => k);
 }
 
+/** Archived keys left the EncryptionConfiguration; they live on only in the secret store's key archive. */
+export const inEncryptionConfiguration = (k: { state: KeyState }) => k.state !== "archived";
+
 type ProviderEntry =
   | { [p in "secretbox" | "aescbc" | "aesgcm"]?: { keys: { name: string; secret: string }[] } }
   | { kms: { apiVersion: "v2"; name: string; endpoint: string; timeout: string } }
@@ -44,7 +47,7 @@ export function providerList(
 ): ProviderEntry[] {
   const entries: ProviderEntry[] = [];
   const localEntries = new Map<string, { keys: { name: string; secret: string }[] }>();
-  for (const k of orderKeys(keys)) {
+  for (const k of orderKeys(keys).filter(inEncryptionConfiguration)) {
     if (k.provider === "kms") {
       if (!k.endpoint) throw new Error(`encryption key ${JSON.stringify(k.name)}: kms needs an endpoint`);
       entries.push({
