@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { createSnapshots } from "./backup/snapshots";
 import type { SnapshotJob } from "./backup/snapshotJob";
 import type { SnapshotStore } from "./backup/snapshotStore";
+import { ConfigError } from "./config/errors";
 import { validateSettings, type SecureEtcdSettings } from "./config/schema";
 import { createEncryptionKeys } from "./encryption/keys";
 import { renderEncryptionConfiguration } from "./encryption/render";
@@ -17,6 +18,7 @@ import {
   renderKubeApiserverPatch,
   type NodeMaterial,
 } from "./manifests";
+import { resourceNameProblem } from "./naming";
 import { issuePki, type IssuedPki } from "./pki/issueAll";
 import type { CertRole } from "./pki/profiles";
 import type { SecureEtcdArgs } from "./secureEtcdArgs";
@@ -86,7 +88,11 @@ export class SecureEtcd extends pulumi.ComponentResource {
   constructor(name: string, args: SecureEtcdArgs, opts?: pulumi.ComponentResourceOptions) {
     super("secure-etcd:index:SecureEtcd", name, {}, opts);
     const { kubernetesProvider, replicaProvider, ...config } = args;
-    const s = validateSettings(config, "", `SecureEtcd ${JSON.stringify(name)} args`);
+    const source = `SecureEtcd ${JSON.stringify(name)} args`;
+    const s = validateSettings(config, "", source);
+    const nameProblem = resourceNameProblem(name, s);
+    if (nameProblem) throw new ConfigError([{ path: "(resource name)", message: nameProblem }], source);
+    for (const warning of s.warnings) pulumi.log.warn(`${name}: ${warning}`, this);
     this.settings = s;
 
     const pki = issuePki(name, s, this);

@@ -8,6 +8,7 @@ import {
   snapshotDefaults,
   type ColdStorageClass,
 } from "../backup/defaults";
+import { bucketNameProblem, oidcProblem } from "./checks";
 import { cronIntervals, cronScheduleProblem } from "./cron";
 import { ConfigError, ProblemList, parseOrThrow } from "./errors";
 import { checked, dnsLabel, flag, matching, oneOf, show, wholeDays } from "./fields";
@@ -18,7 +19,6 @@ import { checked, dnsLabel, flag, matching, oneOf, show, wholeDays } from "./fie
  * backup/defaults.ts; an environment without a row must give schedule and retention itself.
  */
 
-const bucketName = /^(?!xn--)(?!.*-s3alias$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const awsRegion = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
 /** Snapshots closer together than this would overlap with their own verification and upload. */
 export const minSnapshotIntervalMinutes = 5;
@@ -28,10 +28,7 @@ export const objectLockModes = ["GOVERNANCE", "COMPLIANCE"] as const;
 export const backupSchema = z
   .object({
     enabled: flag().default(true),
-    bucketName: matching(
-      bucketName,
-      "S3 bucket name (3–63 lowercase letters, digits, dots, hyphens)",
-    ).optional(),
+    bucketName: checked(bucketNameProblem).optional(),
     schedule: checked(cronScheduleProblem).optional(),
     retentionDays: wholeDays("retention").optional(),
     noncurrentVersionDays: wholeDays("noncurrent-version retention").optional(),
@@ -44,7 +41,7 @@ export const backupSchema = z
     replicaRegion: matching(awsRegion, "AWS region (e.g. eu-central-1)").optional(),
     accessLogging: z
       .object({
-        targetBucket: matching(bucketName, "S3 bucket name"),
+        targetBucket: checked(bucketNameProblem),
         targetPrefix: z.string().default("s3-access-logs/"),
       })
       .strict()
@@ -263,6 +260,8 @@ export function resolveBackup(
       `${show(b.accessLogging.targetBucket)} is the snapshot bucket itself; logs must go elsewhere`,
     );
   if (retention && b.objectLock) checkObjectLock(b.objectLock, retention.retention, problems);
+  const oidc = b.oidc && oidcProblem(b.oidc.providerArn, b.oidc.providerUrl);
+  if (oidc) problems.add("backup.oidc.providerUrl", oidc);
   if (!schedule || !retention) return undefined;
   return {
     ...rest,

@@ -1,4 +1,3 @@
-import { isIP } from "node:net";
 import { z } from "zod";
 import {
   etcdCapabilityTable,
@@ -20,7 +19,16 @@ import {
   type EncryptionProvider,
 } from "./constants";
 import { parseOrThrow, ProblemList } from "./errors";
-import { absolutePath, dnsLabel, dnsName, flag, matching, oneOf, show, wholeHours } from "./fields";
+import {
+  canonicalIp,
+  cipherSuitesProblem,
+  dnsNameProblem,
+  encryptedResourceProblems,
+  imageProblem,
+  ipProblem,
+  pathOverlapProblems,
+} from "./checks";
+import { absolutePath, checked, dnsLabel, dnsName, flag, matching, oneOf, show, wholeHours } from "./fields";
 
 /*
  * THE config shape: one zod schema validates both the component's plain args and a stack's
@@ -30,24 +38,16 @@ import { absolutePath, dnsLabel, dnsName, flag, matching, oneOf, show, wholeHour
 
 /** Kubernetes puts the key name into the stored prefix `k8s:enc:<provider>:v1:<name>:`, so no colons. */
 const keyName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
-const resourceName = /^(\*\.\*|\*\.[a-z0-9.-]+|[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9.-]+)?)$/;
+const resourceName = /^(\*\.\*|\*\.|\*\.[a-z0-9.-]+|[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9.-]+)?)$/;
 const goDuration = /^\d+(ms|s|m|h)$/;
-
-function ipProblem(v: string): string | undefined {
-  if (v.includes("%"))
-    return "has an IPv6 zone id; certificates and etcd URLs carry plain addresses only (e.g. fd00::10)";
-  if (isIP(v) === 0) return "is not an IPv4 or IPv6 address (e.g. 10.0.1.10 or fd00::10)";
-  return undefined;
-}
 
 const memberSchema = z
   .object({
     name: matching(dnsLabel, "member name (lowercase DNS label, e.g. cp-1)"),
-    ip: z.string().superRefine((v, ctx) => {
-      const p = ipProblem(v);
-      if (p) ctx.addIssue({ code: "custom", message: `${show(v)} ${p}` });
-    }),
-    dnsNames: z.array(matching(dnsName, "DNS name (lowercase, e.g. cp-1.etcd.internal)")).default([]),
+    ip: checked(ipProblem),
+    dnsNames: z
+      .array(matching(dnsName, "DNS name (lowercase, e.g. cp-1.etcd.internal)").pipe(checked(dnsNameProblem)))
+      .default([]),
   })
   .strict();
 
@@ -62,7 +62,11 @@ const keySchema = z
         error: (iss) => `${show(iss.input)} is not a KMS plugin endpoint; expected unix:///path/to/socket`,
       })
       .optional(),
-    timeout: matching(goDuration, "timeout (Go duration such as 3s)").optional(),
+    timeout: matching(goDuration, "timeout (Go duration such as 3s)")
+      .refine((v) => !/^0+(ms|s|m|h)$/.test(v), {
+        error: (iss) => `${show(iss.input)} must be longer than zero`,
+      })
+      .optional(),
     archivedOn: z
       .string()
       .refine((v) => /^\d{4}-\d{2}-\d{2}$/.test(v) && !Number.isNaN(Date.parse(`${v}T00:00:00Z`)), {
@@ -76,7 +80,12 @@ const encryptionSchema = z
   .object({
     provider: oneOf(encryptionProviders, "encryption provider").default(defaults.encryptionProvider),
     resources: z
-      .array(matching(resourceName, "resource name (e.g. secrets, configmaps, *.apps)"))
+      .array(
+        matching(
+          resourceName,
+          "resource name (lowercase plural such as secrets or configmaps, *.apps for a group, '*.' for the core group, '*.*' for all)",
+        ),
+      )
       .min(1, { error: "must list at least one resource (e.g. secrets)" })
       .default([...defaults.encryptedResources]),
     keys: z.array(keySchema).default([{ name: "key1", state: "primary" }]),
@@ -97,10 +106,11 @@ const pathsSchema = z
 const tlsSchema = z
   .object({
     minVersion: oneOf(minTlsVersions, "minimum TLS version").default(defaults.minTlsVersion),
+    /** Optional on input: with TLS1.3 Go's suites are fixed, so a list given then is a mistake. */
     cipherSuites: z
       .array(oneOf(allowedCipherSuites as readonly string[], "cipher suite (ECDHE with AEAD only)"))
       .min(1, { error: "must list at least one cipher suite" })
-      .default([...defaultCipherSuites]),
+      .optional(),
   })
   .strict();
 
@@ -110,7 +120,7 @@ export const settingsSchema = z
     environment: matching(dnsLabel, "environment name (lowercase DNS label, e.g. dev, staging, prod)"),
     members: z.array(memberSchema),
     etcdVersion: z.string(),
-    etcdImage: z.string().min(1).optional(),
+    etcdImage: checked(imageProblem).optional(),
     keyAlgorithm: oneOf(keyAlgorithms, "key algorithm").default(defaults.keyAlgorithm),
     caValidityHours: wholeHours("CA validity", maxValidityHours).default(defaults.caValidityHours),
     leafValidityHours: wholeHours("leaf certificate validity", maxValidityHours).default(
@@ -141,10 +151,13 @@ export type EtcdMemberSpec = ParsedSettings["members"][number];
 export type BackupSettings = ResolvedBackup | { enabled: false };
 
 /** Fully defaulted, validated settings: what every renderer and resource builder works from. */
-export type SecureEtcdSettings = Omit<ParsedSettings, "etcdImage" | "encryption" | "backup"> & {
+export type SecureEtcdSettings = Omit<ParsedSettings, "etcdImage" | "encryption" | "backup" | "tls"> & {
   etcdImage: string;
   encryption: Omit<ParsedSettings["encryption"], "keys"> & { keys: EncryptionKeySpec[] };
+  tls: { minVersion: ParsedSettings["tls"]["minVersion"]; cipherSuites: string[] };
   backup: BackupSettings;
+  /** Legal but weaker choices, for `pulumi.log.warn` at preview. */
+  warnings: string[];
 };
 
 /** Checks that span fields: counts, uniqueness, rotation states, windows, versions. */
@@ -157,8 +170,9 @@ function crossChecks(s: ParsedSettings, problems: ProblemList): void {
   for (const field of ["name", "ip"] as const) {
     const seen = new Map<string, number>();
     s.members.forEach((m, i) => {
-      const first = seen.get(m[field]);
-      if (first === undefined) seen.set(m[field], i);
+      const value = field === "ip" ? canonicalIp(m.ip) : m.name;
+      const first = seen.get(value);
+      if (first === undefined) seen.set(value, i);
       else
         add(
           `members[${i}].${field}`,
@@ -178,6 +192,25 @@ function crossChecks(s: ParsedSettings, problems: ProblemList): void {
     );
   }
 
+  s.members.forEach((m, i) =>
+    m.dnsNames.forEach((d, j) => {
+      if (m.dnsNames.indexOf(d) !== j) add(`members[${i}].dnsNames[${j}]`, `${show(d)} is listed twice`);
+    }),
+  );
+  const reservedCns = new Map<string, string>([
+    ["etcd-ca", "the CA"],
+    ["kube-apiserver-etcd-client", "kube-apiserver's client cert"],
+    ["kube-etcd-healthcheck-client", "the health-check client cert"],
+    ...s.members.map((m): [string, string] => [m.name, `member ${m.name}'s server and peer certs`]),
+  ]);
+  if (reservedCns.has(s.backupClientCommonName))
+    add(
+      "backupClientCommonName",
+      `${show(s.backupClientCommonName)} is the CN of ${reservedCns.get(s.backupClientCommonName)}; etcd identifies clients by CN, so the backup client needs its own`,
+    );
+  for (const p of pathOverlapProblems(s.paths)) add(`paths.${p.key}`, p.message);
+  tlsChecks(s, add);
+
   if (s.leafValidityHours > s.caValidityHours)
     add(
       "leafValidityHours",
@@ -189,6 +222,21 @@ function crossChecks(s: ParsedSettings, problems: ProblemList): void {
       `${s.earlyRenewalHours} must be less than leafValidityHours (${s.leafValidityHours}), or every 'pulumi up' would re-issue every cert`,
     );
   encryptionChecks(s, add);
+}
+
+function tlsChecks(s: ParsedSettings, add: (path: string, message: string) => void): void {
+  const suites = s.tls.cipherSuites;
+  if (!suites) return;
+  if (s.tls.minVersion === "TLS1.3")
+    add(
+      "tls.cipherSuites",
+      "does not apply with minVersion TLS1.3 (Go's TLS 1.3 suites are fixed); remove it",
+    );
+  const problem = cipherSuitesProblem(suites, s.keyAlgorithm);
+  if (problem) add("tls.cipherSuites", `${show(suites)} ${problem}`);
+  suites.forEach((c, i) => {
+    if (suites.indexOf(c) !== i) add(`tls.cipherSuites[${i}]`, `${show(c)} is listed twice`);
+  });
 }
 
 function encryptionChecks(s: ParsedSettings, add: (path: string, message: string) => void): void {
@@ -234,6 +282,24 @@ function encryptionChecks(s: ParsedSettings, add: (path: string, message: string
     if (resources.has(r)) add(`encryption.resources[${i}]`, `${show(r)} is listed twice`);
     resources.add(r);
   });
+  for (const p of encryptedResourceProblems(s.encryption.resources))
+    add(`encryption.resources[${p.index}]`, p.message);
+}
+
+/** Choices CIS or upstream guidance rates weaker: said at preview, never silently accepted. */
+function weakerChoices(s: ParsedSettings): string[] {
+  const primary = s.encryption.keys.find((k) => k.state === "primary");
+  const provider = primary?.provider ?? s.encryption.provider;
+  const out: string[] = [];
+  if (provider === "aesgcm")
+    out.push(
+      `encryption: the primary key ${show(primary?.name)} uses aesgcm, which FAILS CIS 1.2.28 as kube-bench checks it (the first provider must be aescbc, kms or secretbox), and needs rotating every 200,000 writes; prefer secretbox or kms`,
+    );
+  if (provider === "aescbc")
+    out.push(
+      `encryption: the primary key ${show(primary?.name)} uses aescbc, which Kubernetes rates weak (padding oracle); prefer secretbox or kms`,
+    );
+  return out;
 }
 
 /** Args-shaped config after parsing: numbers are numbers, defaults filled, nothing resolved yet. */
@@ -265,7 +331,9 @@ export function parseSettings(
       ...s.encryption,
       keys: s.encryption.keys.map((k) => ({ ...k, provider: k.provider ?? s.encryption.provider })),
     },
+    tls: { minVersion: s.tls.minVersion, cipherSuites: s.tls.cipherSuites ?? [...defaultCipherSuites] },
     backup: backup!,
+    warnings: weakerChoices(s),
   };
   return { config: s, settings };
 }

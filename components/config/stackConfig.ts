@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { parseOrThrow } from "./errors";
+import { resourceNameProblem } from "../naming";
+import { ConfigError, parseOrThrow } from "./errors";
 import { flag } from "./fields";
 import { parseSettings, type SecureEtcdConfig, type SecureEtcdSettings } from "./schema";
 
@@ -55,6 +56,9 @@ export function loadStackConfig(allConfig: Record<string, string>, stackName: st
     );
   }
   const { config, settings } = parseSettings(raw, prefix, source);
+  // The program names SecureEtcd after the cluster, so the cluster name carries the physical-name budget.
+  const nameProblem = resourceNameProblem(settings.clusterName, settings);
+  if (nameProblem) throw new ConfigError([{ path: `${prefix}clusterName`, message: nameProblem }], source);
   const program = parseOrThrow(programBackupKeys, programRaw, `${prefix}backup`, source);
   return { args: config, settings, program };
 }
