@@ -1,46 +1,60 @@
 /*
  * The secure-etcd program: stack config (stacks/Pulumi.<stack>.yaml) → SecureEtcd → stack outputs.
- * The whole config is validated before any resource is created.
+ * The whole config is validated before any resource is created, and so is the step from the key states
+ * this stack last deployed (read from its own outputs) to the ones configured now.
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { loadStackConfig, SecureEtcd } from "./components";
+import { ownStackName, previousEncryptionKeys } from "./program/previousDeployment";
 
-const stack = loadStackConfig(pulumi.runtime.allConfig(), pulumi.getStack());
-const { settings, program } = stack;
+export = async () => {
+  const stack = loadStackConfig(pulumi.runtime.allConfig(), pulumi.getStack());
+  const { settings, program } = stack;
 
-// With backup.deployJob the snapshot job goes into the cluster the ambient kubeconfig points at;
-// otherwise it is only rendered (snapshotJobManifests) for GitOps or manual apply.
-const kubernetesProvider = program.deployJob
-  ? new k8s.Provider(`${settings.clusterName}-cluster`, { context: program.kubeContext })
-  : undefined;
+  const self = new pulumi.StackReference(`${settings.clusterName}-previous-deployment`, {
+    name: ownStackName(),
+  });
 
-const etcd = new SecureEtcd(settings.clusterName, { ...stack.args, kubernetesProvider });
+  // With backup.deployJob the snapshot job goes into the cluster the ambient kubeconfig points at;
+  // otherwise it is only rendered (snapshotJobManifests) for GitOps or manual apply.
+  const kubernetesProvider = program.deployJob
+    ? new k8s.Provider(`${settings.clusterName}-cluster`, { context: program.kubeContext })
+    : undefined;
 
-export const clusterName = settings.clusterName;
-export const environment = settings.environment;
-export const etcdEndpoints = etcd.etcdEndpoints;
-export const caCertPem = etcd.caCertPem;
-export const caValidityEndTime = etcd.caValidityEndTime;
-export const certificateExpiry = etcd.certificateExpiry;
-export const memberCertificates = etcd.members;
-export const clientCertificates = etcd.clients;
-export const encryptionConfiguration = etcd.encryptionConfiguration;
-export const etcdManifests = etcd.etcdManifests;
-export const nodeCloudInit = etcd.nodeCloudInit;
-export const apiserverFlags = etcd.apiserverFlags;
-export const kubeApiserverPatch = etcd.kubeApiserverPatch;
-export const kubeadmClusterConfiguration = etcd.kubeadmClusterConfiguration;
-export const kubeadmPatches = etcd.kubeadmPatches;
+  const etcd = new SecureEtcd(settings.clusterName, {
+    ...stack.args,
+    kubernetesProvider,
+    previousEncryptionKeys: await previousEncryptionKeys(self),
+  });
 
-// Snapshots (undefined when secure-etcd:backup.enabled is false).
-export const snapshotBucketName = etcd.snapshotStore?.bucketName;
-export const snapshotBucketArn = etcd.snapshotStore?.bucketArn;
-export const snapshotKmsKeyArn = etcd.snapshotStore?.kmsKeyArn;
-export const snapshotPrefix = etcd.snapshotStore?.prefix;
-export const snapshotWriterPolicyJson = etcd.snapshotStore?.writerPolicyJson;
-export const snapshotReaderPolicyJson = etcd.snapshotStore?.readerPolicyJson;
-export const snapshotRoleArn = etcd.snapshotStore?.roleArn;
-export const snapshotSchedule = etcd.snapshotJob?.schedule;
-export const snapshotJobManifests = etcd.snapshotJob?.manifestsYaml;
-export const snapshotJobSecretYaml = etcd.snapshotJob?.secretYaml;
+  return {
+    clusterName: settings.clusterName,
+    environment: settings.environment,
+    etcdEndpoints: etcd.etcdEndpoints,
+    caCertPem: etcd.caCertPem,
+    caValidityEndTime: etcd.caValidityEndTime,
+    certificateExpiry: etcd.certificateExpiry,
+    memberCertificates: etcd.members,
+    clientCertificates: etcd.clients,
+    encryptionConfiguration: etcd.encryptionConfiguration,
+    encryptionKeyStates: etcd.encryptionKeyStates,
+    etcdManifests: etcd.etcdManifests,
+    nodeCloudInit: etcd.nodeCloudInit,
+    apiserverFlags: etcd.apiserverFlags,
+    kubeApiserverPatch: etcd.kubeApiserverPatch,
+    kubeadmClusterConfiguration: etcd.kubeadmClusterConfiguration,
+    kubeadmPatches: etcd.kubeadmPatches,
+    // Snapshots (undefined when secure-etcd:backup.enabled is false).
+    snapshotBucketName: etcd.snapshotStore?.bucketName,
+    snapshotBucketArn: etcd.snapshotStore?.bucketArn,
+    snapshotKmsKeyArn: etcd.snapshotStore?.kmsKeyArn,
+    snapshotPrefix: etcd.snapshotStore?.prefix,
+    snapshotWriterPolicyJson: etcd.snapshotStore?.writerPolicyJson,
+    snapshotReaderPolicyJson: etcd.snapshotStore?.readerPolicyJson,
+    snapshotRoleArn: etcd.snapshotStore?.roleArn,
+    snapshotSchedule: etcd.snapshotJob?.schedule,
+    snapshotJobManifests: etcd.snapshotJob?.manifestsYaml,
+    snapshotJobSecretYaml: etcd.snapshotJob?.secretYaml,
+  };
+};

@@ -10,3 +10,5 @@ export * as encryption from "./encryption/render";
 export * as pki from "./pki/profiles";
 export * from "./etcd/capabilities";
 export * as backup from "./backup";
+export * as encryptionTransitions from "./encryption/transitions";
+export type { KeyStateRecord } from "./encryption/transitions";

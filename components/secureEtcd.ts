@@ -6,6 +6,7 @@ import { ConfigError } from "./config/errors";
 import { validateSettings, type SecureEtcdSettings } from "./config/schema";
 import { createEncryptionKeys } from "./encryption/keys";
 import { renderEncryptionConfiguration } from "./encryption/render";
+import { keyTransitionProblems, type KeyStateRecord } from "./encryption/transitions";
 import {
   clientUrl,
   nodeFiles,
@@ -80,6 +81,8 @@ export class SecureEtcd extends pulumi.ComponentResource {
    * static pod manifest root:root with safe modes (keys 0600, PKI/data dirs 0700). Secret: it embeds keys.
    */
   readonly nodeCloudInit: Record<string, pulumi.Output<string>>;
+  /** Every encryption key's name, provider and state (no key material): feed it back as `previousEncryptionKeys`. */
+  readonly encryptionKeyStates: pulumi.Output<KeyStateRecord[]>;
   /** The snapshot bucket and policies (when backups are enabled). */
   readonly snapshotStore?: SnapshotStore;
   /** The snapshot job: rendered manifests always, Kubernetes objects with `kubernetesProvider`. */
@@ -87,13 +90,16 @@ export class SecureEtcd extends pulumi.ComponentResource {
 
   constructor(name: string, args: SecureEtcdArgs, opts?: pulumi.ComponentResourceOptions) {
     super("secure-etcd:index:SecureEtcd", name, {}, opts);
-    const { kubernetesProvider, replicaProvider, ...config } = args;
+    const { kubernetesProvider, replicaProvider, previousEncryptionKeys, ...config } = args;
     const source = `SecureEtcd ${JSON.stringify(name)} args`;
     const s = validateSettings(config, "", source);
     const nameProblem = resourceNameProblem(name, s);
     if (nameProblem) throw new ConfigError([{ path: "(resource name)", message: nameProblem }], source);
     for (const warning of s.warnings) pulumi.log.warn(`${name}: ${warning}`, this);
+    const states = keyStateRecords(s);
+    if (previousEncryptionKeys) refuseUnsafeTransition(previousEncryptionKeys, states, s, source);
     this.settings = s;
+    this.encryptionKeyStates = pulumi.output(states);
 
     const pki = issuePki(name, s, this);
     this.caCertPem = pki.ca.certPem;
@@ -155,6 +161,7 @@ export class SecureEtcd extends pulumi.ComponentResource {
       clients: this.clients,
       certificateExpiry: this.certificateExpiry,
       encryptionConfiguration: this.encryptionConfiguration,
+      encryptionKeyStates: this.encryptionKeyStates,
       etcdManifests: this.etcdManifests,
       nodeCloudInit: this.nodeCloudInit,
       etcdEndpoints: this.etcdEndpoints,
@@ -186,6 +193,40 @@ export class SecureEtcd extends pulumi.ComponentResource {
       }),
     ) as unknown as pulumi.Output<NodeMaterial>;
   }
+}
+
+function keyStateRecords(s: SecureEtcdSettings): KeyStateRecord[] {
+  return s.encryption.keys.map((k) => ({
+    name: k.name,
+    state: k.state,
+    provider: k.provider,
+    ...(k.archivedOn ? { archivedOn: k.archivedOn } : {}),
+  }));
+}
+
+/** The longest a snapshot lives in this environment: how long an archived key must be kept. */
+function archiveDays(s: SecureEtcdSettings): number {
+  return s.backup.enabled ? s.backup.retention.days + s.backup.retention.noncurrentVersionDays : 0;
+}
+
+function refuseUnsafeTransition(
+  previous: KeyStateRecord[],
+  next: KeyStateRecord[],
+  s: SecureEtcdSettings,
+  source: string,
+): void {
+  const problems = keyTransitionProblems(previous, next, archiveDays(s));
+  if (problems.length === 0) return;
+  throw new ConfigError(
+    problems.map((p) => {
+      const i = s.encryption.keys.findIndex((k) => k.name === p.key);
+      return {
+        path: i >= 0 ? `encryption.keys[${i}]` : "encryption.keys",
+        message: `${JSON.stringify(p.key)} ${p.message}`,
+      };
+    }),
+    `${source} (against the key states last deployed)`,
+  );
 }
 
 function memberTls(s: SecureEtcdSettings, pki: IssuedPki): Record<string, MemberTls> {

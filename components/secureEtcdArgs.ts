@@ -2,6 +2,7 @@ import type * as aws from "@pulumi/aws";
 import type * as k8s from "@pulumi/kubernetes";
 import type { ColdStorageClass } from "./backup/defaults";
 import type { EncryptionProvider, KeyAlgorithm, KeyState, MinTlsVersion, SettingsInput } from "./config";
+import type { KeyStateRecord } from "./encryption/transitions";
 
 /*
  * The public Args of SecureEtcd, documented for users. The config schema (config/schema.ts) is the one
@@ -143,12 +144,19 @@ export interface SecureEtcdArgs {
   kubernetesProvider?: k8s.Provider;
   /** Provider for the snapshot replica's resources (with `backup.replicaRegion`). */
   replicaProvider?: aws.Provider;
+  /**
+   * The encryption key states last deployed (this component's `encryptionKeyStates` output, e.g. read
+   * from the stack's own outputs). When given, an unsafe step — a key made primary without the staged
+   * step, a key that may still encrypt data dropped, an archived key removed while snapshots need it —
+   * is refused at preview with the safe next step. The program passes it automatically.
+   */
+  previousEncryptionKeys?: KeyStateRecord[];
 }
 
 // ---- compile-time: the Args and the schema describe the same keys --------------------------------------
 
-/** Args that are resources, not config: the schema never sees them. */
-type ResourceArgs = "kubernetesProvider" | "replicaProvider";
+/** Args that are resources or deployment state, not config: the schema never sees them. */
+type ResourceArgs = "kubernetesProvider" | "replicaProvider" | "previousEncryptionKeys";
 
 /** Every key path of a shape (`backup.objectLock.days`), arrays looked through. */
 type DeepKeys<T> = T extends readonly (infer E)[]

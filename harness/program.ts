@@ -13,11 +13,13 @@ export async function runProgram<M extends pulumi.runtime.Mocks>(
 ): Promise<{ mocks: M; outputs: Record<string, unknown> }> {
   const m = mocks;
   pulumi.runtime.setAllConfig(config);
-  await pulumi.runtime.setMocks(m, "secure-etcd", stack, false);
+  await pulumi.runtime.setMocks(m, "secure-etcd", stack, false, "organization");
   const entry = require.resolve(path.join(repoRoot, "index.ts"));
   delete require.cache[entry];
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- re-run the program fresh per stack
-  const outputs = require(entry) as Record<string, unknown>;
+  const exported = require(entry) as Record<string, unknown> | (() => Promise<Record<string, unknown>>);
+  // The program exports an async main (as Pulumi allows); its result is the stack's outputs.
+  const outputs = typeof exported === "function" ? await exported() : exported;
   // Every resource feeds some export, so once all exports resolve every registration has been seen.
   await Promise.all(
     Object.values(outputs).map(

@@ -46,6 +46,12 @@ export interface ProviderEmulationOptions {
    * arrived as secrets are always returned as secrets.
    */
   markSecretOutputs?: boolean;
+  /**
+   * Outputs of deployed stacks, by fully qualified stack name, for `pulumi.StackReference` reads (a
+   * program reading its own last deployment, or a promotion source). Unknown stacks read as never
+   * deployed: no outputs.
+   */
+  stackOutputs?: Record<string, Record<string, unknown>>;
 }
 
 /** One resource the emulation created. `inputs` and `state` are plain values (secrets unwrapped). */
@@ -148,10 +154,12 @@ export class ProviderEmulation implements pulumi.runtime.Mocks {
   readonly calls: EmulatedCall[] = [];
   private readonly clock: () => Date;
   private readonly markSecretOutputs: boolean;
+  private readonly stackOutputs: Record<string, Record<string, unknown>>;
 
   constructor(options: ProviderEmulationOptions = {}) {
     this.clock = options.now ?? (() => new Date());
     this.markSecretOutputs = options.markSecretOutputs ?? false;
+    this.stackOutputs = options.stackOutputs ?? {};
   }
 
   /** The emulation's current time. */
@@ -447,6 +455,8 @@ export class ProviderEmulation implements pulumi.runtime.Mocks {
     secretKeys: Set<string>,
   ): pulumi.runtime.MockResourceResult {
     const id = args.id as string;
+    if (args.type === "pulumi:pulumi:StackReference")
+      return { id, state: { ...inputs, outputs: this.stackOutputs[id] ?? {}, secretOutputNames: [] } };
     const known = this.resources.find((r) => r.type === args.type && r.id === id);
     const state: Record<string, unknown> = { ...(known?.state ?? {}), ...inputs };
     if (CERT_TYPES.includes(args.type) && typeof state.validityEndTime === "string") {

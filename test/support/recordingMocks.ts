@@ -16,7 +16,12 @@ export interface RecordedResource {
 export class RecordingMocks implements pulumi.runtime.Mocks {
   readonly resources: RecordedResource[] = [];
   /** aws/kubernetes resources and function calls get the emulation's deterministic ids and ARNs. */
-  private readonly generic = new ProviderEmulation();
+  private readonly generic: ProviderEmulation;
+
+  /** `stackOutputs`: what StackReference reads see (deployed stacks by fully qualified name). */
+  constructor(o: { stackOutputs?: Record<string, Record<string, unknown>> } = {}) {
+    this.generic = new ProviderEmulation({ stackOutputs: o.stackOutputs });
+  }
 
   newResource(args: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
     this.resources.push({
