@@ -7,7 +7,10 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as x509 from "@peculiar/x509";
 import * as pulumi from "@pulumi/pulumi";
+import { keyAlgorithms } from "../components/config/constants";
+import { privateKeyArgs } from "../components/pki/profiles";
 import {
+  FUNCTIONS,
   ProviderEmulation,
   TYPES,
   createCertRequest,
@@ -66,6 +69,8 @@ function extensionBlock(text: string, header: string): string | undefined {
   const m = new RegExp(`${header}:( critical)?\\s*\\n\\s*([^\\n]+)`).exec(text);
   return m ? `${m[1] ? "critical " : ""}${m[2].trim()}` : undefined;
 }
+
+const pemOf = (key: nodeCrypto.KeyObject): string => key.export({ type: "pkcs8", format: "pem" }) as string;
 
 const spkiOfCert = (pem: string): Buffer =>
   new nodeCrypto.X509Certificate(pem).publicKey.export({ type: "spki", format: "der" });
@@ -508,28 +513,128 @@ describe("tls/random provider emulation", function () {
       );
     });
 
-    it("defaults: ECDSA is P-224, Ed25519 works; both chains verify", function () {
-      const p224 = generatePrivateKey({ algorithm: "ECDSA" });
-      assert.equal(p224.ecdsaCurve, "P224");
-      assert.equal(p224.publicKeyOpenssh, ""); // x/crypto/ssh has no P-224
-      const ed = generatePrivateKey({ algorithm: "ED25519" });
-      assert.match(ed.privateKeyPem, /^-----BEGIN PRIVATE KEY-----\n/);
+    it("refuses the keys secure-etcd never requests (P-224 default, P-521, ED25519, other RSA sizes), naming them", function () {
+      const supported =
+        /supports the keys secure-etcd issues: ECDSA with ecdsaCurve P256 or P384, RSA with rsaBits 2048, 3072 or 4096/;
+      const refusals: [GeneratePrivateKeyArgs, RegExp][] = [
+        [
+          { algorithm: "ECDSA" },
+          /ecdsaCurve "P224" \(the tls provider's default when ecdsaCurve is unset\) is not supported/,
+        ],
+        [{ algorithm: "ECDSA", ecdsaCurve: "P224" }, /ecdsaCurve "P224" is not supported/],
+        [{ algorithm: "ECDSA", ecdsaCurve: "P521" }, /ecdsaCurve "P521" is not supported/],
+        [{ algorithm: "ED25519" }, /algorithm "ED25519" is not supported/],
+        [{ algorithm: "RSA", rsaBits: 1024 }, /rsaBits 1024 is not supported/],
+        [{ algorithm: "RSA", rsaBits: 8192 }, /rsaBits 8192 is not supported/],
+      ];
+      for (const [args, message] of refusals) {
+        assert.throws(() => generatePrivateKey(args), message);
+        assert.throws(() => generatePrivateKey(args), supported);
+      }
+      // Through the mocks, as a program asking for the provider's default curve would.
+      const emu = new ProviderEmulation();
+      assert.throws(
+        () => emu.newResource({ type: TYPES.privateKey, name: "k", inputs: { algorithm: "ECDSA" } }),
+        /ecdsaCurve "P224" \(the tls provider's default when ecdsaCurve is unset\) is not supported/,
+      );
+      assert.deepEqual(emu.resources, []);
+      // Keys made elsewhere are refused wherever the emulation would sign with or describe them.
+      const foreign: [string, RegExp][] = [
+        [
+          pemOf(nodeCrypto.generateKeyPairSync("ec", { namedCurve: "secp224r1" }).privateKey),
+          /an ECDSA key on curve secp224r1 is not supported/,
+        ],
+        [
+          pemOf(nodeCrypto.generateKeyPairSync("ec", { namedCurve: "secp521r1" }).privateKey),
+          /an ECDSA key on curve secp521r1 is not supported/,
+        ],
+        [
+          pemOf(nodeCrypto.generateKeyPairSync("ed25519").privateKey),
+          /a private key of type ed25519 is not supported/,
+        ],
+        [
+          pemOf(nodeCrypto.generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey),
+          /an RSA key of 1024 bits is not supported/,
+        ],
+      ];
+      for (const [pem, message] of foreign) {
+        const subject = { commonName: "foreign" };
+        const selfSigned = {
+          privateKeyPem: pem,
+          subject,
+          validityPeriodHours: 1,
+          allowedUses: ["cert_signing"],
+        };
+        assert.throws(() => createSelfSignedCert(selfSigned), message);
+        assert.throws(() => createCertRequest({ privateKeyPem: pem, subject }), message);
+        assert.throws(
+          () =>
+            signCertRequest({
+              certRequestPem: leafCsr,
+              caPrivateKeyPem: pem,
+              caCertPem: ca.certPem,
+              validityPeriodHours: 1,
+              allowedUses: [],
+            }),
+          message,
+        );
+        assert.throws(
+          () => emu.call({ token: FUNCTIONS.getPublicKey, inputs: { privateKeyPem: pem } }),
+          message,
+        );
+      }
+    });
+
+    it("accepts every key algorithm the package offers (keyAlgorithms through privateKeyArgs)", function () {
+      const emu = new ProviderEmulation();
+      for (const algorithm of keyAlgorithms) {
+        const args = privateKeyArgs(algorithm);
+        const { state } = emu.newResource({ type: TYPES.privateKey, name: algorithm, inputs: args });
+        const key = nodeCrypto.createPrivateKey(String(state.privateKeyPem)).asymmetricKeyDetails;
+        assert.equal(state.algorithm, args.algorithm, algorithm);
+        if (args.algorithm === "RSA") {
+          assert.equal(state.rsaBits, args.rsaBits, algorithm);
+          assert.equal(key?.modulusLength, args.rsaBits, algorithm);
+        } else {
+          assert.equal(state.ecdsaCurve, args.ecdsaCurve, algorithm);
+          assert.equal(
+            key?.namedCurve,
+            { P256: "prime256v1", P384: "secp384r1" }[String(args.ecdsaCurve)],
+            algorithm,
+          );
+        }
+      }
+      assert.deepEqual(
+        emu.ofType(TYPES.privateKey).map((r) => r.name),
+        [...keyAlgorithms],
+      );
+      // Each of them also has its own chain suite above.
+      assert.deepEqual(ALGORITHMS.map((a) => a.label).sort(), [...keyAlgorithms].sort());
+    });
+
+    it("RSA defaults to 2048 bits; a CA of one key type signs leaves of another and openssl verifies", function () {
       const rsa = generatePrivateKey({ algorithm: "RSA" });
       assert.equal(rsa.rsaBits, 2048);
-      for (const key of [p224, ed]) {
+      assert.equal(nodeCrypto.createPrivateKey(rsa.privateKeyPem).asymmetricKeyDetails?.modulusLength, 2048);
+      const p384 = generatePrivateKey({ algorithm: "ECDSA", ecdsaCurve: "P384" });
+      const p256 = generatePrivateKey({ algorithm: "ECDSA", ecdsaCurve: "P256" });
+      for (const [caKey, leafKey] of [
+        [p384, rsa],
+        [rsa, p256],
+      ]) {
         const root = createSelfSignedCert({
-          privateKeyPem: key.privateKeyPem,
-          subject: { commonName: `root ${key.algorithm}` },
+          privateKeyPem: caKey.privateKeyPem,
+          subject: { commonName: `root ${caKey.algorithm}` },
           validityPeriodHours: 10,
           allowedUses: ["cert_signing"],
           isCaCertificate: true,
         });
         const leaf = signCertRequest({
           certRequestPem: createCertRequest({
-            privateKeyPem: rsa.privateKeyPem,
+            privateKeyPem: leafKey.privateKeyPem,
             subject: { commonName: "leaf" },
           }).certRequestPem,
-          caPrivateKeyPem: key.privateKeyPem,
+          caPrivateKeyPem: caKey.privateKeyPem,
           caCertPem: root.certPem,
           validityPeriodHours: 1,
           allowedUses: ["server_auth"],
@@ -539,22 +644,27 @@ describe("tls/random provider emulation", function () {
       }
     });
 
-    it("OpenSSH encodings agree with ssh-keygen", function () {
-      if (run("sh", ["-c", "command -v ssh-keygen"]).status !== 0) this.skip();
-      for (const key of [
-        generatePrivateKey({ algorithm: "RSA" }),
-        generatePrivateKey({ algorithm: "ECDSA", ecdsaCurve: "P384" }),
-        generatePrivateKey({ algorithm: "ED25519" }),
-      ]) {
-        const derived = run("ssh-keygen", ["-y", "-f", tmpFile("id", key.privateKeyOpenssh)]);
-        assert.equal(derived.status, 0, derived.out);
-        assert.equal(derived.out.trim(), key.publicKeyOpenssh.trim());
-        const fp = run("ssh-keygen", ["-l", "-E", "sha256", "-f", tmpFile("id.pub", key.publicKeyOpenssh)]);
-        assert.ok(fp.out.includes(key.publicKeyFingerprintSha256), fp.out);
-        const md5 = run("ssh-keygen", ["-l", "-E", "md5", "-f", tmpFile("id.pub", key.publicKeyOpenssh)]);
-        assert.ok(md5.out.includes(`MD5:${key.publicKeyFingerprintMd5}`), md5.out);
-      }
-    });
+    // The skip reason is part of the title, so it shows in mocha's pending list.
+    const sshKeygen = run("sh", ["-c", "command -v ssh-keygen"]).status === 0;
+    (sshKeygen ? it : it.skip)(
+      `OpenSSH encodings agree with ssh-keygen${sshKeygen ? "" : " (skipped: ssh-keygen not installed; Debian package openssh-client)"}`,
+      function () {
+        for (const key of [
+          generatePrivateKey({ algorithm: "RSA" }),
+          generatePrivateKey({ algorithm: "ECDSA", ecdsaCurve: "P256" }),
+          generatePrivateKey({ algorithm: "ECDSA", ecdsaCurve: "P384" }),
+        ]) {
+          assert.match(key.privateKeyOpenssh, /^-----BEGIN OPENSSH PRIVATE KEY-----\n/);
+          const derived = run("ssh-keygen", ["-y", "-f", tmpFile("id", key.privateKeyOpenssh)]);
+          assert.equal(derived.status, 0, derived.out);
+          assert.equal(derived.out.trim(), key.publicKeyOpenssh.trim());
+          const fp = run("ssh-keygen", ["-l", "-E", "sha256", "-f", tmpFile("id.pub", key.publicKeyOpenssh)]);
+          assert.ok(fp.out.includes(key.publicKeyFingerprintSha256), fp.out);
+          const md5 = run("ssh-keygen", ["-l", "-E", "md5", "-f", tmpFile("id.pub", key.publicKeyOpenssh)]);
+          assert.ok(md5.out.includes(`MD5:${key.publicKeyFingerprintMd5}`), md5.out);
+        }
+      },
+    );
 
     it("encodes names like Go: PrintableString when possible, UTF8String for '*', multi-valued street RDN", function () {
       const cert = createSelfSignedCert({
@@ -831,16 +941,19 @@ describe("tls/random provider emulation", function () {
       await pulumi.runtime.setMocks(secretEmu, "proj", "stack", false);
       const tls = await import("@pulumi/tls");
       const random = await import("@pulumi/random");
-      const key = new tls.PrivateKey("k", { algorithm: "ED25519" });
+      const key = new tls.PrivateKey("k", { algorithm: "ECDSA", ecdsaCurve: "P256" });
       const bytes = new random.RandomBytes("b", { length: 16 });
       assert.equal(await pulumi.isSecret(key.privateKeyPem), true);
+      assert.equal(await pulumi.isSecret(key.privateKeyPemPkcs8), true);
+      assert.equal(await pulumi.isSecret(key.privateKeyOpenssh), true);
       assert.equal(await pulumi.isSecret(key.publicKeyPem), false);
       assert.equal(await pulumi.isSecret(bytes.base64), true);
-      assert.match(await v(key.privateKeyPem), /^-----BEGIN PRIVATE KEY-----/);
-      assert.match(
-        String(secretEmu.get(TYPES.privateKey, "k").state.privateKeyPem),
-        /^-----BEGIN PRIVATE KEY-----/,
-      );
+      assert.match(await v(key.privateKeyPem), /^-----BEGIN EC PRIVATE KEY-----/);
+      assert.match(await v(key.privateKeyPemPkcs8), /^-----BEGIN PRIVATE KEY-----/);
+      // The registry holds the plain values.
+      const state = secretEmu.get(TYPES.privateKey, "k").state;
+      assert.match(String(state.privateKeyPem), /^-----BEGIN EC PRIVATE KEY-----/);
+      assert.match(String(state.privateKeyPemPkcs8), /^-----BEGIN PRIVATE KEY-----/);
     });
   });
 });

@@ -5,17 +5,15 @@
  */
 import * as crypto from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { createCertRequest } from "./certRequest";
+import { createSelfSignedCert, isReadyForRenewal, signCertRequest } from "./certificates";
 import {
-  createCertRequest,
-  createSelfSignedCert,
   generatePrivateKey,
-  isReadyForRenewal,
   publicKeyFromPrivateKeyPem,
-  signCertRequest,
-  type CertSubject,
-  type EcdsaCurve,
-  type KeyAlgorithm,
-} from "./tls";
+  type ProviderEcdsaCurve,
+  type ProviderKeyAlgorithm,
+} from "./keys";
+import type { CertSubject } from "./names";
 
 /** Resource and function tokens the emulation implements. */
 export const TYPES = {
@@ -300,9 +298,9 @@ export class ProviderEmulation implements pulumi.runtime.Mocks {
         if (algorithm === undefined)
           throw new Error(`tls emulation: ${type} "${name}" is missing required input algorithm`);
         const k = generatePrivateKey({
-          algorithm: algorithm as KeyAlgorithm,
+          algorithm: algorithm as ProviderKeyAlgorithm,
           rsaBits: num(inputs.rsaBits),
-          ecdsaCurve: str(inputs.ecdsaCurve) as EcdsaCurve | undefined,
+          ecdsaCurve: str(inputs.ecdsaCurve) as ProviderEcdsaCurve | undefined,
         });
         const { id, ...outputs } = k;
         return { id, state: { ...inputs, ...outputs } };
