@@ -1,20 +1,20 @@
 /*
  * The secure-etcd program: stack config (stacks/Pulumi.<stack>.yaml) → SecureEtcd → stack outputs.
  * The whole config is validated before any resource is created, and so is the step from the key states
- * this stack last deployed (read from its own outputs) to the ones configured now.
+ * this stack last deployed (read from its own outputs) to the ones configured now, and — for a stack
+ * promoted from another — that the source deployed the same package version and promotable settings.
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { loadStackConfig, SecureEtcd } from "./components";
-import { ownStackName, previousEncryptionKeys } from "./program/previousDeployment";
+import { checkPromotionGate, previousEncryptionKeys } from "./program/stackReferences";
 
 export = async () => {
   const stack = loadStackConfig(pulumi.runtime.allConfig(), pulumi.getStack());
   const { settings, program } = stack;
 
-  const self = new pulumi.StackReference(`${settings.clusterName}-previous-deployment`, {
-    name: ownStackName(),
-  });
+  await checkPromotionGate(stack);
+  const previous = await previousEncryptionKeys(settings.clusterName);
 
   // With backup.deployJob the snapshot job goes into the cluster the ambient kubeconfig points at;
   // otherwise it is only rendered (snapshotJobManifests) for GitOps or manual apply.
@@ -25,7 +25,7 @@ export = async () => {
   const etcd = new SecureEtcd(settings.clusterName, {
     ...stack.args,
     kubernetesProvider,
-    previousEncryptionKeys: await previousEncryptionKeys(self),
+    previousEncryptionKeys: previous,
   });
 
   return {
@@ -39,6 +39,7 @@ export = async () => {
     clientCertificates: etcd.clients,
     encryptionConfiguration: etcd.encryptionConfiguration,
     encryptionKeyStates: etcd.encryptionKeyStates,
+    promotion: etcd.promotion,
     etcdManifests: etcd.etcdManifests,
     nodeCloudInit: etcd.nodeCloudInit,
     apiserverFlags: etcd.apiserverFlags,

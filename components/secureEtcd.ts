@@ -3,7 +3,8 @@ import { createSnapshots } from "./backup/snapshots";
 import type { SnapshotJob } from "./backup/snapshotJob";
 import type { SnapshotStore } from "./backup/snapshotStore";
 import { ConfigError } from "./config/errors";
-import { validateSettings, type SecureEtcdSettings } from "./config/schema";
+import { promotionRecord, type PromotionRecord } from "./config/promotion";
+import { parseSettings, type SecureEtcdSettings } from "./config/schema";
 import { createEncryptionKeys } from "./encryption/keys";
 import { renderEncryptionConfiguration } from "./encryption/render";
 import { keyTransitionProblems, type KeyStateRecord } from "./encryption/transitions";
@@ -20,6 +21,7 @@ import {
   type NodeMaterial,
 } from "./manifests";
 import { resourceNameProblem } from "./naming";
+import { packageVersion } from "./packageInfo";
 import { issuePki, type IssuedPki } from "./pki/issueAll";
 import type { CertRole } from "./pki/profiles";
 import type { SecureEtcdArgs } from "./secureEtcdArgs";
@@ -83,6 +85,11 @@ export class SecureEtcd extends pulumi.ComponentResource {
   readonly nodeCloudInit: Record<string, pulumi.Output<string>>;
   /** Every encryption key's name, provider and state (no key material): feed it back as `previousEncryptionKeys`. */
   readonly encryptionKeyStates: pulumi.Output<KeyStateRecord[]>;
+  /**
+   * The package version and the promotable settings (nothing secret) with their fingerprint: the stack
+   * promoted from this one compares it at preview (see README "Promotion").
+   */
+  readonly promotion: pulumi.Output<PromotionRecord>;
   /** The snapshot bucket and policies (when backups are enabled). */
   readonly snapshotStore?: SnapshotStore;
   /** The snapshot job: rendered manifests always, Kubernetes objects with `kubernetesProvider`. */
@@ -92,7 +99,7 @@ export class SecureEtcd extends pulumi.ComponentResource {
     super("secure-etcd:index:SecureEtcd", name, {}, opts);
     const { kubernetesProvider, replicaProvider, previousEncryptionKeys, ...config } = args;
     const source = `SecureEtcd ${JSON.stringify(name)} args`;
-    const s = validateSettings(config, "", source);
+    const { config: parsed, settings: s } = parseSettings(config, "", source);
     const nameProblem = resourceNameProblem(name, s);
     if (nameProblem) throw new ConfigError([{ path: "(resource name)", message: nameProblem }], source);
     for (const warning of s.warnings) pulumi.log.warn(`${name}: ${warning}`, this);
@@ -100,6 +107,10 @@ export class SecureEtcd extends pulumi.ComponentResource {
     if (previousEncryptionKeys) refuseUnsafeTransition(previousEncryptionKeys, states, s, source);
     this.settings = s;
     this.encryptionKeyStates = pulumi.output(states);
+    // A record of plain JSON values; pulumi.output's deep unwrapping type adds nothing here.
+    this.promotion = pulumi.output(
+      promotionRecord(parsed, packageVersion()),
+    ) as unknown as pulumi.Output<PromotionRecord>;
 
     const pki = issuePki(name, s, this);
     this.caCertPem = pki.ca.certPem;
@@ -162,6 +173,7 @@ export class SecureEtcd extends pulumi.ComponentResource {
       certificateExpiry: this.certificateExpiry,
       encryptionConfiguration: this.encryptionConfiguration,
       encryptionKeyStates: this.encryptionKeyStates,
+      promotion: this.promotion,
       etcdManifests: this.etcdManifests,
       nodeCloudInit: this.nodeCloudInit,
       etcdEndpoints: this.etcdEndpoints,

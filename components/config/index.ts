@@ -4,3 +4,4 @@ export * from "./cron";
 export * from "./errors";
 export * from "./schema";
 export * from "./stackConfig";
+export * from "./promotion";

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { SettingsInput, SecureEtcdConfig } from "./schema";
-import type { ProgramSettings } from "./stackConfig";
+import type { ProgramBackupKeys, ProgramTopKeys } from "./stackConfig";
 
 /*
  * Which settings move between environments. Every config key is either PROMOTABLE — the same code and
@@ -17,19 +17,21 @@ type ClassifiedKeys<T> = T extends readonly unknown[]
   ? never
   : T extends object
     ? {
-        [K in keyof T & string]-?: NonNullable<T[K]> extends readonly unknown[]
+        [K in keyof T & string]-?: unknown extends T[K]
           ? K
-          : NonNullable<T[K]> extends object
-            ? `${K}.${ClassifiedKeys<NonNullable<T[K]>>}`
-            : K;
+          : NonNullable<T[K]> extends readonly unknown[]
+            ? K
+            : NonNullable<T[K]> extends object
+              ? `${K}.${ClassifiedKeys<NonNullable<T[K]>>}`
+              : K;
       }[keyof T & string]
     : never;
 
 /** Every key of the component's schema plus the program's own keys. */
 export type ConfigKeyPath =
   | ClassifiedKeys<SettingsInput>
-  | `backup.${keyof ProgramSettings & string}`
-  | "promotedFrom";
+  | `backup.${keyof ProgramBackupKeys & string}`
+  | (keyof ProgramTopKeys & string);
 
 export const keyClasses: Readonly<Record<ConfigKeyPath, KeyClass>> = {
   clusterName: "environment",
@@ -96,7 +98,8 @@ export function classOf(path: string): KeyClass | undefined {
 /** The value at a dotted key path of a config object. */
 export function valueAt(config: unknown, path: string): unknown {
   let v: unknown = config;
-  for (const seg of path.split(".")) v = v && typeof v === "object" ? (v as Record<string, unknown>)[seg] : undefined;
+  for (const seg of path.split("."))
+    v = v && typeof v === "object" ? (v as Record<string, unknown>)[seg] : undefined;
   return v;
 }
 
@@ -111,9 +114,7 @@ export interface PromotionRecord {
 
 export function promotionRecord(config: SecureEtcdConfig, packageVersion: string): PromotionRecord {
   const settings = Object.fromEntries(promotableKeys.map((k) => [k, valueAt(config, k) ?? null]));
-  const fingerprint = createHash("sha256")
-    .update(JSON.stringify({ packageVersion, settings }))
-    .digest("hex");
+  const fingerprint = createHash("sha256").update(JSON.stringify({ packageVersion, settings })).digest("hex");
   return { packageVersion, fingerprint, settings };
 }
 
@@ -127,7 +128,9 @@ export function promotionGateProblems(
   target: PromotionRecord,
 ): string[] {
   if (!source)
-    return [`${JSON.stringify(sourceName)} has never deployed this package: deploy it there first, then promote`];
+    return [
+      `${JSON.stringify(sourceName)} has never deployed this package: deploy it there first, then promote`,
+    ];
   const out: string[] = [];
   if (source.packageVersion !== target.packageVersion)
     out.push(
@@ -136,7 +139,10 @@ export function promotionGateProblems(
   for (const k of promotableKeys) {
     const a = JSON.stringify(source.settings[k] ?? null);
     const b = JSON.stringify(target.settings[k] ?? null);
-    if (a !== b) out.push(`${k} is ${b} here but ${a} in ${JSON.stringify(sourceName)}: promote it, or deploy it there first`);
+    if (a !== b)
+      out.push(
+        `${k} is ${b} here but ${a} in ${JSON.stringify(sourceName)}: promote it, or deploy it there first`,
+      );
   }
   return out;
 }

@@ -20,7 +20,23 @@ const programBackupKeys = z
   })
   .strict();
 
-export type ProgramSettings = z.output<typeof programBackupKeys>;
+/** Top-level keys only the program reads. */
+const programTopKeys = z
+  .object({
+    /**
+     * The stack this one is promoted from (e.g. `dev` for staging). The program then refuses to deploy
+     * unless that stack has deployed the same package version and the same promotable settings.
+     */
+    promotedFrom: z
+      .string()
+      .regex(/^[A-Za-z0-9._/-]+$/, { error: (iss) => `${JSON.stringify(iss.input)} is not a stack name` })
+      .optional(),
+  })
+  .strict();
+
+export type ProgramBackupKeys = z.output<typeof programBackupKeys>;
+export type ProgramTopKeys = z.output<typeof programTopKeys>;
+export type ProgramSettings = ProgramBackupKeys & ProgramTopKeys;
 
 export interface StackSettings {
   /** The component's args, parsed (hand them to `new SecureEtcd`). */
@@ -45,6 +61,11 @@ export function loadStackConfig(allConfig: Record<string, string>, stackName: st
     raw[fullKey.slice(prefix.length)] = decodeValue(value);
   }
   if (raw.environment === undefined) raw.environment = stackName;
+  const topRaw: Record<string, unknown> = {};
+  if (raw.promotedFrom !== undefined) {
+    topRaw.promotedFrom = raw.promotedFrom;
+    delete raw.promotedFrom;
+  }
   const programRaw: Record<string, unknown> = {};
   if (isRecord(raw.backup)) {
     const { deployJob, kubeContext, ...backup } = raw.backup;
@@ -59,7 +80,10 @@ export function loadStackConfig(allConfig: Record<string, string>, stackName: st
   // The program names SecureEtcd after the cluster, so the cluster name carries the physical-name budget.
   const nameProblem = resourceNameProblem(settings.clusterName, settings);
   if (nameProblem) throw new ConfigError([{ path: `${prefix}clusterName`, message: nameProblem }], source);
-  const program = parseOrThrow(programBackupKeys, programRaw, `${prefix}backup`, source);
+  const program = {
+    ...parseOrThrow(programBackupKeys, programRaw, `${prefix}backup`, source),
+    ...parseOrThrow(programTopKeys, topRaw, prefix, source),
+  };
   return { args: config, settings, program };
 }
 

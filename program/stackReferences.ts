@@ -1,0 +1,54 @@
+import * as pulumi from "@pulumi/pulumi";
+import {
+  ConfigError,
+  promotionGateProblems,
+  promotionRecord,
+  type KeyStateRecord,
+  type PromotionRecord,
+  type StackSettings,
+} from "../components";
+import { packageVersion } from "../components/packageInfo";
+
+/*
+ * What other deployments say, read through StackReferences before anything is created:
+ * - this stack's own last deployment: the encryption key states SecureEtcd exported, so an unsafe
+ *   rotation step is refused at preview (a stack never deployed has no outputs: nothing is checked);
+ * - with `secure-etcd:promotedFrom`, the source stack's promotion record: the gate.
+ */
+
+/** A stack of this project by name (`<org>/<project>/<stack>`). */
+export function projectStack(stack: string): string {
+  return `${pulumi.getOrganization()}/${pulumi.getProject()}/${stack}`;
+}
+
+async function output<T>(ref: pulumi.StackReference, name: string): Promise<T | undefined> {
+  const details = await ref.getOutputDetails(name);
+  return (details.value ?? details.secretValue) as T | undefined;
+}
+
+export async function previousEncryptionKeys(clusterName: string): Promise<KeyStateRecord[] | undefined> {
+  const self = new pulumi.StackReference(`${clusterName}-previous-deployment`, {
+    name: projectStack(pulumi.getStack()),
+  });
+  const states = await output<KeyStateRecord[]>(self, "encryptionKeyStates");
+  return Array.isArray(states) ? states : undefined;
+}
+
+/**
+ * The promotion gate: when the stack names the stack it is promoted from, that stack must have deployed
+ * the same package version and the same promotable settings. Throws a ConfigError naming what differs.
+ */
+export async function checkPromotionGate(stack: StackSettings): Promise<void> {
+  const from = stack.program.promotedFrom;
+  if (from === undefined) return;
+  const ref = new pulumi.StackReference(`${stack.settings.clusterName}-promoted-from`, {
+    name: from.includes("/") ? from : projectStack(from),
+  });
+  const source = await output<PromotionRecord>(ref, "promotion");
+  const problems = promotionGateProblems(from, source, promotionRecord(stack.args, packageVersion()));
+  if (problems.length > 0)
+    throw new ConfigError(
+      problems.map((message) => ({ path: "secure-etcd:promotedFrom", message })),
+      `promotion of stack ${JSON.stringify(pulumi.getStack())} from ${JSON.stringify(from)}`,
+    );
+}
