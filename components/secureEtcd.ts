@@ -6,7 +6,7 @@ import { ConfigError } from "./config/errors";
 import { promotionRecord, type PromotionRecord } from "./config/promotion";
 import { parseSettings, type SecureEtcdSettings } from "./config/schema";
 import { createEncryptionKeys } from "./encryption/keys";
-import { renderEncryptionConfiguration } from "./encryption/render";
+import { providerOrder, renderEncryptionConfiguration } from "./encryption/render";
 import { keyTransitionProblems, type KeyStateRecord } from "./encryption/transitions";
 import {
   clientUrl,
@@ -83,6 +83,12 @@ export class SecureEtcd extends pulumi.ComponentResource {
    * static pod manifest root:root with safe modes (keys 0600, PKI/data dirs 0700). Secret: it embeds keys.
    */
   readonly nodeCloudInit: Record<string, pulumi.Output<string>>;
+  /** The environment the settings resolved for (policies and reports read it). */
+  readonly environment: pulumi.Output<string>;
+  /** Whether snapshots are on. */
+  readonly backupEnabled: pulumi.Output<boolean>;
+  /** Provider names in EncryptionConfiguration order, no key material (CIS 1.2.28 reads the first at preview). */
+  readonly encryptionProviders: pulumi.Output<string[]>;
   /** Every encryption key's name, provider and state (no key material): feed it back as `previousEncryptionKeys`. */
   readonly encryptionKeyStates: pulumi.Output<KeyStateRecord[]>;
   /**
@@ -108,6 +114,9 @@ export class SecureEtcd extends pulumi.ComponentResource {
     this.settings = s;
     this.encryptionKeyStates = pulumi.output(states);
     // A record of plain JSON values; pulumi.output's deep unwrapping type adds nothing here.
+    this.environment = pulumi.output(s.environment);
+    this.backupEnabled = pulumi.output(s.backup.enabled);
+    this.encryptionProviders = pulumi.output(providerOrder(s.encryption.keys, s.encryption.identityFallback));
     this.promotion = pulumi.output(
       promotionRecord(parsed, packageVersion()),
     ) as unknown as pulumi.Output<PromotionRecord>;
@@ -173,6 +182,9 @@ export class SecureEtcd extends pulumi.ComponentResource {
       certificateExpiry: this.certificateExpiry,
       encryptionConfiguration: this.encryptionConfiguration,
       encryptionKeyStates: this.encryptionKeyStates,
+      encryptionProviders: this.encryptionProviders,
+      environment: this.environment,
+      backupEnabled: this.backupEnabled,
       promotion: this.promotion,
       etcdManifests: this.etcdManifests,
       nodeCloudInit: this.nodeCloudInit,

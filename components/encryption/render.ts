@@ -40,32 +40,65 @@ type ProviderEntry =
   | { kms: { apiVersion: "v2"; name: string; endpoint: string; timeout: string } }
   | { identity: Record<string, never> };
 
-/** The provider list in apiserver order: keys of one local provider share one entry; each kms plugin has its own. */
+/** One provider entry of the list: a kms plugin (one key) or a local provider with its keys, or identity. */
+interface ProviderGroup<K> {
+  provider: EncryptionProvider | "identity";
+  keys: K[];
+}
+
+/**
+ * The provider entries in apiserver order: keys of one local provider share one entry; each kms plugin
+ * has its own; `identity` last when asked. The one place the order is decided (the list and the names).
+ */
+function providerGroups<K extends { state: KeyState; provider: EncryptionProvider }>(
+  keys: readonly K[],
+  identityFallback: boolean,
+): ProviderGroup<K>[] {
+  const groups: ProviderGroup<K>[] = [];
+  const local = new Map<string, ProviderGroup<K>>();
+  for (const k of orderKeys(keys).filter(inEncryptionConfiguration)) {
+    if (k.provider === "kms") {
+      groups.push({ provider: "kms", keys: [k] });
+      continue;
+    }
+    let group = local.get(k.provider);
+    if (!group) {
+      group = { provider: k.provider, keys: [] };
+      local.set(k.provider, group);
+      groups.push(group);
+    }
+    group.keys.push(k);
+  }
+  if (identityFallback) groups.push({ provider: "identity", keys: [] });
+  return groups;
+}
+
+/** Provider names in EncryptionConfiguration order (no key material: CIS 1.2.28 reads the first). */
+export function providerOrder(
+  keys: readonly { state: KeyState; provider: EncryptionProvider }[],
+  identityFallback: boolean,
+): string[] {
+  return providerGroups(keys, identityFallback).map((g) => g.provider);
+}
+
+/** The provider list in apiserver order, with the key material. */
 export function providerList(
   keys: readonly EncryptionKeyMaterial[],
   identityFallback: boolean,
 ): ProviderEntry[] {
-  const entries: ProviderEntry[] = [];
-  const localEntries = new Map<string, { keys: { name: string; secret: string }[] }>();
-  for (const k of orderKeys(keys).filter(inEncryptionConfiguration)) {
-    if (k.provider === "kms") {
+  return providerGroups(keys, identityFallback).map((g): ProviderEntry => {
+    if (g.provider === "identity") return { identity: {} };
+    if (g.provider === "kms") {
+      const k = g.keys[0];
       if (!k.endpoint) throw new Error(`encryption key ${JSON.stringify(k.name)}: kms needs an endpoint`);
-      entries.push({
-        kms: { apiVersion: "v2", name: k.name, endpoint: k.endpoint, timeout: k.timeout ?? "3s" },
-      });
-      continue;
+      return { kms: { apiVersion: "v2", name: k.name, endpoint: k.endpoint, timeout: k.timeout ?? "3s" } };
     }
-    if (!k.secretBase64) throw new Error(`encryption key ${JSON.stringify(k.name)}: missing key material`);
-    let entry = localEntries.get(k.provider);
-    if (!entry) {
-      entry = { keys: [] };
-      localEntries.set(k.provider, entry);
-      entries.push({ [k.provider]: entry } as ProviderEntry);
-    }
-    entry.keys.push({ name: k.name, secret: k.secretBase64 });
-  }
-  if (identityFallback) entries.push({ identity: {} });
-  return entries;
+    const entryKeys = g.keys.map((k) => {
+      if (!k.secretBase64) throw new Error(`encryption key ${JSON.stringify(k.name)}: missing key material`);
+      return { name: k.name, secret: k.secretBase64 };
+    });
+    return { [g.provider]: { keys: entryKeys } } as ProviderEntry;
+  });
 }
 
 /** Renders kube-apiserver's `--encryption-provider-config` file (apiserver.config.k8s.io/v1). Pure. */
