@@ -1,10 +1,30 @@
 import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
+import type * as k8sTypes from "@pulumi/kubernetes";
 import type * as JobModule from "../components/backup/snapshotJob";
 import type * as DefaultsModule from "../components/backup/defaults";
 import * as backupConfig from "../components/config/backup";
-import type { Container, CronJobManifest, SnapshotJobRenderOptions } from "../components/backup/snapshotJob";
+import {
+  assertPinnedImage,
+  DEFAULT_AWS_CLI_IMAGE,
+  renderBackupClientSecret,
+  renderBackupClientSecretMetadata,
+  renderSnapshotCronJob,
+  renderSnapshotJobManifests,
+  renderSnapshotScriptConfigMap,
+  renderSnapshotServiceAccount,
+  RESERVED_ENV,
+  type Container,
+  type CronJobManifest,
+  type PodSpec,
+  type SnapshotJobRenderOptions,
+} from "../components/backup/job";
+import {
+  assertConfigProblem,
+  assertOutputConfigError,
+  assertThrowsConfigError,
+} from "./support/configErrors";
 import { isSecretValue, spyOnRegistrations, type Registration } from "./support/registrationSpy";
 
 // ---------------------------------------------------------------------------------------------------
@@ -64,6 +84,12 @@ async function settle(): Promise<void> {
   }
 }
 
+/** `v`, asserted present: rendered objects use @pulumi/kubernetes' types, where most fields are optional. */
+function present<T>(v: T | undefined, what: string): T {
+  assert.ok(v !== undefined, `${what} is missing`);
+  return v;
+}
+
 const pem = (label: string, body: string) => `-----BEGIN ${label}-----\n${body}\n-----END ${label}-----\n`;
 const TLS = {
   certPem: pem("CERTIFICATE", "YmFja3VwLWNsaWVudA=="),
@@ -96,7 +122,7 @@ describe("backup: snapshot job", function () {
     etcdVersion: "3.5.16",
     bucketName: "payments-prod-etcd-snapshots",
     prefix: "payments/prod/",
-    kmsKeyId: KMS,
+    kmsKeyArn: KMS,
     awsRegion: "eu-west-1",
     roleArn: ROLE,
     tls: TLS,
@@ -104,11 +130,12 @@ describe("backup: snapshot job", function () {
     ...over,
   });
 
-  const podOf = (c: CronJobManifest) => c.spec.jobTemplate.spec.template.spec;
-  const allContainers = (c: CronJobManifest): Container[] => [
-    ...podOf(c).initContainers,
-    ...podOf(c).containers,
-  ];
+  const jobSpecOf = (c: CronJobManifest) => present(c.spec.jobTemplate.spec, "job spec");
+  const podOf = (c: CronJobManifest): PodSpec => present(jobSpecOf(c).template.spec, "pod spec");
+  const initContainersOf = (c: CronJobManifest) => present(podOf(c).initContainers, "initContainers");
+  const volumesOf = (c: CronJobManifest) => present(podOf(c).volumes, "volumes");
+  const mountsOf = (k: Container) => present(k.volumeMounts, `${k.name} volumeMounts`);
+  const allContainers = (c: CronJobManifest): Container[] => [...initContainersOf(c), ...podOf(c).containers];
   const snapshotContainer = (c: CronJobManifest) => {
     const found = podOf(c).containers.find((x) => x.name === "snapshot");
     assert.ok(found);
@@ -119,7 +146,7 @@ describe("backup: snapshot job", function () {
 
   describe("renderers (pure)", function () {
     it("renders Secret, ConfigMap, ServiceAccount and CronJob in kube-system", function () {
-      const m = job.renderSnapshotJobManifests(opts());
+      const m = renderSnapshotJobManifests(opts());
       assert.deepEqual(
         m.objects.map((o) => o.kind),
         ["Secret", "ConfigMap", "ServiceAccount", "CronJob"],
@@ -133,7 +160,7 @@ describe("backup: snapshot job", function () {
     });
 
     it("Secret: Opaque, holds the backup client cert, key and the etcd CA", function () {
-      const { secret } = job.renderSnapshotJobManifests(opts());
+      const { secret } = renderSnapshotJobManifests(opts());
       assert.equal(secret.type, "Opaque");
       assert.equal(secret.metadata.name, "etcd-snapshot-client-tls");
       assert.deepEqual(secret.stringData, {
@@ -141,29 +168,31 @@ describe("backup: snapshot job", function () {
         "client.crt": TLS.certPem,
         "client.key": TLS.keyPem,
       });
-      assert.throws(
-        () => job.renderSnapshotJobManifests(opts({ tls: { ...TLS, keyPem: "nope" } })),
-        /tls\.keyPem/,
+      const notAKey = "c2VjcmV0LWtleQ==";
+      const problem = assertThrowsConfigError(
+        () => renderSnapshotJobManifests(opts({ tls: { ...TLS, keyPem: notAKey } })),
+        { path: "tls.keyPem", message: /PEM private key/ },
       );
+      assert.ok(!problem.message.includes(notAKey), "a key is never shown in an error");
     });
 
     it("ConfigMap carries the script text verbatim; the CronJob runs it with sh", function () {
-      const m = job.renderSnapshotJobManifests(opts());
+      const m = renderSnapshotJobManifests(opts());
       assert.equal(m.configMap.data["snapshot.sh"], SCRIPT);
       const c = snapshotContainer(m.cronJob);
       assert.deepEqual(c.command, ["sh", "/scripts/snapshot.sh"]);
-      const vol = podOf(m.cronJob).volumes.find((v) => v.configMap);
+      const vol = volumesOf(m.cronJob).find((v) => v.configMap);
       assert.equal(vol?.configMap?.name, m.configMap.metadata.name);
-      assert.ok(c.volumeMounts.some((x) => x.name === vol?.name && x.mountPath === "/scripts" && x.readOnly));
+      assert.ok(mountsOf(c).some((x) => x.name === vol?.name && x.mountPath === "/scripts" && x.readOnly));
     });
 
     it("ServiceAccount: IRSA annotation when a role is given, never an API token", function () {
-      const withRole = job.renderSnapshotJobManifests(opts()).serviceAccount;
+      const withRole = renderSnapshotJobManifests(opts()).serviceAccount;
       assert.deepEqual(withRole.metadata.annotations, { "eks.amazonaws.com/role-arn": ROLE });
       assert.equal(withRole.automountServiceAccountToken, false);
-      const without = job.renderSnapshotJobManifests(opts({ roleArn: undefined })).serviceAccount;
+      const without = renderSnapshotJobManifests(opts({ roleArn: undefined })).serviceAccount;
       assert.equal(without.metadata.annotations, undefined);
-      const m = job.renderSnapshotJobManifests(opts());
+      const m = renderSnapshotJobManifests(opts());
       assert.equal(podOf(m.cronJob).serviceAccountName, m.serviceAccount.metadata.name);
       assert.equal(podOf(m.cronJob).automountServiceAccountToken, false);
     });
@@ -171,7 +200,7 @@ describe("backup: snapshot job", function () {
     it("CronJob: schedule/history per environment, Forbid, deadlines, backoff, restartPolicy Never", function () {
       for (const env of ["dev", "staging", "prod"] as const) {
         const d = defaults.snapshotDefaults[env].schedule;
-        const c = job.renderSnapshotJobManifests(
+        const c = renderSnapshotJobManifests(
           opts({ environment: env, schedule: backupConfig.resolveSnapshotSchedule(env) }),
         ).cronJob;
         assert.equal(c.spec.schedule, d.schedule, env);
@@ -180,17 +209,17 @@ describe("backup: snapshot job", function () {
         assert.equal(c.spec.failedJobsHistoryLimit, d.failedJobsHistoryLimit, env);
         assert.equal(c.spec.concurrencyPolicy, "Forbid");
         assert.equal(c.spec.startingDeadlineSeconds, d.startingDeadlineSeconds);
-        assert.equal(c.spec.jobTemplate.spec.activeDeadlineSeconds, d.activeDeadlineSeconds);
-        assert.equal(c.spec.jobTemplate.spec.backoffLimit, d.backoffLimit);
+        assert.equal(jobSpecOf(c).activeDeadlineSeconds, d.activeDeadlineSeconds);
+        assert.equal(jobSpecOf(c).backoffLimit, d.backoffLimit);
         assert.equal(podOf(c).restartPolicy, "Never");
       }
-      const prod = job.renderSnapshotJobManifests(opts()).cronJob;
+      const prod = renderSnapshotJobManifests(opts()).cronJob;
       assert.equal(prod.spec.schedule, "*/15 * * * *");
       assert.equal(prod.spec.failedJobsHistoryLimit, 5);
     });
 
     it("CronJob: runs on control-plane nodes, tolerates their NoSchedule taint, host network", function () {
-      const pod = podOf(job.renderSnapshotJobManifests(opts()).cronJob);
+      const pod = podOf(renderSnapshotJobManifests(opts()).cronJob);
       assert.deepEqual(pod.nodeSelector, { "node-role.kubernetes.io/control-plane": "" });
       assert.deepEqual(pod.tolerations, [
         { key: "node-role.kubernetes.io/control-plane", operator: "Exists", effect: "NoSchedule" },
@@ -200,13 +229,13 @@ describe("backup: snapshot job", function () {
     });
 
     it("CronJob: non-root, read-only root fs, no privilege escalation, drop ALL, RuntimeDefault seccomp", function () {
-      const c = job.renderSnapshotJobManifests(opts()).cronJob;
-      const pod = podOf(c);
-      assert.equal(pod.securityContext.runAsNonRoot, true);
-      assert.deepEqual(pod.securityContext.seccompProfile, { type: "RuntimeDefault" });
-      assert.ok(pod.securityContext.runAsUser > 0);
+      const c = renderSnapshotJobManifests(opts()).cronJob;
+      const pod = present(podOf(c).securityContext, "pod securityContext");
+      assert.equal(pod.runAsNonRoot, true);
+      assert.deepEqual(pod.seccompProfile, { type: "RuntimeDefault" });
+      assert.ok(present(pod.runAsUser, "runAsUser") > 0);
       for (const k of allContainers(c)) {
-        const sc = k.securityContext;
+        const sc = present(k.securityContext, `${k.name} securityContext`);
         assert.equal(sc.runAsNonRoot, true, k.name);
         assert.equal(sc.readOnlyRootFilesystem, true, k.name);
         assert.equal(sc.allowPrivilegeEscalation, false, k.name);
@@ -217,12 +246,12 @@ describe("backup: snapshot job", function () {
     });
 
     it("CronJob: snapshot goes to a size-limited emptyDir (configurable), TLS files from the Secret", function () {
-      const m = job.renderSnapshotJobManifests(opts());
-      const pod = podOf(m.cronJob);
-      const scratch = pod.volumes.find((v) => v.name === "scratch");
+      const m = renderSnapshotJobManifests(opts());
+      const volumes = volumesOf(m.cronJob);
+      const scratch = volumes.find((v) => v.name === "scratch");
       assert.deepEqual(scratch?.emptyDir, { sizeLimit: "16Gi" });
       const env = envOf(m.cronJob);
-      const mounts = snapshotContainer(m.cronJob).volumeMounts;
+      const mounts = mountsOf(snapshotContainer(m.cronJob));
       const scratchMount = mounts.find((x) => x.name === "scratch");
       assert.equal(env.WORK_DIR, scratchMount?.mountPath);
       assert.equal(env.TMPDIR, "/tmp");
@@ -230,12 +259,12 @@ describe("backup: snapshot job", function () {
         mounts.some((x) => x.mountPath === "/tmp"),
         "writable /tmp",
       );
-      const custom = job.renderSnapshotJobManifests(opts({ scratchSizeLimit: "40Gi" }));
-      assert.deepEqual(podOf(custom.cronJob).volumes.find((v) => v.name === "scratch")?.emptyDir, {
+      const custom = renderSnapshotJobManifests(opts({ scratchSizeLimit: "40Gi" }));
+      assert.deepEqual(volumesOf(custom.cronJob).find((v) => v.name === "scratch")?.emptyDir, {
         sizeLimit: "40Gi",
       });
       // The script's TLS env points at files the Secret provides, mounted read-only with mode 0440.
-      const tlsVol = pod.volumes.find((v) => v.secret);
+      const tlsVol = volumes.find((v) => v.secret);
       assert.equal(tlsVol?.secret?.secretName, m.secret.metadata.name);
       assert.equal(tlsVol?.secret?.defaultMode, 0o440);
       const tlsMount = mounts.find((x) => x.name === tlsVol?.name);
@@ -251,24 +280,23 @@ describe("backup: snapshot job", function () {
     });
 
     it("CronJob: every container has resource requests and limits", function () {
-      const c = job.renderSnapshotJobManifests(opts()).cronJob;
+      const c = renderSnapshotJobManifests(opts()).cronJob;
       for (const k of allContainers(c)) {
-        assert.ok(k.resources.requests?.cpu && k.resources.requests?.memory, `${k.name} requests`);
-        assert.ok(k.resources.limits?.cpu && k.resources.limits?.memory, `${k.name} limits`);
+        assert.ok(k.resources?.requests?.cpu && k.resources.requests.memory, `${k.name} requests`);
+        assert.ok(k.resources?.limits?.cpu && k.resources.limits.memory, `${k.name} limits`);
       }
-      const custom = job.renderSnapshotJobManifests(
+      const custom = renderSnapshotJobManifests(
         opts({
           resources: { requests: { cpu: "200m", memory: "512Mi" }, limits: { cpu: "2", memory: "2Gi" } },
         }),
       ).cronJob;
-      assert.equal(snapshotContainer(custom).resources.limits?.memory, "2Gi");
+      assert.equal(snapshotContainer(custom).resources?.limits?.memory, "2Gi");
     });
 
     it("CronJob: pinned, configurable images; etcdctl/etcdutl copied from the etcd image", function () {
-      const c = job.renderSnapshotJobManifests(opts()).cronJob;
-      const pod = podOf(c);
+      const c = renderSnapshotJobManifests(opts()).cronJob;
       assert.deepEqual(
-        pod.initContainers.map((i) => [i.name, i.image, i.command]),
+        initContainersOf(c).map((i) => [i.name, i.image, i.command]),
         [
           [
             "copy-etcdctl",
@@ -282,32 +310,32 @@ describe("backup: snapshot job", function () {
           ],
         ],
       );
-      assert.equal(snapshotContainer(c).image, job.DEFAULT_AWS_CLI_IMAGE);
-      assert.match(envOf(c).PATH, /^\/opt\/etcd-bin:/);
+      assert.equal(snapshotContainer(c).image, DEFAULT_AWS_CLI_IMAGE);
+      assert.match(envOf(c).PATH ?? "", /^\/opt\/etcd-bin:/);
       // etcd 3.4 has no etcdutl.
-      const old = job.renderSnapshotJobManifests(opts({ etcdVersion: "3.4.23" })).cronJob;
+      const old = renderSnapshotJobManifests(opts({ etcdVersion: "3.4.23" })).cronJob;
       assert.deepEqual(
-        podOf(old).initContainers.map((i) => i.name),
+        initContainersOf(old).map((i) => i.name),
         ["copy-etcdctl"],
       );
       const digest = `registry.example.com/etcd-tools@sha256:${"a".repeat(64)}`;
-      const custom = job.renderSnapshotJobManifests(
+      const custom = renderSnapshotJobManifests(
         opts({ images: { etcd: "registry.example.com/etcd:3.5.16-0", awsCli: digest } }),
       ).cronJob;
-      assert.equal(podOf(custom).initContainers[0].image, "registry.example.com/etcd:3.5.16-0");
+      assert.equal(initContainersOf(custom)[0].image, "registry.example.com/etcd:3.5.16-0");
       assert.equal(snapshotContainer(custom).image, digest);
-      assert.throws(
-        () => job.renderSnapshotJobManifests(opts({ images: { awsCli: "amazon/aws-cli:latest" } })),
-        /images\.awsCli must be pinned/,
+      assertThrowsConfigError(
+        () => renderSnapshotJobManifests(opts({ images: { awsCli: "amazon/aws-cli:latest" } })),
+        { path: "images.awsCli", message: /"amazon\/aws-cli:latest" is not pinned/ },
       );
-      assert.throws(
-        () => job.renderSnapshotJobManifests(opts({ images: { etcd: "registry.k8s.io/etcd" } })),
-        /images\.etcd must be pinned/,
+      assertThrowsConfigError(
+        () => renderSnapshotJobManifests(opts({ images: { etcd: "registry.k8s.io/etcd" } })),
+        { path: "images.etcd", message: /"registry\.k8s\.io\/etcd" is not pinned/ },
       );
     });
 
     it("CronJob: env for the script (endpoints in member order, bucket, prefix, key, version, region)", function () {
-      const env = envOf(job.renderSnapshotJobManifests(opts()).cronJob);
+      const env = envOf(renderSnapshotJobManifests(opts()).cronJob);
       assert.equal(env.ETCD_ENDPOINTS, ENDPOINTS.join(","));
       assert.equal(env.CLUSTER, "payments");
       assert.equal(env.ENVIRONMENT, "prod");
@@ -317,52 +345,161 @@ describe("backup: snapshot job", function () {
       assert.equal(env.ETCD_VERSION, "3.5.16");
       assert.equal(env.AWS_REGION, "eu-west-1");
       assert.equal(
-        job
-          .renderSnapshotJobManifests(opts({ etcdVersion: "v3.4.23" }))
-          .cronJob.spec.jobTemplate.spec.template.spec.containers[0].env?.find(
-            (e) => e.name === "ETCD_VERSION",
-          )?.value,
+        podOf(renderSnapshotJobManifests(opts({ etcdVersion: "v3.4.23" })).cronJob).containers[0].env?.find(
+          (e) => e.name === "ETCD_VERSION",
+        )?.value,
         "3.4.23",
       );
     });
 
     it("IRSA: projected sts.amazonaws.com token by default, nothing extra in webhook mode", function () {
-      const c = job.renderSnapshotJobManifests(opts()).cronJob;
+      const c = renderSnapshotJobManifests(opts()).cronJob;
       const env = envOf(c);
       assert.equal(env.AWS_ROLE_ARN, ROLE);
       assert.equal(
         env.AWS_WEB_IDENTITY_TOKEN_FILE,
         "/var/run/secrets/eks.amazonaws.com/serviceaccount/token",
       );
-      const tokenVol = podOf(c).volumes.find((v) => v.name === "aws-iam-token");
+      const tokenVol = volumesOf(c).find((v) => v.name === "aws-iam-token");
       assert.deepEqual(tokenVol?.projected?.sources, [
         { serviceAccountToken: { audience: "sts.amazonaws.com", expirationSeconds: 86400, path: "token" } },
       ]);
-      const hooked = job.renderSnapshotJobManifests(opts({ irsaToken: "webhook" })).cronJob;
+      const hooked = renderSnapshotJobManifests(opts({ irsaToken: "webhook" })).cronJob;
       assert.equal(envOf(hooked).AWS_ROLE_ARN, undefined);
       assert.equal(
-        podOf(hooked).volumes.find((v) => v.name === "aws-iam-token"),
+        volumesOf(hooked).find((v) => v.name === "aws-iam-token"),
         undefined,
       );
-      const none = job.renderSnapshotJobManifests(opts({ roleArn: undefined })).cronJob;
+      const none = renderSnapshotJobManifests(opts({ roleArn: undefined })).cronJob;
       assert.equal(envOf(none).AWS_ROLE_ARN, undefined);
     });
 
     it("refuses plain-http endpoints, an empty member list, a non-ARN key and shadowing extraEnv", function () {
-      assert.throws(
-        () => job.renderSnapshotJobManifests(opts({ etcdEndpoints: ["http://10.0.1.10:2379"] })),
-        /https/,
+      assertThrowsConfigError(
+        () => renderSnapshotJobManifests(opts({ etcdEndpoints: ["http://10.0.1.10:2379"] })),
+        { path: "etcdEndpoints[0]", message: /https/ },
       );
-      assert.throws(() => job.renderSnapshotJobManifests(opts({ etcdEndpoints: [] })), /etcdEndpoints/);
-      assert.throws(() => job.renderSnapshotJobManifests(opts({ kmsKeyId: "alias/foo" })), /kmsKeyId/);
-      assert.throws(
-        () => job.renderSnapshotJobManifests(opts({ extraEnv: { S3_BUCKET: "elsewhere" } })),
-        /extraEnv\.S3_BUCKET/,
+      assertThrowsConfigError(() => renderSnapshotJobManifests(opts({ etcdEndpoints: [] })), {
+        path: "etcdEndpoints",
+      });
+      assertThrowsConfigError(() => renderSnapshotJobManifests(opts({ kmsKeyArn: "alias/foo" })), {
+        path: "kmsKeyArn",
+      });
+      assertThrowsConfigError(
+        () => renderSnapshotJobManifests(opts({ extraEnv: { S3_BUCKET: "elsewhere" } })),
+        { path: "extraEnv.S3_BUCKET" },
       );
       const extra = envOf(
-        job.renderSnapshotJobManifests(opts({ extraEnv: { AWS_ENDPOINT_URL: "https://s3.local" } })).cronJob,
+        renderSnapshotJobManifests(opts({ extraEnv: { AWS_ENDPOINT_URL: "https://s3.local" } })).cronJob,
       );
       assert.equal(extra.AWS_ENDPOINT_URL, "https://s3.local");
+    });
+
+    // Every refused option: [option overrides, the path named, what the message must say].
+    const refusals: [Partial<SnapshotJobRenderOptions>, string, RegExp][] = [
+      [{ name: "Etcd_Snapshot" }, "name", /"Etcd_Snapshot" is not a DNS label .* at most 40/],
+      [{ name: "a".repeat(41) }, "name", /at most 40 characters/],
+      [{ namespace: "Kube-System" }, "namespace", /"Kube-System" is not a DNS label/],
+      [{ clusterName: "" }, "clusterName", /"" is not a label value/],
+      [{ environment: "prod/eu" }, "environment", /"prod\/eu" is not a label value/],
+      [{ tls: { ...TLS, certPem: "nope" } }, "tls.certPem", /is not a PEM certificate/],
+      [{ tls: { ...TLS, keyPem: TLS.certPem } }, "tls.keyPem", /is not a PEM private key/],
+      [{ tls: { ...TLS, caPem: "" } }, "tls.caPem", /is not a PEM certificate/],
+      [{ script: "  " }, "script", /is empty; expected the text of .*snapshot\.sh/],
+      [
+        { roleArn: "arn:aws:iam::123:role/x" },
+        "roleArn",
+        /"arn:aws:iam::123:role\/x" is not a valid IAM role ARN/,
+      ],
+      [{ irsaToken: "sidecar" as "webhook" }, "irsaToken", /"sidecar" .*allowed: projected, webhook/],
+      [{ etcdVersion: "3.5" }, "etcdVersion", /"3\.5" is not an etcd version like 3\.5\.16/],
+      [{ etcdEndpoints: [] }, "etcdEndpoints", /at least one member client URL/],
+      [
+        { etcdEndpoints: [ENDPOINTS[0], "http://10.0.2.10:2379"] },
+        "etcdEndpoints[1]",
+        /"http:\/\/10\.0\.2\.10:2379" .*plain http is refused/,
+      ],
+      [
+        { etcdEndpoints: ["https://10.0.1.10:2379/v3"] },
+        "etcdEndpoints[0]",
+        /is not an https:\/\/ member client URL/,
+      ],
+      [{ bucketName: "" }, "bucketName", /"" is empty; expected the snapshot bucket name/],
+      [{ prefix: "payments/prod" }, "prefix", /"payments\/prod" must end with "\/"/],
+      [{ prefix: "" }, "prefix", /is empty/],
+      [{ kmsKeyArn: "alias/foo" }, "kmsKeyArn", /"alias\/foo" is not a KMS key ARN/],
+      [{ awsRegion: " " }, "awsRegion", /is empty; expected the bucket's AWS region/],
+      [{ images: { etcd: "registry.k8s.io/etcd:latest" } }, "images.etcd", /:latest" is not pinned/],
+      [{ images: { awsCli: "aws cli:2" } }, "images.awsCli", /"aws cli:2" is not an image reference/],
+      [
+        { extraEnv: { S3_BUCKET: "elsewhere" } },
+        "extraEnv.S3_BUCKET",
+        /would shadow a variable the job sets itself/,
+      ],
+      [{ extraEnv: { "1BAD": "x" } }, "extraEnv.1BAD", /"1BAD" is not a variable name/],
+      [
+        { schedule: { ...backupConfig.resolveSnapshotSchedule("prod"), startingDeadlineSeconds: 1 } },
+        "schedule.startingDeadlineSeconds",
+        /./,
+      ],
+    ];
+
+    it("every refused option throws a ConfigError naming it, showing the value and what is allowed", function () {
+      for (const [over, path, message] of refusals) {
+        assertThrowsConfigError(() => renderSnapshotJobManifests(opts(over)), {
+          path,
+          message,
+          source: /^invalid snapshot job options /,
+        });
+      }
+    });
+
+    it("renderSnapshotJobManifests reports every bad option at once", function () {
+      let err: unknown;
+      try {
+        renderSnapshotJobManifests(opts({ bucketName: "", kmsKeyArn: "alias/foo", etcdEndpoints: [] }));
+      } catch (e) {
+        err = e;
+      }
+      for (const path of ["bucketName", "kmsKeyArn", "etcdEndpoints"]) assertConfigProblem(err, { path });
+    });
+
+    it("each renderer refuses what it uses, with the caller's source", function () {
+      const source = 'SnapshotJob "x" args';
+      const cases: [() => unknown, string][] = [
+        [() => renderBackupClientSecretMetadata({ ...opts(), clusterName: "" }, source), "clusterName"],
+        [() => renderBackupClientSecret({ ...opts(), tls: { ...TLS, caPem: "x" } }, source), "tls.caPem"],
+        [() => renderSnapshotScriptConfigMap({ ...opts(), script: "" }, source), "script"],
+        [() => renderSnapshotServiceAccount({ ...opts(), roleArn: "role" }, source), "roleArn"],
+        [() => renderSnapshotCronJob({ ...opts(), etcdVersion: "latest" }, source), "etcdVersion"],
+        [() => assertPinnedImage("images.etcd", "etcd", source), "images.etcd"],
+      ];
+      for (const [fn, path] of cases)
+        assertThrowsConfigError(fn, { path, source: /^invalid SnapshotJob "x" args / });
+    });
+
+    it("rendered objects are @pulumi/kubernetes input types as they are (compile-time: no casts)", function () {
+      const m = renderSnapshotJobManifests(opts());
+      // If a renderer's type drifted from @pulumi/kubernetes', these assignments would not compile.
+      const secret: k8sTypes.types.input.core.v1.Secret = m.secret;
+      const configMap: k8sTypes.types.input.core.v1.ConfigMap = m.configMap;
+      const serviceAccount: k8sTypes.types.input.core.v1.ServiceAccount = m.serviceAccount;
+      const cronJob: k8sTypes.types.input.batch.v1.CronJob = m.cronJob;
+      const cronJobArgs: k8sTypes.batch.v1.CronJobArgs = {
+        metadata: m.cronJob.metadata,
+        spec: m.cronJob.spec,
+      };
+      assert.deepEqual(
+        [secret.kind, configMap.kind, serviceAccount.kind, cronJob.kind],
+        ["Secret", "ConfigMap", "ServiceAccount", "CronJob"],
+      );
+      assert.equal(cronJobArgs.spec, m.cronJob.spec);
+    });
+
+    it("RESERVED_ENV is exactly the set of variables the job sets itself", function () {
+      // opts() has a role and the default projected token: every built-in variable is rendered.
+      const builtIn = Object.keys(envOf(renderSnapshotJobManifests(opts()).cronJob));
+      assert.deepEqual([...builtIn].sort(), [...RESERVED_ENV].sort());
     });
 
     it("schedule resolution: per-environment defaults, overrides, unknown environments must be explicit", function () {
@@ -392,7 +529,7 @@ describe("backup: snapshot job", function () {
     });
 
     it("YAML round-trips; the workload YAML holds no key material", function () {
-      const m = job.renderSnapshotJobManifests(opts());
+      const m = renderSnapshotJobManifests(opts());
       const docs = YAML.parseAllDocuments(m.yaml).map((d) => d.toJS());
       assert.deepEqual(docs, m.objects);
       assert.deepEqual(YAML.parse(m.secretYaml), m.secret);
@@ -488,10 +625,47 @@ describe("backup: snapshot job", function () {
     });
 
     it("rejects an unknown environment without a full schedule before creating anything", function () {
-      assert.throws(
-        () => new job.SnapshotJob("unknown-env", args({ environment: "qa" })),
-        /schedule\.schedule/,
+      assertThrowsConfigError(() => new job.SnapshotJob("unknown-env", args({ environment: "qa" })), {
+        path: "schedule.schedule",
+        source: /^invalid SnapshotJob "unknown-env" args /,
+      });
+      assert.ok(!resources.some((r) => r.name === "unknown-env"));
+    });
+
+    it("refuses bad plain args before anything is registered, naming the arg", async function () {
+      resources.length = 0;
+      for (const [over, path] of [
+        [{ images: { etcd: "registry.k8s.io/etcd" } }, "images.etcd"],
+        [{ extraEnv: { PATH: "/bin" } }, "extraEnv.PATH"],
+        [{ name: "Bad_Name" }, "name"],
+        [{ namespace: "-" }, "namespace"],
+        [{ irsaToken: "none" as "webhook" }, "irsaToken"],
+      ] as const) {
+        assertThrowsConfigError(() => new job.SnapshotJob("bad-plain", args(over)), {
+          path,
+          source: /^invalid SnapshotJob "bad-plain" args /,
+        });
+      }
+      await settle();
+      assert.ok(!resources.some((r) => r.name === "bad-plain"), "nothing registered");
+    });
+
+    it("refuses bad Output args when they resolve, with a ConfigError naming the arg", async function () {
+      const j = new job.SnapshotJob(
+        "bad-output",
+        args({
+          etcdEndpoints: pulumi.output([ENDPOINTS[0], "http://10.0.2.10:2379"]),
+          tls: { ...TLS, keyPem: pulumi.secret("not a key") },
+        }),
       );
+      const expected = { source: /^invalid SnapshotJob "bad-output" args / };
+      await assertOutputConfigError(j.manifests, {
+        ...expected,
+        path: "etcdEndpoints[1]",
+        message: /plain http is refused/,
+      });
+      const problem = await assertOutputConfigError(j.secretYaml, { ...expected, path: "tls.keyPem" });
+      assert.ok(!problem.message.includes("not a key"), "the secret is not shown");
     });
   });
 });

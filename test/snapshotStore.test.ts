@@ -3,9 +3,11 @@ import * as pulumi from "@pulumi/pulumi";
 import type * as StoreModule from "../components/backup/snapshotStore";
 import type * as PoliciesModule from "../components/backup/policies";
 import type * as DefaultsModule from "../components/backup/defaults";
+import type * as AccessLoggingModule from "../components/backup/store/accessLogging";
 import * as backupConfig from "../components/config/backup";
 import { cronIntervals } from "../components/config/cron";
 import type { PolicyDocument, PolicyStatement } from "../components/backup/policies";
+import { assertOutputConfigError, assertThrowsConfigError } from "./support/configErrors";
 import { spyOnRegistrations, type Registration } from "./support/registrationSpy";
 
 // ---------------------------------------------------------------------------------------------------
@@ -175,6 +177,7 @@ describe("backup: SnapshotStore (mocks)", function () {
   let store: typeof StoreModule;
   let policies: typeof PoliciesModule;
   let defaults: typeof DefaultsModule;
+  let accessLogging: typeof AccessLoggingModule;
 
   before(async function () {
     await pulumi.runtime.setMocks(mocks, "secure-etcd", "unit", false);
@@ -184,6 +187,7 @@ describe("backup: SnapshotStore (mocks)", function () {
     store = require("../components/backup/snapshotStore") as typeof StoreModule;
     policies = require("../components/backup/policies") as typeof PoliciesModule;
     defaults = require("../components/backup/defaults") as typeof DefaultsModule;
+    accessLogging = require("../components/backup/store/accessLogging") as typeof AccessLoggingModule;
     /* eslint-enable @typescript-eslint/no-require-imports */
   });
 
@@ -529,14 +533,118 @@ describe("backup: SnapshotStore (mocks)", function () {
     });
 
     it("refuses a prefix without a trailing slash (it would match sibling prefixes)", function () {
-      assert.throws(() => policies.snapshotWriterPolicy({ ...loc, prefix: "payments/prod" }), /prefix/);
-      assert.throws(() => policies.snapshotReaderPolicy({ ...loc, prefix: "" }), /prefix/);
+      assertThrowsConfigError(() => policies.snapshotWriterPolicy({ ...loc, prefix: "payments/prod" }), {
+        path: "prefix",
+        message: /"payments\/prod" is not a key prefix .*ending with "\/"/,
+      });
+      assertThrowsConfigError(() => policies.snapshotReaderPolicy({ ...loc, prefix: "" }), {
+        path: "prefix",
+      });
+    });
+
+    it("every refused policy input throws a ConfigError naming it and showing the value", function () {
+      const trust = {
+        providerArn: `arn:aws:iam::${ACCOUNT}:oidc-provider/issuer.example`,
+        providerUrl: "https://issuer.example",
+        namespace: "kube-system",
+        serviceAccount: "etcd-snapshot",
+      };
+      const replication = {
+        sourceBucketArn: loc.bucketArn,
+        sourceKmsKeyArn: loc.kmsKeyArn,
+        destinationBucketArn: "arn:aws:s3:::replica",
+        destinationKmsKeyArn: `arn:aws:kms:eu-central-1:${ACCOUNT}:key/k2`,
+        prefix: loc.prefix,
+      };
+      const cases: [() => unknown, string, RegExp, RegExp][] = [
+        [
+          () => policies.snapshotWriterPolicy({ ...loc, bucketArn: "snaps" }),
+          "bucketArn",
+          /"snaps" is not a valid S3 bucket ARN/,
+          /snapshot writer policy/,
+        ],
+        [
+          () => policies.snapshotWriterPolicy({ ...loc, kmsKeyArn: "alias/x" }),
+          "kmsKeyArn",
+          /"alias\/x" is not a valid KMS key ARN/,
+          /snapshot writer policy/,
+        ],
+        [
+          () => policies.snapshotReaderPolicy({ ...loc, prefix: "payments/*/" }),
+          "prefix",
+          /"payments\/\*\/" must not contain wildcards/,
+          /snapshot reader policy/,
+        ],
+        [
+          () => policies.snapshotBucketPolicy({ bucketArn: "arn:aws:s3:::b", kmsKeyArn: "k" }),
+          "kmsKeyArn",
+          /"k" is not a valid KMS key ARN/,
+          /snapshot bucket policy/,
+        ],
+        [
+          () => policies.snapshotBucketPolicy({ bucketArn: "b", kmsKeyArn: loc.kmsKeyArn }),
+          "bucketArn",
+          /"b" is not a valid S3 bucket ARN/,
+          /snapshot bucket policy/,
+        ],
+        [
+          () => policies.irsaTrustPolicy({ ...trust, providerArn: "arn:aws:iam::1:role/x" }),
+          "oidc.providerArn",
+          /is not a valid IAM OIDC provider ARN/,
+          /IRSA trust policy/,
+        ],
+        [
+          () => policies.irsaTrustPolicy({ ...trust, providerUrl: "http://issuer" }),
+          "oidc.providerUrl",
+          /"http:\/\/issuer" is not an https issuer URL/,
+          /IRSA trust policy/,
+        ],
+        [
+          () => policies.irsaTrustPolicy({ ...trust, providerUrl: "https://" }),
+          "oidc.providerUrl",
+          /is not an https issuer URL/,
+          /IRSA trust policy/,
+        ],
+        [
+          () => policies.irsaTrustPolicy({ ...trust, namespace: "Kube" }),
+          "oidc.namespace",
+          /"Kube" is not a valid Kubernetes object name/,
+          /IRSA trust policy/,
+        ],
+        [
+          () => policies.irsaTrustPolicy({ ...trust, serviceAccount: "" }),
+          "oidc.serviceAccount",
+          /"" is not a valid Kubernetes object name/,
+          /IRSA trust policy/,
+        ],
+        [
+          () => policies.replicationRolePolicy({ ...replication, destinationKmsKeyArn: "x" }),
+          "destinationKmsKeyArn",
+          /"x" is not a valid KMS key ARN/,
+          /replication role policy/,
+        ],
+        [
+          () => policies.replicationRolePolicy({ ...replication, sourceBucketArn: "x" }),
+          "sourceBucketArn",
+          /"x" is not a valid S3 bucket ARN/,
+          /replication role policy/,
+        ],
+        [
+          () => policies.snapshotWriterPolicy({ ...loc, bucketArn: "x" }, 'SnapshotStore "s" args'),
+          "bucketArn",
+          /"x"/,
+          /SnapshotStore "s" args/,
+        ],
+      ];
+      for (const [fn, path, message, source] of cases) assertThrowsConfigError(fn, { path, message, source });
     });
 
     it("snapshotPrefix validates both segments", function () {
       assert.equal(backupConfig.snapshotPrefix("payments", "prod"), "payments/prod/");
-      assert.throws(() => backupConfig.snapshotPrefix("pay/ments", "prod"), /clusterName/);
-      assert.throws(() => backupConfig.snapshotPrefix("payments", "*"), /environment/);
+      assertThrowsConfigError(() => backupConfig.snapshotPrefix("pay/ments", "prod"), {
+        path: "clusterName",
+      });
+      assertThrowsConfigError(() => backupConfig.snapshotPrefix("payments", "*"), { path: "environment" });
     });
   });
 
@@ -585,6 +693,35 @@ describe("backup: SnapshotStore (mocks)", function () {
       assert.equal(other, "ImplicitDeny");
     });
 
+    it("refuses a plain bad oidc value before anything is registered, naming oidc.<key>", async function () {
+      reset();
+      assertThrowsConfigError(
+        () =>
+          new store.SnapshotStore("badoidc", {
+            ...base(),
+            oidc: { providerArn: "arn:aws:iam::1:oidc-provider/x", providerUrl: pulumi.output("https://x") },
+          }),
+        {
+          path: "oidc.providerArn",
+          message: /"arn:aws:iam::1:oidc-provider\/x"/,
+          source: /SnapshotStore "badoidc" args/,
+        },
+      );
+      await settle();
+      assert.equal(resources.length, 0, "nothing registered");
+    });
+
+    it("refuses a bad oidc Output when it resolves, with a ConfigError naming the arg", async function () {
+      const s = new store.SnapshotStore("lateoidc", {
+        ...base(),
+        oidc: { providerArn: pulumi.output("arn:aws:iam::1:role/x"), providerUrl: "https://issuer.example" },
+      });
+      await assertOutputConfigError(s.roleArn, {
+        path: "oidc.providerArn",
+        source: /SnapshotStore "lateoidc" args/,
+      });
+    });
+
     it("defaults namespace/serviceAccount to the SnapshotJob defaults", function () {
       const t = policies.irsaTrustPolicy({
         providerArn: `arn:aws:iam::${ACCOUNT}:oidc-provider/issuer.example`,
@@ -626,22 +763,22 @@ describe("backup: SnapshotStore (mocks)", function () {
     });
 
     it("rejects an invalid mode or days, naming the arg", function () {
-      assert.throws(
+      assertThrowsConfigError(
         () =>
           new store.SnapshotStore("badmode", {
             ...base(),
             objectLock: { mode: "WORM" as unknown as "GOVERNANCE", days: 1 },
           }),
-        /objectLock\.mode/,
+        { path: "objectLock.mode", message: /"WORM"/ },
       );
-      assert.throws(
+      assertThrowsConfigError(
         () => new store.SnapshotStore("baddays", { ...base(), objectLock: { mode: "GOVERNANCE", days: 0 } }),
-        /objectLock\.days/,
+        { path: "objectLock.days" },
       );
     });
 
     it("refuses access logging into the locked bucket itself, naming accessLogging.targetBucket", function () {
-      assert.throws(
+      assertThrowsConfigError(
         () =>
           new store.SnapshotStore("selflog", {
             ...base(),
@@ -649,12 +786,16 @@ describe("backup: SnapshotStore (mocks)", function () {
             objectLock: { mode: "GOVERNANCE", days: 7 },
             accessLogging: { targetBucket: "payments-prod-etcd-snapshots", targetPrefix: "logs/" },
           }),
-        (e: Error) => /accessLogging\.targetBucket/.test(e.message) && /objectLock/.test(e.message),
+        {
+          path: "accessLogging.targetBucket",
+          message: [/"payments-prod-etcd-snapshots" is the snapshot bucket itself/, /objectLock/],
+          source: /SnapshotStore "selflog" args/,
+        },
       );
     });
 
     it("refuses access logging into the locked replica", function () {
-      assert.throws(
+      assertThrowsConfigError(
         () =>
           new store.SnapshotStore("replog", {
             ...base(),
@@ -662,20 +803,43 @@ describe("backup: SnapshotStore (mocks)", function () {
             replication: { destinationRegion: "eu-central-1", bucketName: "payments-replica" },
             accessLogging: { targetBucket: "payments-replica", targetPrefix: "logs/" },
           }),
-        /accessLogging\.targetBucket must not be the replica bucket/,
+        { path: "accessLogging.targetBucket", message: /"payments-replica" is the replica bucket/ },
       );
     });
 
     it("refuses access logging into itself even without a lock", function () {
-      assert.throws(
+      assertThrowsConfigError(
         () =>
           new store.SnapshotStore("selflog2", {
             ...base(),
             bucketName: "payments-prod-etcd-snapshots",
             accessLogging: { targetBucket: "payments-prod-etcd-snapshots", targetPrefix: "logs/" },
           }),
-        /accessLogging\.targetBucket/,
+        { path: "accessLogging.targetBucket", message: /logs its own log deliveries/ },
       );
+    });
+
+    it("refuses an empty access-log target, and a self target that is only known once names resolve", async function () {
+      assertThrowsConfigError(
+        () =>
+          new store.SnapshotStore("emptylog", {
+            ...base(),
+            accessLogging: { targetBucket: " ", targetPrefix: "l/" },
+          }),
+        { path: "accessLogging.targetBucket", message: /is empty/ },
+      );
+      const late = accessLogging.resolvedLogTarget(
+        pulumi.output("snaps"),
+        pulumi.output("snaps"),
+        true,
+        'SnapshotStore "late" args',
+      );
+      await assertOutputConfigError(late, {
+        path: "accessLogging.targetBucket",
+        message: /Object Lock/,
+        source: /SnapshotStore "late" args/,
+      });
+      assert.equal(await valueOf(accessLogging.resolvedLogTarget("snaps", "logs", false, "x")), "logs");
     });
 
     it("logs into a separate bucket", async function () {
@@ -774,13 +938,13 @@ describe("backup: SnapshotStore (mocks)", function () {
 
   describe("validation", function () {
     it("cold transition must come before expiry; default class GLACIER_IR", async function () {
-      assert.throws(
+      assertThrowsConfigError(
         () =>
           new store.SnapshotStore("badcold", {
             ...base(),
             retention: { days: 30, transitionToColdAfterDays: 30, noncurrentVersionDays: 1 },
           }),
-        /transitionToColdAfterDays/,
+        { path: "retention.transitionToColdAfterDays", message: /must be less than/ },
       );
       const s = new store.SnapshotStore("cold", {
         ...base(),
@@ -795,9 +959,9 @@ describe("backup: SnapshotStore (mocks)", function () {
     });
 
     it("kmsKeyDeletionWindowDays must be 7..30", async function () {
-      assert.throws(
+      assertThrowsConfigError(
         () => new store.SnapshotStore("badwin", { ...base(), kmsKeyDeletionWindowDays: 5 }),
-        /kmsKeyDeletionWindowDays/,
+        { path: "kmsKeyDeletionWindowDays", message: /5 is not a whole number of days from 7 to 30/ },
       );
       const s = new store.SnapshotStore("win7", { ...base(), kmsKeyDeletionWindowDays: 7 });
       await valueOf(s.kmsKeyArn);
@@ -806,20 +970,20 @@ describe("backup: SnapshotStore (mocks)", function () {
     });
 
     it("clusterName/environment must be single prefix segments", function () {
-      assert.throws(
+      assertThrowsConfigError(
         () => new store.SnapshotStore("badcluster", { ...base(), clusterName: "a/b" }),
-        /clusterName/,
+        { path: "clusterName", message: /"a\/b"/ },
       );
     });
 
     it("noncurrent versions must expire (versioned bucket)", function () {
-      assert.throws(
+      assertThrowsConfigError(
         () =>
           new store.SnapshotStore("nonc", {
             ...base(),
             retention: { days: 7, noncurrentVersionDays: 0 },
           }),
-        /noncurrentVersionDays/,
+        { path: "retention.noncurrentVersionDays" },
       );
     });
 

@@ -11,7 +11,14 @@
  * multipart `UploadPart` request (which never carries SSE headers). The statements below pair the
  * comparison with `Null: false` ("the header is present"), so only uploads that *name* another
  * encryption or another key are denied.
+ *
+ * Bad inputs throw a ConfigError naming the field (`bucketArn`, `prefix`, `oidc.providerArn`, …); each
+ * function takes the error's `source` (the SnapshotStore passes its own, so errors raised while its
+ * Outputs resolve name the component).
  */
+import { z } from "zod";
+import { parseOrThrow } from "../config/errors";
+import { checked, matching } from "../config/fields";
 
 export type PolicyConditionBlock = Record<string, Record<string, string | string[]>>;
 
@@ -47,25 +54,34 @@ export interface SnapshotLocation {
 const SSE_HEADER = "s3:x-amz-server-side-encryption";
 const SSE_KEY_HEADER = "s3:x-amz-server-side-encryption-aws-kms-key-id";
 
-function checkArn(kind: string, arn: string, pattern: RegExp): void {
-  if (typeof arn !== "string" || !pattern.test(arn)) {
-    throw new Error(`${kind} must be an ARN (got "${String(arn)}")`);
-  }
-}
-
-function checkLocation(loc: SnapshotLocation): void {
-  checkArn("bucketArn", loc.bucketArn, /^arn:[a-z-]+:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/);
-  checkArn("kmsKeyArn", loc.kmsKeyArn, /^arn:[a-z-]+:kms:[a-z0-9-]+:\d{12}:key\/.+$/);
-  if (
-    typeof loc.prefix !== "string" ||
-    loc.prefix.length < 2 ||
-    !loc.prefix.endsWith("/") ||
-    loc.prefix.startsWith("/")
-  ) {
-    throw new Error(`prefix must be a non-empty key prefix ending with "/" (got "${String(loc.prefix)}")`);
-  }
-  if (/[*?]/.test(loc.prefix)) throw new Error(`prefix must not contain wildcards (got "${loc.prefix}")`);
-}
+const bucketArn = matching(
+  /^arn:[a-z-]+:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+  "S3 bucket ARN (arn:aws:s3:::<bucket>)",
+);
+const kmsKeyArn = matching(
+  /^arn:[a-z-]+:kms:[a-z0-9-]+:\d{12}:key\/.+$/,
+  "KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)",
+);
+/** The prefix must end with "/" and hold no wildcard, so `<prefix>*` cannot reach a sibling prefix. */
+const keyPrefix = checked((v) =>
+  v.length < 2 || !v.endsWith("/") || v.startsWith("/")
+    ? `is not a key prefix like <cluster>/<environment>/ (not empty, ending with "/", not starting with "/")`
+    : /[*?]/.test(v)
+      ? "must not contain wildcards (* or ?)"
+      : undefined,
+);
+const locationSchema = z.object({ bucketArn, prefix: keyPrefix, kmsKeyArn });
+const bucketPolicySchema = z.object({
+  bucketArn: matching(/^arn:[a-z-]+:s3:::.+$/, "S3 bucket ARN (arn:aws:s3:::<bucket>)"),
+  kmsKeyArn: matching(/^arn:[a-z-]+:kms:.+$/, "KMS key ARN (arn:aws:kms:…)"),
+});
+const replicationSchema = z.object({
+  sourceBucketArn: bucketArn,
+  sourceKmsKeyArn: kmsKeyArn,
+  destinationBucketArn: bucketArn,
+  destinationKmsKeyArn: kmsKeyArn,
+  prefix: keyPrefix,
+});
 
 /** ARN pattern of every object under the prefix. */
 export function snapshotObjectsArn(bucketArn: string, prefix: string): string {
@@ -107,8 +123,11 @@ export const WRITER_DENIED_ACTIONS: readonly string[] = Object.freeze([
  * - NO delete of any kind, and an explicit Deny of deletes and of retention/lifecycle/policy changes on
  *   this bucket, so a compromised node cannot erase backups even if another policy on its role is broad.
  */
-export function snapshotWriterPolicy(loc: SnapshotLocation): PolicyDocument {
-  checkLocation(loc);
+export function snapshotWriterPolicy(
+  loc: SnapshotLocation,
+  source = "snapshot writer policy",
+): PolicyDocument {
+  parseOrThrow(locationSchema, loc, "", source);
   const objects = snapshotObjectsArn(loc.bucketArn, loc.prefix);
   return {
     Version: "2012-10-17",
@@ -155,8 +174,11 @@ export function snapshotWriterPolicy(loc: SnapshotLocation): PolicyDocument {
  * Read-only policy for restores: GetObject (and GetObjectVersion, to restore an older version) under the
  * prefix, ListBucket only for that prefix, kms:Decrypt on the snapshot key.
  */
-export function snapshotReaderPolicy(loc: SnapshotLocation): PolicyDocument {
-  checkLocation(loc);
+export function snapshotReaderPolicy(
+  loc: SnapshotLocation,
+  source = "snapshot reader policy",
+): PolicyDocument {
+  parseOrThrow(locationSchema, loc, "", source);
   const objects = snapshotObjectsArn(loc.bucketArn, loc.prefix);
   return {
     Version: "2012-10-17",
@@ -195,9 +217,11 @@ export function snapshotReaderPolicy(loc: SnapshotLocation): PolicyDocument {
  *
  * Clients that name the key must send the key ARN (the condition compares the header literally).
  */
-export function snapshotBucketPolicy(args: { bucketArn: string; kmsKeyArn: string }): PolicyDocument {
-  checkArn("bucketArn", args.bucketArn, /^arn:[a-z-]+:s3:::.+$/);
-  checkArn("kmsKeyArn", args.kmsKeyArn, /^arn:[a-z-]+:kms:.+$/);
+export function snapshotBucketPolicy(
+  args: { bucketArn: string; kmsKeyArn: string },
+  source = "snapshot bucket policy",
+): PolicyDocument {
+  parseOrThrow(bucketPolicySchema, args, "", source);
   const all = [args.bucketArn, `${args.bucketArn}/*`];
   const objects = `${args.bucketArn}/*`;
   return {
@@ -266,26 +290,35 @@ export interface IrsaBinding {
   serviceAccount: string;
 }
 
+/** The issuer as IAM condition keys spell it: no scheme, no trailing slash. */
+const issuerOf = (providerUrl: string) => providerUrl.replace(/^https:\/\//, "").replace(/\/+$/, "");
+const objectName = matching(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "Kubernetes object name");
+const irsaBindingSchema = z.object({
+  providerArn: matching(
+    /^arn:[a-z-]+:iam::\d{12}:oidc-provider\/.+$/,
+    "IAM OIDC provider ARN (arn:aws:iam::<account>:oidc-provider/<issuer>)",
+  ),
+  providerUrl: checked((v) => {
+    const issuer = issuerOf(v);
+    return issuer && !/^[a-z]+:\/\//i.test(issuer) ? undefined : "is not an https issuer URL";
+  }),
+  namespace: objectName,
+  serviceAccount: objectName,
+});
+
+/** Checks the parts of an IRSA binding that are known (plain strings); ConfigError naming `oidc.<key>`. */
+export function checkIrsaBinding(b: Partial<Record<keyof IrsaBinding, unknown>>, source: string): void {
+  const known = Object.fromEntries(Object.entries(b).filter(([, v]) => typeof v === "string"));
+  parseOrThrow(irsaBindingSchema.partial(), known, "oidc", source);
+}
+
 /**
  * Trust policy for IRSA: only tokens for `system:serviceaccount:<namespace>:<serviceAccount>` with the
  * audience `sts.amazonaws.com`, issued by the given OIDC provider, may assume the role.
  */
-export function irsaTrustPolicy(b: IrsaBinding): PolicyDocument {
-  checkArn("oidc.providerArn", b.providerArn, /^arn:[a-z-]+:iam::\d{12}:oidc-provider\/.+$/);
-  const issuer = String(b.providerUrl ?? "")
-    .replace(/^https:\/\//, "")
-    .replace(/\/+$/, "");
-  if (!issuer || /^[a-z]+:\/\//i.test(issuer)) {
-    throw new Error(`oidc.providerUrl must be an https issuer URL (got "${String(b.providerUrl)}")`);
-  }
-  for (const [arg, v] of [
-    ["oidc.namespace", b.namespace],
-    ["oidc.serviceAccount", b.serviceAccount],
-  ] as const) {
-    if (typeof v !== "string" || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(v)) {
-      throw new Error(`${arg} must be a Kubernetes object name (got "${String(v)}")`);
-    }
-  }
+export function irsaTrustPolicy(b: IrsaBinding, source = "IRSA trust policy"): PolicyDocument {
+  parseOrThrow(irsaBindingSchema, b, "oidc", source);
+  const issuer = issuerOf(b.providerUrl);
   return {
     Version: "2012-10-17",
     Statement: [
@@ -324,19 +357,17 @@ export function replicationTrustPolicy(): PolicyDocument {
  * the source bucket into the replica, re-encrypting them with the replica's own key. Delete markers are
  * not replicated, so the role gets no s3:ReplicateDelete.
  */
-export function replicationRolePolicy(args: {
-  sourceBucketArn: string;
-  sourceKmsKeyArn: string;
-  destinationBucketArn: string;
-  destinationKmsKeyArn: string;
-  prefix: string;
-}): PolicyDocument {
-  checkLocation({ bucketArn: args.sourceBucketArn, prefix: args.prefix, kmsKeyArn: args.sourceKmsKeyArn });
-  checkLocation({
-    bucketArn: args.destinationBucketArn,
-    prefix: args.prefix,
-    kmsKeyArn: args.destinationKmsKeyArn,
-  });
+export function replicationRolePolicy(
+  args: {
+    sourceBucketArn: string;
+    sourceKmsKeyArn: string;
+    destinationBucketArn: string;
+    destinationKmsKeyArn: string;
+    prefix: string;
+  },
+  source = "replication role policy",
+): PolicyDocument {
+  parseOrThrow(replicationSchema, args, "", source);
   return {
     Version: "2012-10-17",
     Statement: [

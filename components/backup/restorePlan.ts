@@ -10,13 +10,17 @@
  * informers do not keep serving resourceVersions newer than the restored store), Kubernetes "Operating
  * etcd clusters" (stop every API server before restoring, restart the control plane components after).
  */
+import { z } from "zod";
+import { ConfigError, parseOrThrow } from "../config/errors";
+import { show } from "../config/fields";
 import {
   etcdCapabilities,
   formatVersion,
-  parseEtcdVersion,
   type EtcdCapabilities,
+  type EtcdVersion,
 } from "../etcd/capabilities";
 import { clientUrl, initialCluster, peerUrl } from "../manifests/urls";
+import { etcdReleaseVersion, nonEmpty } from "./fields";
 
 /** Revision bump Kubernetes' own restore guidance uses: far beyond anything written since the snapshot. */
 export const DEFAULT_BUMP_REVISION = 1_000_000_000;
@@ -98,44 +102,90 @@ export function shellQuote(s: string): string {
 const line = (env: Record<string, string>, argv: string[]) =>
   [...Object.entries(env).map(([k, v]) => `${k}=${shellQuote(v)}`), ...argv.map(shellQuote)].join(" ");
 
-/** Builds the plan; throws on inputs that would give a broken restore (no members, duplicates, bad version). */
-export function renderRestorePlan(input: RestorePlanInput): RestorePlan {
-  const version = parseEtcdVersion(input.etcdVersion);
-  if (!version)
-    throw new Error(`etcdVersion ${JSON.stringify(input.etcdVersion)} is not a version like 3.5.16`);
-  const caps = input.caps ?? etcdCapabilities(version);
-  if (input.members.length === 0) throw new Error("a restore needs at least one member");
-  if (!input.snapshotPath) throw new Error("snapshotPath is required");
-  if (!input.clusterToken) throw new Error("clusterToken is required");
-  const seen = new Set<string>();
-  for (const m of input.members) {
-    for (const [what, v] of [
-      ["name", m.name],
-      ["ip", m.ip],
-    ] as const) {
-      if (!v) throw new Error(`every member needs a ${what}`);
-      if (seen.has(`${what}:${v}`)) throw new Error(`member ${what} ${v} is listed twice`);
-      seen.add(`${what}:${v}`);
-    }
-  }
-  if (!caps.etcdutl && !caps.etcdctlSnapshotStatusRestore)
-    throw new Error(`etcd ${formatVersion(version)} has neither etcdutl nor etcdctl snapshot restore`);
+/** `source` of a refused plan's ConfigError. */
+export const RESTORE_PLAN_SOURCE = "restore plan";
 
-  const tool: RestorePlan["tool"] = caps.etcdutl ? "etcdutl" : "etcdctl";
+/** Each member's name and ip appear once: a restore needs every member exactly once. */
+const restoreMembers = z
+  .array(z.object({ name: nonEmpty("the member's name"), ip: nonEmpty("the member's IP") }))
+  .min(1, { error: "is empty: a restore needs at least one member" })
+  .superRefine((members, ctx) => {
+    for (const key of ["name", "ip"] as const) {
+      const seen = new Set<string>();
+      members.forEach((m, i) => {
+        if (m[key] !== "" && seen.has(m[key]))
+          ctx.addIssue({
+            code: "custom",
+            path: [i, key],
+            message: `member ${key} ${show(m[key])} is listed twice; every member restores once`,
+          });
+        seen.add(m[key]);
+      });
+    }
+  });
+
+const restoreInputSchema = z.object({
+  snapshotPath: nonEmpty("the snapshot path (the same file on every member)"),
+  clusterToken: nonEmpty("the --initial-cluster-token"),
+  etcdVersion: etcdReleaseVersion(),
+  members: restoreMembers,
+  bumpRevision: z
+    .number()
+    .refine((n) => Number.isInteger(n) && n >= 0, {
+      error: (iss) => `${show(iss.input)} is not a whole number >= 0 (0 turns the bump off)`,
+    })
+    .optional(),
+});
+
+/** What the plan is built from once the input is checked: the version's tool and the revision bump. */
+interface ResolvedRestore {
+  version: EtcdVersion;
+  tool: RestorePlan["tool"];
+  bumpRevision?: number;
+}
+
+function checkRestoreInput(input: RestorePlanInput): ResolvedRestore {
+  const { etcdVersion: version } = parseOrThrow(restoreInputSchema, input, "", RESTORE_PLAN_SOURCE);
+  const caps = input.caps ?? etcdCapabilities(version);
+  if (!caps.etcdutl && !caps.etcdctlSnapshotStatusRestore)
+    throw new ConfigError(
+      [
+        {
+          path: input.caps ? "caps" : "etcdVersion",
+          message: `etcd ${formatVersion(version)} has neither etcdutl nor etcdctl snapshot restore`,
+        },
+      ],
+      RESTORE_PLAN_SOURCE,
+    );
+  const bump = input.bumpRevision ?? DEFAULT_BUMP_REVISION;
+  return {
+    version,
+    tool: caps.etcdutl ? "etcdutl" : "etcdctl",
+    bumpRevision: caps.restoreBumpRevision && bump > 0 ? bump : undefined,
+  };
+}
+
+/** One restore command per member, all from the same snapshot with the whole --initial-cluster. */
+function memberRestoreCommands(
+  input: RestorePlanInput,
+  resolved: ResolvedRestore,
+  cluster: string,
+): MemberRestoreCommand[] {
+  const { tool, bumpRevision } = resolved;
   const binary = tool === "etcdutl" ? (input.etcdutlBinary ?? "etcdutl") : (input.etcdctlBinary ?? "etcdctl");
   const env: Record<string, string> = tool === "etcdctl" ? { ETCDCTL_API: "3" } : {};
-  const bump = input.bumpRevision ?? DEFAULT_BUMP_REVISION;
-  if (!Number.isInteger(bump) || bump < 0)
-    throw new Error(`bumpRevision must be a whole number >= 0 (got ${bump})`);
-  const bumpRevision = caps.restoreBumpRevision && bump > 0 ? bump : undefined;
-  const specs = input.members.map((m) => ({ name: m.name, ip: m.ip, dnsNames: [] as string[] }));
-  const cluster = initialCluster(specs);
-  const dataDirOf = (m: RestoreMember) =>
-    typeof input.dataDir === "function" ? input.dataDir(m) : input.dataDir;
-
-  const members: MemberRestoreCommand[] = input.members.map((m) => {
-    const dataDir = dataDirOf(m);
-    if (!dataDir) throw new Error(`no data dir for member ${m.name}`);
+  return input.members.map((m) => {
+    const dataDir = typeof input.dataDir === "function" ? input.dataDir(m) : input.dataDir;
+    if (!dataDir)
+      throw new ConfigError(
+        [
+          {
+            path: "dataDir",
+            message: `gave ${show(dataDir)} for member ${show(m.name)}; expected a data dir path`,
+          },
+        ],
+        RESTORE_PLAN_SOURCE,
+      );
     const argv = [
       binary,
       "snapshot",
@@ -150,48 +200,48 @@ export function renderRestorePlan(input: RestorePlanInput): RestorePlan {
     ];
     return { member: m.name, ip: m.ip, dataDir, peerUrl: peerUrl(m), env, argv, command: line(env, argv) };
   });
+}
 
-  const warnings: string[] = [];
-  if (bumpRevision === undefined)
-    warnings.push(
-      `etcd ${formatVersion(version)} cannot restore with --bump-revision/--mark-compacted: after the restore ` +
-        `the store's revision goes back, so Kubernetes watch caches and informers may keep serving newer ` +
-        `resourceVersions; the runbook restarts every API server, controller manager, scheduler and kubelet`,
-    );
-
+/** The shell lines the runbook repeats: park/unpark a static pod, wait for it to stop, etcdctl health. */
+function runbookCommands(input: RestorePlanInput) {
   const manifestDir = input.manifestDir ?? "/etc/kubernetes/manifests";
   const parkDir = input.parkDir ?? "/etc/kubernetes/restore-parked";
   const pki = input.pkiDir ?? "/etc/kubernetes/pki";
-  const aside = input.asideSuffix ?? "before-restore";
   const q = shellQuote;
-  const waitGone = (container: string) =>
-    `while crictl ps -q --name '^${container}$' | grep -q .; do sleep 2; done`;
-  const park = (file: string) =>
-    `mkdir -p ${q(parkDir)} && mv ${q(`${manifestDir}/${file}`)} ${q(`${parkDir}/`)}`;
-  const unpark = (file: string) => `mv ${q(`${parkDir}/${file}`)} ${q(`${manifestDir}/`)}`;
   const endpoints = input.members.map((m) => clientUrl(m)).join(",");
-  const health = (cmd: string) =>
-    line({ ETCDCTL_API: "3" }, [
-      input.etcdctlBinary ?? "etcdctl",
-      `--endpoints=${endpoints}`,
-      `--cacert=${pki}/etcd/ca.crt`,
-      `--cert=${pki}/etcd/healthcheck-client.crt`,
-      `--key=${pki}/etcd/healthcheck-client.key`,
-      ...cmd.split(" "),
-    ]);
-  const local = input.localSnapshotPath ?? input.snapshotPath;
-  const uniqueDirs = [...new Set(members.map((m) => m.dataDir))];
+  return {
+    waitGone: (container: string) =>
+      `while crictl ps -q --name '^${container}$' | grep -q .; do sleep 2; done`,
+    park: (file: string) => `mkdir -p ${q(parkDir)} && mv ${q(`${manifestDir}/${file}`)} ${q(`${parkDir}/`)}`,
+    unpark: (file: string) => `mv ${q(`${parkDir}/${file}`)} ${q(`${manifestDir}/`)}`,
+    health: (cmd: string) =>
+      line({ ETCDCTL_API: "3" }, [
+        input.etcdctlBinary ?? "etcdctl",
+        `--endpoints=${endpoints}`,
+        `--cacert=${pki}/etcd/ca.crt`,
+        `--cert=${pki}/etcd/healthcheck-client.crt`,
+        `--key=${pki}/etcd/healthcheck-client.key`,
+        ...cmd.split(" "),
+      ]),
+  };
+}
 
-  const steps: RunbookStep[] = [
+/** Copy → stop API servers → stop etcd → keep old data → restore each member → start etcd → start API servers. */
+function restoreRunbook(input: RestorePlanInput, members: MemberRestoreCommand[]): RunbookStep[] {
+  const { waitGone, park, unpark, health } = runbookCommands(input);
+  const q = shellQuote;
+  const aside = input.asideSuffix ?? "before-restore";
+  const local = input.localSnapshotPath ?? input.snapshotPath;
+  const sha = input.snapshotSha256;
+  const restart = (c: string) => `${park(`${c}.yaml`)} && ${waitGone(c)} && ${unpark(`${c}.yaml`)}`;
+  return [
     {
       title:
         "Copy the SAME verified snapshot to every member (never restore members from different snapshots)",
       where: "operator",
       commands: [
         ...input.members.map((m) => `scp ${q(local)} ${q(`root@${m.ip}:${input.snapshotPath}`)}`),
-        ...(input.snapshotSha256
-          ? [`# on every member: sha256sum ${q(input.snapshotPath)}  → must print ${input.snapshotSha256}`]
-          : []),
+        ...(sha ? [`# on every member: sha256sum ${q(input.snapshotPath)}  → must print ${sha}`] : []),
       ],
     },
     {
@@ -208,15 +258,13 @@ export function renderRestorePlan(input: RestorePlanInput): RestorePlan {
     {
       title: "Move the old data dir aside (keep it until the restored cluster is proven good)",
       where: "every etcd member",
-      commands: uniqueDirs.map((d) => `mv ${q(d)} ${q(`${d}.${aside}`)}`),
+      commands: [...new Set(members.map((m) => m.dataDir))].map((d) => `mv ${q(d)} ${q(`${d}.${aside}`)}`),
     },
     ...members.map((m) => ({
       title: `Restore member ${m.member} from the snapshot`,
       where: `${m.member} (${m.ip})`,
       commands: [
-        ...(input.snapshotSha256
-          ? [`echo ${q(`${input.snapshotSha256}  ${input.snapshotPath}`)} | sha256sum -c -`]
-          : []),
+        ...(sha ? [`echo ${q(`${sha}  ${input.snapshotPath}`)} | sha256sum -c -`] : []),
         m.command,
         `chmod 700 ${q(m.dataDir)}`,
       ],
@@ -233,24 +281,42 @@ export function renderRestorePlan(input: RestorePlanInput): RestorePlan {
       commands: [
         unpark("kube-apiserver.yaml"),
         "kubectl get --raw /readyz",
-        `${park("kube-controller-manager.yaml")} && ${waitGone("kube-controller-manager")} && ${unpark("kube-controller-manager.yaml")}`,
-        `${park("kube-scheduler.yaml")} && ${waitGone("kube-scheduler")} && ${unpark("kube-scheduler.yaml")}`,
+        restart("kube-controller-manager"),
+        restart("kube-scheduler"),
         "systemctl restart kubelet",
       ],
       note: "then remove the moved-aside data dirs once workloads are confirmed",
     },
   ];
+}
 
+/**
+ * Builds the plan. Inputs that would give a broken restore (no members, duplicates, a bad version) throw
+ * a ConfigError naming the field (`members[1].name`, `etcdVersion`, …), source `restore plan`.
+ */
+export function renderRestorePlan(input: RestorePlanInput): RestorePlan {
+  const resolved = checkRestoreInput(input);
+  const cluster = initialCluster(input.members.map((m) => ({ name: m.name, ip: m.ip, dnsNames: [] })));
+  const members = memberRestoreCommands(input, resolved, cluster);
+  const version = formatVersion(resolved.version);
+  const warnings =
+    resolved.bumpRevision === undefined
+      ? [
+          `etcd ${version} cannot restore with --bump-revision/--mark-compacted: after the restore ` +
+            `the store's revision goes back, so Kubernetes watch caches and informers may keep serving newer ` +
+            `resourceVersions; the runbook restarts every API server, controller manager, scheduler and kubelet`,
+        ]
+      : [];
   return {
-    etcdVersion: formatVersion(version),
-    tool,
+    etcdVersion: version,
+    tool: resolved.tool,
     snapshotPath: input.snapshotPath,
     clusterToken: input.clusterToken,
     initialCluster: cluster,
-    bumpRevision,
+    bumpRevision: resolved.bumpRevision,
     warnings,
     members,
-    steps,
+    steps: restoreRunbook(input, members),
   };
 }
 

@@ -1,0 +1,45 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { DEFAULT_SNAPSHOT_NAME, DEFAULT_SNAPSHOT_NAMESPACE } from "../defaults";
+import { irsaTrustPolicy } from "../policies";
+import type { SnapshotIrsa } from "./args";
+import type { StoreContext } from "./context";
+
+/**
+ * The IRSA role of the snapshot job: only the snapshot ServiceAccount's web-identity tokens may assume
+ * it, and it carries the writer policy. Returns the role's ARN.
+ */
+export function createIrsaRole(
+  ctx: StoreContext,
+  oidc: SnapshotIrsa,
+  writerPolicyJson: pulumi.Output<string>,
+): pulumi.Output<string> {
+  const local = { parent: ctx.parent };
+  const role = new aws.iam.Role(
+    `${ctx.name}-irsa-role`,
+    {
+      description: pulumi.interpolate`etcd snapshot writer for ${ctx.args.clusterName}/${ctx.args.environment} (IRSA)`,
+      assumeRolePolicy: pulumi
+        .all([
+          oidc.providerArn,
+          oidc.providerUrl,
+          oidc.namespace ?? DEFAULT_SNAPSHOT_NAMESPACE,
+          oidc.serviceAccount ?? DEFAULT_SNAPSHOT_NAME,
+        ])
+        .apply(([providerArn, providerUrl, namespace, serviceAccount]) =>
+          JSON.stringify(
+            irsaTrustPolicy({ providerArn, providerUrl, namespace, serviceAccount }, ctx.source),
+          ),
+        ),
+      maxSessionDuration: 3600,
+      tags: ctx.tags,
+    },
+    local,
+  );
+  new aws.iam.RolePolicy(
+    `${ctx.name}-irsa-writer`,
+    { role: role.id, name: "etcd-snapshot-writer", policy: writerPolicyJson },
+    local,
+  );
+  return role.arn;
+}
