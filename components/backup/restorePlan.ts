@@ -20,7 +20,7 @@ import {
   type EtcdVersion,
 } from "../etcd/capabilities";
 import { clientUrl, initialCluster, peerUrl } from "../manifests/urls";
-import { etcdReleaseVersion, nonEmpty } from "./fields";
+import { etcdReleaseVersion, nonEmpty } from "../config/fields";
 
 /** Revision bump Kubernetes' own restore guidance uses: far beyond anything written since the snapshot. */
 export const DEFAULT_BUMP_REVISION = 1_000_000_000;

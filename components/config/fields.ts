@@ -1,5 +1,6 @@
 import * as path from "node:path";
 import { z } from "zod";
+import { parseEtcdVersion } from "../etcd/capabilities";
 
 /*
  * Field builders for the config schema: each one refuses a bad value with a message that shows the value
@@ -69,3 +70,18 @@ export const absolutePath = z
 export const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 export const dnsName =
   /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/;
+
+/** A string that is not blank; the message says what was expected. */
+export const nonEmpty = (what: string) =>
+  checked((v) => (v.trim() === "" ? `is empty; expected ${what}` : undefined));
+
+/** An etcd release version (`3.5.16`, `v3.4.23`), parsed: the caller gets the version the check accepted. */
+export const etcdReleaseVersion = () =>
+  z.string().transform((v, ctx) => {
+    const parsed = parseEtcdVersion(v);
+    if (!parsed) {
+      ctx.addIssue({ code: "custom", message: `${show(v)} is not an etcd version like 3.5.16` });
+      return z.NEVER;
+    }
+    return parsed;
+  });

@@ -3,7 +3,7 @@ import { validateSchedule } from "../../config/backup";
 import { parseOrThrow } from "../../config/errors";
 import { checked, dnsLabel as DNS_LABEL, matching, oneOf, show } from "../../config/fields";
 import type { EtcdVersion } from "../../etcd/capabilities";
-import { etcdReleaseVersion, nonEmpty } from "../fields";
+import { etcdReleaseVersion, nonEmpty } from "../../config/fields";
 import { RESERVED_ENV } from "./constants";
 import type { CommonOptions, SnapshotJobRenderOptions, SnapshotJobWorkloadOptions } from "./types";
 
