@@ -12,12 +12,15 @@
 #   3. integrity check: `etcdutl snapshot status -w json` (etcd >= 3.5 with etcdutl present) or
 #      `etcdctl snapshot status -w json` (3.4/3.5; etcdctl lost it in 3.6) -> hash, revision, totalKey;
 #   4. gzip (+ `gzip -t`), SHA-256 of the compressed object and of the raw snapshot;
-#   5. upload with SSE-KMS to s3://$S3_BUCKET/$S3_PREFIX<UTC timestamp>-<member>.db.gz with metadata
-#      hash, revision, etcd-version, sha256 (+ db-sha256, total-key, member);
+#   5. upload with SSE-KMS to s3://$S3_BUCKET/$S3_PREFIX<UTC timestamp>-<run id>-<member>.db.gz (a key
+#      no other run can pick: two runs in the same second never write, or clean up, each other's object)
+#      with metadata hash, revision, etcd-version, sha256 (+ db-sha256, total-key, member, and
+#      encryption-keys: the EncryptionConfiguration keys in force, which a restore needs);
 #   6. verify the uploaded object (head-object: size, sha256 metadata, SSE-KMS; with VERIFY_DOWNLOAD=true
 #      also download it again and re-hash);
 #   7. only then write the marker $S3_PREFIX/latest.json {time, key, size, revision, sha256, ...}, which
-#      monitoring reads to alert on stale snapshots.
+#      monitoring reads to alert on stale snapshots — unless it already names a newer snapshot (a slower
+#      run finishing last must not move it back).
 #
 # On any failure: exit 1 with exactly ONE line `snapshot: FAILED: <reason>` on stderr (tool output is
 # captured, never passed through), the marker is never touched, and an object that was (or may have been)
@@ -48,6 +51,8 @@
 #                     own to it, etcd-io/etcd#10298; ~100 MiB/s makes 8 GiB about 80 s); enforced with
 #                     `timeout` where installed, then the next member is tried
 #   VERIFY_DOWNLOAD   true|false (false): also download the object again and compare its SHA-256
+#   ENCRYPTION_KEYS   optional, the EncryptionConfiguration's keys in order as `<provider>:<name> …`
+#                     (no key material): recorded on the object so a restore names the keys it needs
 #   Large databases (etcd allows up to 8 GiB): awscli uploads above S3_MULTIPART_THRESHOLD (64MB) as
 #   multipart uploads of S3_MULTIPART_CHUNKSIZE (64MB) parts, S3_MAX_CONCURRENT_REQUESTS (4) at a time,
 #   each part its own request with its own retries, so no single request carries gigabytes; 8 GiB is 128
@@ -136,12 +141,18 @@ remove_unverified_object() {
         REASON="$REASON; WARNING: the unverified object $target could not be removed ($why; $(last_line "$err"))"
       fi
     fi
-  elif grep -q -E '404|Not Found|NoSuchKey|403|Forbidden|AccessDenied' "$err" 2>/dev/null; then
+  elif absent_error "$err"; then
     : # nothing was written (without s3:ListBucket on the key, S3 answers 403 for a missing key)
   else
     REASON="$REASON; could not check whether a partial object $target exists ($(last_line "$err"))"
   fi
 }
+
+# head-object's error for a key that does not exist (without s3:ListBucket on it, S3 answers 403, not 404).
+absent_error() { grep -q -E '404|Not Found|NoSuchKey|403|Forbidden|AccessDenied' "$1" 2>/dev/null; }
+
+# 8 random hex characters: this run's part of the object key.
+run_id() { od -An -N4 -tx1 /dev/urandom | tr -d ' \n'; }
 
 # version_at_least VERSION MAJOR MINOR
 version_at_least() {
@@ -182,6 +193,7 @@ S3_CONNECT_TIMEOUT=${S3_CONNECT_TIMEOUT:-30}
 VERIFY_DOWNLOAD=${VERIFY_DOWNLOAD:-false}
 ETCD_VERSION=${ETCD_VERSION:-}
 KMS_KEY_ID=${KMS_KEY_ID:-}
+ENCRYPTION_KEYS=${ENCRYPTION_KEYS:-}
 
 [ -n "${ETCD_ENDPOINTS:-}" ] || fail "ETCD_ENDPOINTS is not set (comma list of https://<member-ip>:2379 in member order)"
 [ -n "${S3_BUCKET:-}" ] || fail "S3_BUCKET is not set"
@@ -194,6 +206,7 @@ fi
 case "$S3_PREFIX" in */) ;; *) S3_PREFIX="$S3_PREFIX/" ;; esac
 case "$S3_PREFIX" in /* | *..*) fail "S3_PREFIX '$S3_PREFIX' must be relative like <cluster>/<env>/ without '..'" ;; esac
 case "$VERIFY_DOWNLOAD" in true | false) ;; *) fail "VERIFY_DOWNLOAD must be true or false (got '$VERIFY_DOWNLOAD')" ;; esac
+case "$ENCRYPTION_KEYS" in *[!A-Za-z0-9:._\ -]*) fail "ENCRYPTION_KEYS must be '<provider>:<name>' words (got '$ENCRYPTION_KEYS')" ;; esac
 for size in "$S3_MULTIPART_THRESHOLD" "$S3_MULTIPART_CHUNKSIZE"; do
   case "$size" in '' | *[!0-9KMGB]* | [!0-9]*) fail "S3 multipart sizes must look like 64MB (got '$size')" ;; esac
 done
@@ -362,9 +375,19 @@ log "compressed to $SIZE bytes, sha256 $SHA256"
 STEP="uploading the snapshot"
 TIME=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 STAMP=$(printf '%s' "$TIME" | tr -d ':-')
-KEY="${S3_PREFIX}${STAMP}-${MEMBER}.db.gz"
+RUN=$(run_id)
+[ "${#RUN}" -eq 8 ] || fail "cannot read /dev/urandom for this run's id"
+KEY="${S3_PREFIX}${STAMP}-${RUN}-${MEMBER}.db.gz"
 TARGET="s3://$S3_BUCKET/$KEY"
-METADATA="hash=$SNAP_HASH,revision=$SNAP_REVISION,etcd-version=$ETCD_VERSION,sha256=$SHA256,db-sha256=$DB_SHA256,total-key=$SNAP_TOTAL_KEY,member=$MEMBER"
+# Never write over an object that exists: it would belong to another run (and cleanup would hit it).
+if awsc s3api head-object --bucket "$S3_BUCKET" --key "$KEY" >/dev/null 2>"$TMP/exists.err"; then
+  fail "$TARGET already exists; refusing to overwrite another run's snapshot"
+elif ! absent_error "$TMP/exists.err"; then
+  fail "cannot check whether $TARGET exists ($(last_line "$TMP/exists.err"))"
+fi
+# JSON, not the k=v,… shorthand: ENCRYPTION_KEYS is a list.
+METADATA=$(printf '{"hash":"%s","revision":"%s","etcd-version":"%s","sha256":"%s","db-sha256":"%s","total-key":"%s","member":"%s","encryption-keys":"%s"}' \
+  "$SNAP_HASH" "$SNAP_REVISION" "$ETCD_VERSION" "$SHA256" "$DB_SHA256" "$SNAP_TOTAL_KEY" "$MEMBER" "$ENCRYPTION_KEYS")
 log "uploading to $TARGET (SSE-KMS)"
 started=$(now_s)
 OBJECT_STARTED=1
@@ -396,8 +419,16 @@ OBJECT_VERIFIED=1
 # ---------------------------------------------------------------------------------------------- marker
 STEP="updating the latest marker"
 MARKER="${S3_PREFIX}latest.json"
-printf '{"time":"%s","bucket":"%s","key":"%s","size":%s,"revision":%s,"hash":%s,"totalKey":%s,"sha256":"%s","member":"%s","etcdVersion":"%s"}\n' \
-  "$TIME" "$S3_BUCKET" "$KEY" "$SIZE" "$SNAP_REVISION" "$SNAP_HASH" "$SNAP_TOTAL_KEY" "$SHA256" "$MEMBER" "$ETCD_VERSION" \
+if awsc s3 cp "s3://$S3_BUCKET/$MARKER" "$TMP/current.json" --only-show-errors >/dev/null 2>"$TMP/current.err"; then
+  current_revision=$(json_number revision "$TMP/current.json")
+  if [ -n "$current_revision" ] && [ "$current_revision" -gt "$SNAP_REVISION" ]; then
+    log "kept the marker: it names a newer snapshot (revision $current_revision > $SNAP_REVISION)"
+    log "OK $TARGET size=$SIZE revision=$SNAP_REVISION sha256=$SHA256"
+    exit 0
+  fi
+fi
+printf '{"time":"%s","bucket":"%s","key":"%s","size":%s,"revision":%s,"hash":%s,"totalKey":%s,"sha256":"%s","member":"%s","etcdVersion":"%s","encryptionKeys":"%s"}\n' \
+  "$TIME" "$S3_BUCKET" "$KEY" "$SIZE" "$SNAP_REVISION" "$SNAP_HASH" "$SNAP_TOTAL_KEY" "$SHA256" "$MEMBER" "$ETCD_VERSION" "$ENCRYPTION_KEYS" \
   >"$TMP/latest.json"
 awsc s3 cp "$TMP/latest.json" "s3://$S3_BUCKET/$MARKER" --only-show-errors --sse aws:kms \
   --sse-kms-key-id "$KMS_KEY_ID" --content-type application/json >/dev/null 2>"$TMP/marker.err" ||

@@ -67,6 +67,8 @@ export interface SnapshotJobArgs extends PlainJobArgs {
   /** Member client URLs in member order. */
   etcdEndpoints: pulumi.Input<pulumi.Input<string>[]>;
   etcdVersion: pulumi.Input<string>;
+  /** The EncryptionConfiguration's keys in order as `<provider>:<name>`, recorded on every snapshot. */
+  encryptionKeys?: string[];
   bucketName: pulumi.Input<string>;
   prefix: pulumi.Input<string>;
   /** KMS key ARN (SnapshotStore.kmsKeyArn). */
@@ -229,6 +231,7 @@ function renderWorkload(
       ...c,
       ...v,
       roleArn: roleArn ?? undefined,
+      encryptionKeys: args.encryptionKeys,
       irsaToken: args.irsaToken,
       images: args.images,
       resources: args.resources,

@@ -3,6 +3,7 @@ import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ResolvedBackup } from "../config/backup";
 import type { SecureEtcdSettings } from "../config/schema";
+import { inEncryptionConfiguration, orderKeys } from "../encryption/render";
 import { clientUrl } from "../manifests/urls";
 import { SnapshotJob } from "./snapshotJob";
 import { readSnapshotScript } from "./snapshotScript";
@@ -51,6 +52,9 @@ export function createSnapshots(
       schedule: b.schedule,
       etcdEndpoints: s.members.map(clientUrl),
       etcdVersion: s.etcdVersion,
+      encryptionKeys: orderKeys(s.encryption.keys)
+        .filter(inEncryptionConfiguration)
+        .map((k) => `${k.provider}:${k.name}`),
       bucketName: store.bucketName,
       prefix: store.prefix,
       kmsKeyArn: store.kmsKeyArn,

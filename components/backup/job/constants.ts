@@ -25,6 +25,7 @@ export const RESERVED_ENV: readonly string[] = Object.freeze([
   "S3_PREFIX",
   "KMS_KEY_ID",
   "ETCD_VERSION",
+  "ENCRYPTION_KEYS",
   "AWS_REGION",
   "ETCD_CACERT",
   "ETCD_CERT",

@@ -74,6 +74,7 @@ function renderSnapshotEnv(w: ResolvedWorkload): EnvVar[] {
     { name: "S3_PREFIX", value: o.prefix },
     { name: "KMS_KEY_ID", value: o.kmsKeyArn },
     { name: "ETCD_VERSION", value: w.etcdVersion },
+    { name: "ENCRYPTION_KEYS", value: (o.encryptionKeys ?? []).join(" ") },
     { name: "AWS_REGION", value: o.awsRegion },
     // The script passes these to etcdctl as --cacert/--cert/--key.
     { name: "ETCD_CACERT", value: `${PKI_DIR}/${TLS_KEYS.ca}` },

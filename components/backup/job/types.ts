@@ -67,6 +67,11 @@ export interface SnapshotJobWorkloadOptions {
   etcdEndpoints: string[];
   /** etcd server version, e.g. `3.5.16` (selects etcdutl vs etcdctl and the default image). */
   etcdVersion: string;
+  /**
+   * The EncryptionConfiguration's keys in order as `<provider>:<name>` (no material): every snapshot
+   * records them, so a restore names the keys its Secrets need.
+   */
+  encryptionKeys?: string[];
   bucketName: string;
   /** `<cluster>/<env>/`, from SnapshotStore.prefix. */
   prefix: string;

@@ -90,6 +90,14 @@ const workloadShape = {
     )
     .min(1, { error: "is empty; list at least one member client URL (https://<host>:2379)" }),
   etcdVersion: etcdReleaseVersion(),
+  encryptionKeys: z
+    .array(
+      matching(
+        /^(aescbc|aesgcm|secretbox|kms):[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/,
+        "encryption key (<provider>:<name>)",
+      ),
+    )
+    .optional(),
   bucketName: nonEmpty("the snapshot bucket name"),
   prefix: checked((v) =>
     v.trim() === ""
