@@ -1,4 +1,5 @@
 import * as assert from "node:assert/strict";
+import * as path from "node:path";
 import {
   DEFAULT_BUMP_REVISION,
   formatRestorePlan,
@@ -8,7 +9,9 @@ import {
 } from "../components/backup/restorePlan";
 import { etcdCapabilities, parseEtcdVersion } from "../components/etcd/capabilities";
 import { initialClusterToken } from "../components/manifests/urls";
-import { main as restoreMain, parseRestoreArgs, UsageError } from "../tools/restore/restoreSnapshot";
+import { repoRoot } from "../harness/stackFiles";
+import { parseRestoreArgs, restoreCommand as restoreMain } from "../tools/commands/restore";
+import { UsageError } from "../tools/shared/commandLine";
 
 const members = [
   { name: "cp-1", ip: "10.0.1.10" },
@@ -173,6 +176,16 @@ describe("restore CLI arguments", () => {
     bad(["--stack", "local", "--file", "/x", "--sha256", "abc"], "--sha256");
     bad(["--stack", "local", "--file", "/x", "--bogus"], "--bogus", /unknown flag/);
     bad(["--stack"], "--stack", /needs a value/);
+    bad(["--stack=", "--file", "/x"], "--stack", /needs a value/);
+    bad(["--stack", "--file", "/x"], "--stack", /needs a value/);
+    bad(["--stack", "local", "--stack", "dev", "--file", "/x"], "--stack", /given twice/);
+    bad(
+      ["--stack", "local", "--file", "/x", "--apply=yes", "--target-dir", "/t"],
+      "--apply",
+      /takes no value/,
+    );
+    bad(["--stack", "local", "--file", "/x", "stray"], "(argument)", /unexpected argument stray/);
+    bad(["--stack", "local", "--file", "/x", "--node-path", "relative/x"], "--node-path", /absolute/);
   });
 
   it("accepts --flag value and --flag=value", () => {
@@ -185,7 +198,11 @@ describe("restore CLI arguments", () => {
       "--target-dir",
       "/tmp/x",
     ]);
-    assert.equal(a.stack, "local");
+    assert.deepEqual(a.settings, {
+      kind: "stack",
+      stack: "local",
+      file: path.join(repoRoot, "stacks", "Pulumi.local.yaml"),
+    });
     assert.equal(a.from, "s3://etcd-snapshots/a/b/c.db.gz");
     assert.equal(a.endpointUrl, "http://127.0.0.1:9000");
     assert.equal(a.apply, true);

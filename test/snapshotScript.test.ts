@@ -6,7 +6,6 @@
  * the fixed addresses the rehearsal cluster uses); the multi-member path is the rehearsal's backup drill.
  */
 import * as assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -17,16 +16,10 @@ import { renderArtifacts } from "../harness/artifacts";
 import { startCluster, type RunningCluster } from "../harness/cluster";
 import { runBackupDrill } from "../rehearsal/drills/backup";
 import * as localS3 from "../harness/localS3";
-import {
-  cleanEnv,
-  findBinary,
-  freeLoopbackAddress,
-  run,
-  sleep,
-  spawnManaged,
-  type ManagedProcess,
-} from "../harness/process";
-import { main as restoreMain, restoreSnapshot } from "../tools/restore/restoreSnapshot";
+import { cleanEnv, freeLoopbackAddress, sleep, spawnManaged, type ManagedProcess } from "../harness/process";
+import { restoreCommand as restoreMain } from "../tools/commands/restore";
+import { restoreSnapshot } from "../tools/restore";
+import { findBinary, run } from "../tools/shared/process";
 
 const repoRoot = path.resolve(__dirname, "..");
 const script = path.join(repoRoot, "components", "backup", "snapshot.sh");
@@ -179,40 +172,7 @@ function etcdctl(pki: Pki, endpoint: string, args: string[], input?: Buffer) {
     "--dial-timeout=2s",
     ...args,
   ];
-  if (!input) return run("etcdctl", all, { env: cleanEnv({ ETCDCTL_API: "3" }), timeoutMs: 20_000 });
-  return exec("etcdctl", all, cleanEnv({ ETCDCTL_API: "3" }), input);
-}
-
-interface ExecResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-  output: string;
-  seconds: number;
-}
-
-function exec(cmd: string, args: string[], env: NodeJS.ProcessEnv, input?: Buffer): Promise<ExecResult> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({
-        code: code ?? 1,
-        stdout,
-        stderr,
-        output: `${stdout}${stderr}`.trim(),
-        seconds: (Date.now() - started) / 1000,
-      });
-    });
-    child.stdin.end(input);
-  });
+  return run("etcdctl", all, { env: cleanEnv({ ETCDCTL_API: "3" }), timeoutMs: 20_000, input });
 }
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
@@ -258,7 +218,7 @@ describe("snapshot.sh and the restore tool against a real etcd and a local S3 en
   }
 
   const runScript = async (env: NodeJS.ProcessEnv) => {
-    const r = await exec("sh", [script], env);
+    const r = await run("sh", [script], { env, timeoutMs: 60_000 });
     // The work dir is private to the run and removed on every exit.
     assert.deepEqual(fs.readdirSync(env.WORK_DIR!), [], `work dir left behind:\n${r.output}`);
     return r;
@@ -605,8 +565,7 @@ describe("backup drill on the rehearsal cluster (3 members, rendered manifests) 
       settings: a.settings,
       caKeyPem: a.caKeyPem,
       caCertPem: a.caCertPem,
-      rpoMinutes: 15,
-      schedule: "*/15 * * * *",
+      schedule: { cron: "*/15 * * * *", rpoMinutes: 15 },
     });
     const failed = drills.filter((d) => !d.passed);
     assert.deepEqual(failed, [], failed.map((d) => `${d.name}: ${d.detail}`).join("\n"));

@@ -12,15 +12,11 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import {
-  endpointHealth,
-  etcdctlTlsArgs,
-  flagValue,
-  runEtcdctl,
-  withFlags,
-  type RunningCluster,
-} from "../../harness/cluster";
+import type { RunningCluster } from "../../harness/cluster";
+import { flagValue, withFlags } from "../../harness/etcdFlags";
+import { endpointHealth, etcdctlTlsArgs, runEtcdctl } from "../../harness/etcdctl";
 import { freePort, sleep, spawnManaged, tailFile, type ManagedProcess } from "../../harness/process";
+import { lastLine } from "../../tools/shared/process";
 import { clip, DrillFailure, expect, runDrill, writeKnownKeys, type DrillResult } from "./types";
 
 export interface SnapshotDrillOptions {
@@ -120,7 +116,7 @@ export async function runSnapshotDrill(o: SnapshotDrillOptions): Promise<DrillRe
       `snapshot of ${source.name} (${source.clientUrl}) with the backup-client cert: ${size} bytes` +
       (c.clientUrls().length > 1
         ? many.code !== 0
-          ? `; naming ${c.clientUrls().length} endpoints was refused (${clip(lastLine(many.output), 90)})`
+          ? `; naming ${c.clientUrls().length} endpoints was refused (${clip(lastLine(many.output, "(no output)"), 90)})`
           : `; NOTE: etcdctl accepted several endpoints`
         : "")
     );
@@ -183,9 +179,7 @@ export async function runSnapshotDrill(o: SnapshotDrillOptions): Promise<DrillRe
 const restoreError = (output: string) =>
   /expected sha256/.test(output)
     ? "Error: expected sha256 […], got […] (SHA-256 mismatch)"
-    : clip(lastLine(output), 120);
-
-const lastLine = (s: string) => s.trim().split("\n").filter(Boolean).slice(-1)[0] ?? "(no output)";
+    : clip(lastLine(output, "(no output)"), 120);
 
 async function restoreAndServe(o: {
   dir: string;

@@ -10,15 +10,11 @@
 import { X509Certificate } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { layout } from "../../harness/artifacts";
-import {
-  etcdctlTlsArgs,
-  flagValue,
-  runEtcdctl,
-  withFlags,
-  type ClientRole,
-  type RunningCluster,
-} from "../../harness/cluster";
+import type { ClientRole } from "../../components/secureEtcd";
+import type { RunningCluster } from "../../harness/cluster";
+import { flagValue, withFlags } from "../../harness/etcdFlags";
+import { etcdctlTlsArgs, runEtcdctl } from "../../harness/etcdctl";
+import { layout } from "../../harness/layout";
 import { foreignCa, issueLeaf, loopbackSource, writePair, type CaPair } from "../../harness/oneHostPki";
 import {
   freeLoopbackAddress,
@@ -26,7 +22,6 @@ import {
   spawnManaged,
   tailFile,
   type ManagedProcess,
-  type RunResult,
 } from "../../harness/process";
 import {
   describeProbe,
@@ -35,6 +30,7 @@ import {
   type ProbeOptions,
   type ProbeOutcome,
 } from "../../harness/tlsProbe";
+import { lastLine, type RunResult } from "../../tools/shared/process";
 import { clip, DrillFailure, expect, runDrill, type DrillResult } from "./types";
 
 export interface TlsDrillOptions {
@@ -132,15 +128,15 @@ async function expectRejected(o: {
   const probe = await tlsProbe({ host: o.endpoint.host, port: o.endpoint.port, ...o.probe });
   const said = await etcdSaid(o.endpoint, offset);
   const ctlText =
-    ctl.code === 0 ? "etcdctl get SUCCEEDED" : `etcdctl get failed (${clip(lastLine(ctl.output), 90)})`;
+    ctl.code === 0
+      ? "etcdctl get SUCCEEDED"
+      : `etcdctl get failed (${clip(lastLine(ctl.output, "(no output)"), 90)})`;
   if (ctl.code === 0 || served(probe))
     throw new DrillFailure(
       `${o.what} was ACCEPTED by ${url}: ${ctlText}; node client: ${describeProbe(probe)}${said}`,
     );
   return `${o.what} refused by ${url}: ${ctlText}; node client: ${clip(describeProbe(probe), 160)}${said}`;
 }
-
-const lastLine = (s: string) => s.trim().split("\n").filter(Boolean).slice(-1)[0] ?? "(no output)";
 
 // ---------------------------------------------------------------------------------------------
 // Building blocks (also used against deliberately insecure etcds in the tests)
