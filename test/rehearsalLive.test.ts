@@ -6,6 +6,7 @@ import { keyAlgorithms } from "../components/config";
 import { formatTable, rehearse } from "../rehearsal/cli";
 import { livePids, pidAlive } from "../harness/process";
 import { repoRoot } from "../harness/stackFiles";
+import { backupReportKeys, reportKeys } from "./support/report";
 import { tempDirs } from "./support/tempDirs";
 
 const quiet = () => undefined;
@@ -40,35 +41,6 @@ function explain(drills: { name: string; passed: boolean; detail: string }[]): s
     .join("\n");
 }
 
-/** report.json's keys, as the README lists them. */
-const reportKeys = [
-  "stack",
-  "renderOnly",
-  "artifactsDir",
-  "etcdVersion",
-  "remaps",
-  "startedAt",
-  "finishedAt",
-  "passed",
-  "drills",
-  "members",
-  "backup",
-];
-const backupKeys = [
-  "rpoMinutes",
-  "schedule",
-  "snapshotKey",
-  "snapshotBytes",
-  "dbBytes",
-  "parts",
-  "revision",
-  "member",
-  "scriptSeconds",
-  "uploadSeconds",
-  "restoreBreakdown",
-  "restoreSeconds",
-];
-
 describe("rehearsal of the local stack on a real etcd cluster @integration", () => {
   const tempDir = tempDirs();
 
@@ -92,7 +64,7 @@ describe("rehearsal of the local stack on a real etcd cluster @integration", () 
         `missing drill: ${name}`,
       );
     assert.deepEqual(Object.keys(report), reportKeys);
-    assert.deepEqual(Object.keys(report.backup).sort(), [...backupKeys].sort());
+    assert.deepEqual(Object.keys(report.backup).sort(), [...backupReportKeys].sort());
     for (const m of report.members as { name: string; pid: number; pids: number[] }[]) {
       assert.deepEqual(Object.keys(m), ["name", "pid", "pids", "clientUrl", "peerUrl"]);
       // The backup drill stops and restarts every member: pid is the last process, pids every one.

@@ -101,6 +101,13 @@ describe("restore: where the settings come from", () => {
     assert.equal(await restoreCommand(["--stack-file", file, "--file", "/x.db"], c.io), 2);
     assert.match(c.err[0], /^restore: invalid stack config for stack "staging"/);
     assert.match(c.err[0], /secure-etcd:members\[0\]\.ip: "10\.1\.0\.999" is not an IPv4 or IPv6 address/);
+    fs.writeFileSync(file, "config: [unclosed");
+    const broken = capture(dir);
+    assert.equal(await restoreCommand(["--stack-file", file, "--file", "/x.db"], broken.io), 2);
+    assert.match(
+      broken.err[0],
+      /^restore: --stack-file: \S+Pulumi\.staging\.yaml is not a readable stack file: /,
+    );
   });
 
   it("flags alone: --cluster-name --environment --etcd-version --member NAME=IP (repeated) and path flags", () => {

@@ -430,123 +430,155 @@ export function foreignPeerJoinRejected(
 
 function peerJoinDrill(c: Ctx, o: { peerCa?: CaPair; waitMs?: number } = {}): Promise<DrillResult> {
   return runDrill("rejected: peer with a foreign-CA cert trying to join", async () => {
-    const tlsArgs = etcdctlTlsArgs(c.dir, "apiserver-etcd-client");
-    const endpoints = `--endpoints=${c.running.map((m) => m.clientUrl).join(",")}`;
-    const ip = await freeLoopbackAddress(
-      [2379, 2380],
-      c.cluster.members.map((m) => m.ip),
-    );
-    const peerUrl = `https://${ip}:2380`;
     const ca = o.peerCa ?? c.foreign;
-    const peer = writePair(
-      path.join(c.foreignDir, `intruder-peer-${ip}`),
-      issueLeaf({
-        ca,
-        commonName: "intruder",
-        uses: ["server_auth", "client_auth"],
-        ipAddresses: [ip, loopbackSource],
-      }),
-    );
-    const server = writePair(
-      path.join(c.foreignDir, `intruder-server-${ip}`),
-      issueLeaf({
-        ca,
-        commonName: "intruder",
-        uses: ["server_auth", "client_auth"],
-        ipAddresses: [ip, loopbackSource],
-      }),
-    );
-    const add = await runEtcdctl(c.etcdctl, [
-      endpoints,
-      ...tlsArgs,
-      "member",
-      "add",
-      "intruder",
-      `--peer-urls=${peerUrl}`,
-    ]);
-    expect(add.code === 0, `etcdctl member add failed: ${clip(add.output)}`);
-    const id = /Member\s+([0-9a-f]+)\s+added/.exec(add.stdout)?.[1];
-    const initialCluster = /ETCD_INITIAL_CLUSTER="([^"]+)"/.exec(add.stdout)?.[1];
-    expect(id && initialCluster, `unexpected member add output: ${clip(add.stdout)}`);
-
-    const dataDir = path.join(c.foreignDir, `intruder-data-${ip}`);
-    fs.rmSync(dataDir, { recursive: true, force: true });
-    fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    const logFile = path.join(c.foreignDir, `intruder-${ip}.log`);
-    // The real member's flags, with the intruder's identity, address and certs (it trusts the real CA:
-    // that cert is public).
-    const args = withFlags(c.first.args, {
-      "--name": "intruder",
-      "--data-dir": dataDir,
-      "--advertise-client-urls": `https://${ip}:2379`,
-      "--listen-client-urls": `https://${ip}:2379`,
-      "--listen-peer-urls": peerUrl,
-      "--initial-advertise-peer-urls": peerUrl,
-      "--initial-cluster": initialCluster,
-      "--initial-cluster-state": "existing",
-      "--listen-metrics-urls": undefined,
-      "--cert-file": server.cert,
-      "--key-file": server.key,
-      "--peer-cert-file": peer.cert,
-      "--peer-key-file": peer.key,
-    });
+    const intruder = await addIntruder(c, ca);
     const offsets = c.running.map((m) => logSize(m.logFile));
-    let intruder: ManagedProcess | undefined;
-    let joined = false;
-    let status = "";
-    let removed: RunResult | undefined;
+    let proc: ManagedProcess | undefined;
+    let watched: { joined: boolean; status: string };
     try {
-      intruder = spawnManaged("intruder", c.cluster.etcdBinary, args, logFile);
-      const deadline = Date.now() + (o.waitMs ?? 6000);
-      while (Date.now() < deadline && intruder.exitStatus === undefined) {
-        const list = await runEtcdctl(c.etcdctl, [endpoints, ...tlsArgs, "member", "list", "-w", "simple"]);
-        const row = parseMemberList(list.stdout).find((r) => r.id === id);
-        status = row ? `${row.status}${row.name ? ` as ${row.name}` : ""}` : "gone";
-        if (row?.status === "started") {
-          joined = true;
-          break;
-        }
-        await sleep(500);
-      }
+      proc = spawnManaged("intruder", c.cluster.etcdBinary, intruderArgs(c, intruder), intruder.logFile);
+      watched = await watchIntruder(c, intruder.id, proc, o.waitMs ?? 6000);
     } finally {
-      for (let attempt = 0; attempt < 3 && removed?.code !== 0; attempt++) {
-        if (attempt > 0) await sleep(1000);
-        removed = await runEtcdctl(c.etcdctl, [endpoints, ...tlsArgs, "member", "remove", id]);
-      }
-      if (intruder) await intruder.stop(3000);
+      await removeIntruder(c, intruder.id, proc);
     }
-    if (removed?.code !== 0)
-      throw new DrillFailure(
-        `could not remove the intruder ${id} again (the cluster now lists it): ${clip(removed?.output ?? "")}`,
-      );
-    const after = await runEtcdctl(c.etcdctl, [endpoints, ...tlsArgs, "member", "list", "-w", "simple"]);
-    const remaining = parseMemberList(after.stdout);
+    const after = await memberList(c);
     expect(
-      !remaining.some((r) => r.id === id),
-      `the intruder ${id} is still listed after member remove: ${clip(after.stdout)}`,
+      !after.some((r) => r.id === intruder.id),
+      `the intruder ${intruder.id} is still listed after member remove: ${after.map((r) => r.id).join(", ")}`,
     );
+    if (watched.joined)
+      throw new DrillFailure(
+        `the intruder with a peer cert from "${new X509Certificate(ca.certPem).subject}" JOINED the cluster ` +
+          `(member ${intruder.id} started); removed it again`,
+      );
     const said = c.running
       .map((m, i) => rejectionLines(m.logFile, offsets[i])[0])
       .find((l) => l !== undefined);
-    const intruderSaid = tailFile(logFile, 40)
+    const intruderSaid = tailFile(intruder.logFile, 40)
       .split("\n")
       .reverse()
       .find((l) => /error|could not|failed|rejected/i.test(l));
-    if (joined)
-      throw new DrillFailure(
-        `the intruder with a peer cert from "${new X509Certificate(ca.certPem).subject}" JOINED the cluster ` +
-          `(member ${id} started); removed it again`,
-      );
     return (
-      `member add intruder (${peerUrl}) then a real etcd with a foreign-CA peer cert: never started ` +
-      `(last status ${status || "unstarted"}; etcd ${intruder?.exitStatus !== undefined ? `exited ${intruder.exitStatus}` : "kept trying"})` +
+      `member add intruder (${intruder.peerUrl}) then a real etcd with a foreign-CA peer cert: never started ` +
+      `(last status ${watched.status || "unstarted"}; etcd ${proc?.exitStatus !== undefined ? `exited ${proc.exitStatus}` : "kept trying"})` +
       (said ? `; a member logged: ${clip(said, 200)}` : "") +
       (intruderSaid
         ? `; intruder logged: ${clip(intruderSaid.replace(/^\S+ \S+ [A-Z] \| /, ""), 200)}`
         : "") +
-      `; member ${id} removed, ${remaining.length} members left`
+      `; member ${intruder.id} removed, ${after.length} members left`
     );
   });
+}
+
+interface Intruder {
+  id: string;
+  ip: string;
+  peerUrl: string;
+  initialCluster: string;
+  server: { cert: string; key: string };
+  peer: { cert: string; key: string };
+  dataDir: string;
+  logFile: string;
+}
+
+const tlsOf = (c: Ctx) => [
+  `--endpoints=${c.running.map((m) => m.clientUrl).join(",")}`,
+  ...etcdctlTlsArgs(c.dir, "apiserver-etcd-client"),
+];
+
+async function memberList(c: Ctx) {
+  const list = await runEtcdctl(c.etcdctl, [...tlsOf(c), "member", "list", "-w", "simple"]);
+  return parseMemberList(list.stdout);
+}
+
+/** `member add` for an intruder on a free loopback address, with certs from `ca`. */
+async function addIntruder(c: Ctx, ca: CaPair): Promise<Intruder> {
+  const ip = await freeLoopbackAddress(
+    [2379, 2380],
+    c.cluster.members.map((m) => m.ip),
+  );
+  const peerUrl = `https://${ip}:2380`;
+  const pair = (kind: string) =>
+    writePair(
+      path.join(c.foreignDir, `intruder-${kind}-${ip}`),
+      issueLeaf({
+        ca,
+        commonName: "intruder",
+        uses: ["server_auth", "client_auth"],
+        ipAddresses: [ip, loopbackSource],
+      }),
+    );
+  const [peer, server] = [pair("peer"), pair("server")];
+  const add = await runEtcdctl(c.etcdctl, [
+    ...tlsOf(c),
+    "member",
+    "add",
+    "intruder",
+    `--peer-urls=${peerUrl}`,
+  ]);
+  expect(add.code === 0, `etcdctl member add failed: ${clip(add.output)}`);
+  const id = /Member\s+([0-9a-f]+)\s+added/.exec(add.stdout)?.[1];
+  const initialCluster = /ETCD_INITIAL_CLUSTER="([^"]+)"/.exec(add.stdout)?.[1];
+  expect(id && initialCluster, `unexpected member add output: ${clip(add.stdout)}`);
+  const dataDir = path.join(c.foreignDir, `intruder-data-${ip}`);
+  fs.rmSync(dataDir, { recursive: true, force: true });
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  return {
+    id,
+    ip,
+    peerUrl,
+    initialCluster,
+    server,
+    peer,
+    dataDir,
+    logFile: path.join(c.foreignDir, `intruder-${ip}.log`),
+  };
+}
+
+/** The real member's flags, with the intruder's identity, address and certs (it trusts the real CA: that cert is public). */
+function intruderArgs(c: Ctx, i: Intruder): string[] {
+  return withFlags(c.first.args, {
+    "--name": "intruder",
+    "--data-dir": i.dataDir,
+    "--advertise-client-urls": `https://${i.ip}:2379`,
+    "--listen-client-urls": `https://${i.ip}:2379`,
+    "--listen-peer-urls": i.peerUrl,
+    "--initial-advertise-peer-urls": i.peerUrl,
+    "--initial-cluster": i.initialCluster,
+    "--initial-cluster-state": "existing",
+    "--listen-metrics-urls": undefined,
+    "--cert-file": i.server.cert,
+    "--key-file": i.server.key,
+    "--peer-cert-file": i.peer.cert,
+    "--peer-key-file": i.peer.key,
+  });
+}
+
+/** Polls `member list` until the intruder is started (joined), its etcd exits, or `waitMs` passes. */
+async function watchIntruder(c: Ctx, id: string, proc: ManagedProcess, waitMs: number) {
+  const deadline = Date.now() + waitMs;
+  let status = "";
+  while (Date.now() < deadline && proc.exitStatus === undefined) {
+    const row = (await memberList(c)).find((r) => r.id === id);
+    status = row ? `${row.status}${row.name ? ` as ${row.name}` : ""}` : "gone";
+    if (row?.status === "started") return { joined: true, status };
+    await sleep(500);
+  }
+  return { joined: false, status };
+}
+
+/** `member remove` (retried: right after an add the cluster may be busy), then stop the intruder's etcd. */
+async function removeIntruder(c: Ctx, id: string, proc: ManagedProcess | undefined): Promise<void> {
+  let removed: RunResult | undefined;
+  for (let attempt = 0; attempt < 3 && removed?.code !== 0; attempt++) {
+    if (attempt > 0) await sleep(1000);
+    removed = await runEtcdctl(c.etcdctl, [...tlsOf(c), "member", "remove", id]);
+  }
+  if (proc) await proc.stop(3000);
+  if (removed?.code !== 0)
+    throw new DrillFailure(
+      `could not remove the intruder ${id} again (the cluster now lists it): ${clip(removed?.output ?? "")}`,
+    );
 }
 
 function nameNotInSanRejected(c: Ctx): Promise<DrillResult> {

@@ -23,6 +23,9 @@ export const stackSettingsFlags = {
   "data-dir": { type: "string" },
 } as const;
 
+const requiredFlags = ["cluster-name", "environment", "etcd-version", "member"] as const;
+const settingFlags = [...requiredFlags, "pki-dir", "manifest-dir", "data-dir"] as const;
+
 /** The `<settings>` part of a command's usage. */
 export const stackSettingsUsage = [
   "  <settings>, one of:",
@@ -65,11 +68,17 @@ export function settingsSourceFrom(v: Values, cwd: string): SettingsSource {
 /** Reads and validates the settings; throws ConfigError naming the key. */
 export function loadSettings(source: SettingsSource): SecureEtcdSettings {
   if (source.kind === "flags") return validateSettings(source.raw, "", "settings given as flags");
-  return settingsFromStackConfig(readStackConfigFile(source.file), source.stack);
+  let config: Record<string, string>;
+  try {
+    config = readStackConfigFile(source.file);
+  } catch (e) {
+    throw new UsageError(
+      `--${source.kind}`,
+      `${source.file} is not a readable stack file: ${(e as Error).message}`,
+    );
+  }
+  return settingsFromStackConfig(config, source.stack);
 }
-
-const requiredFlags = ["cluster-name", "environment", "etcd-version", "member"] as const;
-const settingFlags = [...requiredFlags, "pki-dir", "manifest-dir", "data-dir"] as const;
 
 function availableStacks(cwd: string): string {
   return stacksIn(stackConfigDir(cwd)).join(", ") || `none in ${stackConfigDir(cwd)}`;
