@@ -44,3 +44,28 @@ export async function endpointHealth(
   ]);
   return { healthy: r.code === 0 && r.output.includes("is healthy"), output: r.output };
 }
+export interface MemberRow {
+  id: string;
+  status: string;
+  name: string;
+  peerUrls: string[];
+  clientUrls: string[];
+}
+
+/** `etcdctl member list -w simple` rows (ids stay exact hex strings; JSON would round them). */
+export function parseMemberList(stdout: string): MemberRow[] {
+  return stdout
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => {
+      const [id, status, name, peers, clients] = line.split(",").map((s) => s.trim());
+      return {
+        id,
+        status,
+        name,
+        peerUrls: (peers ?? "").split(/\s+/).filter(Boolean),
+        clientUrls: (clients ?? "").split(/\s+/).filter(Boolean),
+      };
+    });
+}

@@ -6,7 +6,7 @@
 import * as path from "node:path";
 import { peerUrl } from "../../components/manifests/urls";
 import { startCluster, type RunningCluster } from "../../harness/cluster";
-import { runEtcdctl } from "../../harness/etcdctl";
+import { parseMemberList, runEtcdctl } from "../../harness/etcdctl";
 import { restoreSnapshot } from "../../tools/restore";
 import type { BackupRun } from "./backup";
 import { clip, expect, secs, sha256 } from "./types";
@@ -96,10 +96,8 @@ async function checkRestoredData(r: BackupRun, fresh: RunningCluster, afterKey: 
 
 async function checkRestoredMembers(r: BackupRun, fresh: RunningCluster, expected: string[]): Promise<void> {
   const list = await etcdctl(r, fresh.clientUrls().slice(0, 1), ["member", "list", "-w", "simple"]);
-  const names = list.stdout
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => l.split(",")[2]?.trim())
+  const names = parseMemberList(list.stdout)
+    .map((m) => m.name)
     .sort();
   expect(
     JSON.stringify(names) === JSON.stringify([...expected].sort()),
