@@ -1,6 +1,43 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
+/*
+ * Imports go one way: components ← tools ← harness ← rehearsal (tests may import anything).
+ * components/ imports none of the others; tools/ imports components (and itself); harness/ imports
+ * components and tools' library modules, never a command; rehearsal/ imports everything but commands.
+ */
+const importing = (folders, message) => ({ regex: `^(\\.\\./)+(${folders.join("|")})(/|$)`, message });
+const rules = {
+  package: importing(
+    ["tools", "harness", "rehearsal", "test"],
+    "components/ (the package) imports none of tools/, harness/, rehearsal/, test/",
+  ),
+  shipped: importing(
+    ["harness", "rehearsal", "test"],
+    "tools/ ships in the package: it imports only components/ and tools/",
+  ),
+  shared: importing(["rehearsal", "test"], "harness/ is shared by drills and tests: it imports neither"),
+  noTests: importing(["test"], "rehearsal/ imports no test code"),
+  noCommand: {
+    regex: "^(\\.\\./)+tools/(commands(/|$)|cli$)",
+    message: "a command is an entry point: import the library module it uses instead",
+  },
+  libraryNoCommand: {
+    regex: "^(\\.\\./)+(commands(/|$)|cli$)",
+    message: "a library module never imports a command",
+  },
+  noDispatcher: { regex: "^\\.\\./cli$", message: "the dispatcher imports the commands, not the other way" },
+  noRehearseCommand: {
+    regex: "^(\\./|(\\.\\./)+)cli$",
+    message: "drills do not import the rehearse command (rehearsal/cli.ts)",
+  },
+};
+/** One config object per folder: a later object's no-restricted-imports replaces an earlier one's. */
+const restrict = (files, patterns) => ({
+  files,
+  rules: { "no-restricted-imports": ["error", { patterns }] },
+});
+
 export default tseslint.config(
   { ignores: ["node_modules/**", "bin/**", ".rehearsal/**"] },
   js.configs.recommended,
@@ -11,4 +48,15 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
     },
   },
+  restrict(["components/**/*.ts"], [rules.package]),
+  restrict(["tools/**/*.ts"], [rules.shipped]),
+  restrict(
+    ["tools/restore/**/*.ts", "tools/shared/**/*.ts", "tools/promote/**/*.ts", "tools/bootstrap/**/*.ts"],
+    [rules.shipped, rules.libraryNoCommand],
+  ),
+  // The program's own modules and the policy pack build on the package only.
+  restrict(["program/**/*.ts", "policy/**/*.ts"], [rules.package]),
+  restrict(["tools/commands/**/*.ts"], [rules.shipped, rules.noDispatcher]),
+  restrict(["harness/**/*.ts"], [rules.shared, rules.noCommand]),
+  restrict(["rehearsal/**/*.ts"], [rules.noTests, rules.noCommand, rules.noRehearseCommand]),
 );

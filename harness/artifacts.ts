@@ -4,7 +4,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { settingsFromStackConfig, type SecureEtcdSettings } from "../components/config";
 import { clientRoles } from "../components/secureEtcd";
 import { ProviderEmulation } from "./emulation";
-import { isLoopbackIp } from "./process";
+import { isLoopbackIp } from "../tools/shared/loopback";
+import { layout } from "./layout";
 import { runProgram } from "./program";
 import { readStackConfig } from "./stackFiles";
 
@@ -34,22 +35,6 @@ export interface RenderedArtifacts {
   caCertPem: string;
   emulation: ProviderEmulation;
 }
-
-export { clientRoles };
-
-/** Layout of a rehearsal directory; the cluster runner and drills read from here. */
-export const layout = {
-  caCert: (dir: string) => path.join(dir, "pki", "ca.crt"),
-  member: (dir: string, member: string, kind: "server" | "peer", ext: "crt" | "key") =>
-    path.join(dir, "pki", "members", member, `${kind}.${ext}`),
-  client: (dir: string, role: string, ext: "crt" | "key") =>
-    path.join(dir, "pki", "clients", `${role}.${ext}`),
-  encryptionConfig: (dir: string) => path.join(dir, "encryption-config.yaml"),
-  etcdManifest: (dir: string, member: string) => path.join(dir, "manifests", member, "etcd.yaml"),
-  apiserverPatch: (dir: string) => path.join(dir, "manifests", "kube-apiserver-patch.yaml"),
-  kubeadmPatches: (dir: string) => path.join(dir, "kubeadm-patches"),
-  kubeadmConfig: (dir: string) => path.join(dir, "kubeadm", "cluster-configuration.yaml"),
-};
 
 /** Resolves any Output (or nested record of Outputs) to its plain value. */
 export function resolved<T>(o: unknown): Promise<T> {

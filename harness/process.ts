@@ -1,33 +1,22 @@
 /**
- * Child-process plumbing for the rehearsal: running commands with timeouts, finding binaries, checking
- * loopback ports, and a registry that guarantees no etcd we start outlives us (killed on stop, on
- * errors, on process exit, on SIGINT/SIGTERM, and by a watchdog if this process is SIGKILLed).
+ * Process control for the harness, on top of tools/shared/process (running a command to completion):
+ * etcd's environment, loopback ports, and a registry that guarantees no etcd we start outlives us
+ * (killed on stop, on errors, on process exit, on SIGINT/SIGTERM, and by a watchdog if this process
+ * is SIGKILLed).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { findBinary } from "../tools/shared/process";
+
+// test/pulumiEngine.test.ts still imports findBinary from here.
+export { findBinary };
 
 export const installHint = "apt-get install -y etcd-server etcd-client";
 
-export interface RunResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
-  /** stdout and stderr, trimmed, for error messages. */
-  output: string;
-}
-
-export interface RunOptions {
-  timeoutMs?: number;
-  env?: NodeJS.ProcessEnv;
-  cwd?: string;
-}
-
-/** Environment without the caller's ETCD_* and ETCDCTL_* settings from the caller (they would silently change flags). */
+/** This process's environment without ETCD_* and ETCDCTL_* settings (they would silently change flags). */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
@@ -35,51 +24,6 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
     env[k] = v;
   }
   return { ...env, ...extra };
-}
-
-/** Runs a command to completion (never through a shell); kills it after `timeoutMs`. */
-export function run(cmd: string, args: readonly string[], o: RunOptions = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, {
-      env: o.env ?? cleanEnv(),
-      cwd: o.cwd,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    let timedOut = false;
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill("SIGKILL");
-    }, o.timeoutMs ?? 30_000);
-    child.on("error", (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      const output = `${stdout}${stdout && stderr ? "\n" : ""}${stderr}`.trim();
-      resolve({ code, signal, stdout, stderr, timedOut, output });
-    });
-  });
-}
-
-/** Absolute path of an executable: as given if it contains a slash, else looked up on PATH. */
-export function findBinary(name: string): string | undefined {
-  const candidates = name.includes("/")
-    ? [name]
-    : (process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin").split(":").map((d) => path.join(d, name));
-  for (const c of candidates) {
-    try {
-      fs.accessSync(c, fs.constants.X_OK);
-      if (fs.statSync(c).isFile()) return path.resolve(c);
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
 }
 
 /** Like findBinary, but throws an error that says how to install etcd. */
@@ -91,8 +35,6 @@ export function requireBinary(name: string): string {
     );
   return found;
 }
-
-export const isLoopbackIp = (ip: string) => /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(ip) || ip === "::1";
 
 /** Resolves with undefined when host:port can be bound, else with the bind error's code/message. */
 export function portProblem(host: string, port: number): Promise<string | undefined> {

@@ -23,7 +23,8 @@ import {
 } from "../components/cis";
 import { ConfigError } from "../components/config";
 import { nodeFiles, nodePaths, renderCloudInit, type NodeMaterial } from "../components/manifests";
-import { layout, renderArtifacts, type RenderedArtifacts } from "../harness/artifacts";
+import { renderArtifacts, type RenderedArtifacts } from "../harness/artifacts";
+import { layout } from "../harness/layout";
 import { availableStacks, repoRoot } from "../harness/stackFiles";
 
 const usage = "usage: npm run cis -- --stack NAME [--out FILE]";

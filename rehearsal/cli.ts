@@ -4,21 +4,22 @@
  * Runs the real program offline under an emulation of the tls/random providers (real crypto), writes
  * the artifacts, starts one real etcd per member with the flags from the rendered manifests, and drives
  * it through security and recovery drills. Exit 0 only if every drill passed; 1 if any failed; 2 for
- * bad input or config (the config key is named).
+ * bad input or config (the flag or config key is named).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { parseArgs } from "node:util";
-import { ConfigError } from "../components/config";
-import { renderArtifacts, layout, type RenderedArtifacts } from "../harness/artifacts";
+import { renderArtifacts, type RenderedArtifacts } from "../harness/artifacts";
+import type { RunningCluster } from "../harness/cluster";
+import { layout } from "../harness/layout";
+import { installHint } from "../harness/process";
+import { availableStacks, repoRoot } from "../harness/stackFiles";
+import { parseFlags, reportFailure, UsageError } from "../tools/shared/commandLine";
+import { findBinary } from "../tools/shared/process";
 import { runArtifactChecks } from "./drills/artifactChecks";
+import { runBackupDrill, snapshotScheduleOf, type BackupMetrics } from "./drills/backup";
 import { runEncryptionDrill } from "./drills/encryptionAtRest";
 import { runDrill, type DrillResult } from "./drills/types";
-import { availableStacks, repoRoot } from "../harness/stackFiles";
-import type { RunningCluster } from "../harness/cluster";
-import { findBinary, installHint } from "../harness/process";
-import { runClusterDrills } from "./liveDrills";
-import { runBackupDrill, snapshotScheduleOf } from "./drills/backup";
+import { runClusterDrills, type ReportedMember } from "./liveDrills";
 
 const usage = "usage: npm run rehearse -- [--stack NAME] [--out DIR] [--render-only] [--keep-running]";
 
@@ -34,52 +35,46 @@ export interface RehearsalOptions {
   backupDrill?: boolean;
 }
 
+/** DIR/report.json. */
 export interface RehearsalReport {
   stack: string;
   renderOnly: boolean;
   artifactsDir: string;
   etcdVersion: string;
+  /** Every change made so the stack runs on this one host: the artifacts' and the cluster runner's. */
   remaps: string[];
   startedAt: string;
   finishedAt: string;
   passed: boolean;
   drills: DrillResult[];
-  [extra: string]: unknown;
+  /** The rehearsal cluster's members (not with --render-only). */
+  members?: ReportedMember[];
+  /** The backup drill's measurements (when it ran). */
+  backup?: Partial<BackupMetrics>;
 }
 
-export class UsageError extends Error {}
+const rehearseFlags = {
+  stack: { type: "string", default: "local" },
+  out: { type: "string" },
+  "render-only": { type: "boolean", default: false },
+  "keep-running": { type: "boolean", default: false },
+} as const;
 
 export function parseCli(argv: string[]): Omit<RehearsalOptions, "log"> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        stack: { type: "string", default: "local" },
-        out: { type: "string" },
-        "render-only": { type: "boolean", default: false },
-        "keep-running": { type: "boolean", default: false },
-        help: { type: "boolean", default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message}\n${usage}`);
-  }
-  if (values.help) throw new UsageError(usage);
+  const v = parseFlags(argv, rehearseFlags);
   const stacks = availableStacks();
-  if (!stacks.includes(values.stack!))
+  if (!stacks.includes(v.stack))
     throw new UsageError(
-      `--stack: ${JSON.stringify(values.stack)} has no stacks/Pulumi.${values.stack}.yaml; allowed: ${stacks.join(", ")}`,
+      "--stack",
+      `${JSON.stringify(v.stack)} has no stacks/Pulumi.${v.stack}.yaml; allowed: ${stacks.join(", ")}`,
     );
-  if (values["render-only"] && values["keep-running"])
-    throw new UsageError("--keep-running: nothing runs with --render-only");
+  if (v["render-only"] && v["keep-running"])
+    throw new UsageError("--keep-running", "nothing runs with --render-only");
   return {
-    stack: values.stack!,
-    outDir: path.resolve(values.out ?? path.join(repoRoot, ".rehearsal", values.stack!)),
-    renderOnly: values["render-only"]!,
-    keepRunning: values["keep-running"]!,
+    stack: v.stack,
+    outDir: path.resolve(v.out ?? path.join(repoRoot, ".rehearsal", v.stack)),
+    renderOnly: v["render-only"],
+    keepRunning: v["keep-running"],
   };
 }
 
@@ -95,77 +90,81 @@ export async function rehearse(o: RehearsalOptions): Promise<RehearsalReport & {
       );
     }
   };
-
-  o.log(`rehearsal: stack ${o.stack} → ${o.outDir}`);
-  o.log("• rendering the program under the provider emulation (real keys and certs)…");
-  if (fs.existsSync(o.outDir)) fs.rmSync(o.outDir, { recursive: true, force: true });
-  const artifacts = await renderArtifacts({
-    stack: o.stack,
-    outDir: o.outDir,
-    mapMembersToLoopback: !o.renderOnly,
-    configOverrides: o.configOverrides,
-  });
-  o.log(
-    `  wrote ${artifacts.files.length} files; ${artifacts.settings.members.length} members, etcd ${artifacts.settings.etcdVersion}, ${artifacts.settings.keyAlgorithm}`,
-  );
-  for (const r of artifacts.remaps) o.log(`  remap: ${r}`);
-
+  const artifacts = await render(o);
   o.log("• checking the artifacts…");
   record(await runArtifactChecks(artifacts));
-
   o.log("• encryption at rest…");
   record(await encryptionDrills(artifacts));
-
-  const extra: Record<string, unknown> = {};
-  let running: RunningCluster | undefined;
-  if (!o.renderOnly) {
-    o.log("• starting a real etcd cluster from the rendered manifests…");
-    const schedule = snapshotScheduleOf(artifacts.settings);
-    const live = await runClusterDrills(artifacts, {
-      keepRunning: o.keepRunning,
-      log: o.log,
-      record,
-      extraDrills:
-        o.backupDrill === false
-          ? undefined
-          : async (cluster, workDir) => {
-              o.log(
-                `• backup: snapshot.sh → local S3 → restore tool → fresh cluster (RPO = schedule ${schedule.cron})…`,
-              );
-              return runBackupDrill({
-                dir: artifacts.outDir,
-                cluster,
-                workDir,
-                settings: artifacts.settings,
-                rpoMinutes: schedule.rpoMinutes,
-                schedule: schedule.cron,
-                caKeyPem: artifacts.caKeyPem,
-                caCertPem: artifacts.caCertPem,
-                log: (l) => o.log(`  ${l}`),
-              });
-            },
-    });
-    artifacts.remaps.push(...live.remaps);
-    Object.assign(extra, live.extra);
-    running = live.running;
-  }
-
+  const live = o.renderOnly ? undefined : await liveDrills(o, artifacts, record);
   const report: RehearsalReport = {
     stack: o.stack,
     renderOnly: o.renderOnly,
     artifactsDir: o.outDir,
     etcdVersion: artifacts.settings.etcdVersion,
-    remaps: artifacts.remaps,
+    remaps: [...artifacts.remaps, ...(live?.remaps ?? [])],
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     passed: drills.length > 0 && drills.every((d) => d.passed),
     drills,
-    ...extra,
+    ...(live && { members: live.members }),
+    ...(live?.backup && { backup: live.backup }),
   };
-  fs.writeFileSync(path.join(o.outDir, "report.json"), JSON.stringify(report, null, 2) + "\n", {
-    mode: 0o600,
+  fs.writeFileSync(layout.report(o.outDir), JSON.stringify(report, null, 2) + "\n", { mode: 0o600 });
+  return Object.assign(report, { running: live?.running });
+}
+
+async function render(o: RehearsalOptions): Promise<RenderedArtifacts> {
+  o.log(`rehearsal: stack ${o.stack} → ${o.outDir}`);
+  o.log("• rendering the program under the provider emulation (real keys and certs)…");
+  if (fs.existsSync(o.outDir)) fs.rmSync(o.outDir, { recursive: true, force: true });
+  const a = await renderArtifacts({
+    stack: o.stack,
+    outDir: o.outDir,
+    mapMembersToLoopback: !o.renderOnly,
+    configOverrides: o.configOverrides,
   });
-  return Object.assign(report, { running });
+  const s = a.settings;
+  o.log(
+    `  wrote ${a.files.length} files; ${s.members.length} members, etcd ${s.etcdVersion}, ${s.keyAlgorithm}`,
+  );
+  for (const r of a.remaps) o.log(`  remap: ${r}`);
+  return a;
+}
+
+async function liveDrills(
+  o: RehearsalOptions,
+  a: RenderedArtifacts,
+  record: (r: DrillResult | DrillResult[]) => void,
+) {
+  o.log("• starting a real etcd cluster from the rendered manifests…");
+  let backup: Partial<BackupMetrics> | undefined;
+  const schedule = snapshotScheduleOf(a.settings);
+  const live = await runClusterDrills(a, {
+    keepRunning: o.keepRunning,
+    log: o.log,
+    record,
+    extraDrills:
+      o.backupDrill === false
+        ? undefined
+        : async (cluster, workDir) => {
+            o.log(
+              `• backup: snapshot.sh → local S3 → restore tool → fresh cluster (RPO = schedule ${schedule.cron})…`,
+            );
+            const r = await runBackupDrill({
+              dir: a.outDir,
+              cluster,
+              workDir,
+              settings: a.settings,
+              schedule,
+              caKeyPem: a.caKeyPem,
+              caCertPem: a.caCertPem,
+              log: (l) => o.log(`  ${l}`),
+            });
+            backup = r.extra.backup;
+            return r.drills;
+          },
+  });
+  return { ...live, backup };
 }
 
 async function encryptionDrills(a: RenderedArtifacts): Promise<DrillResult[]> {
@@ -196,62 +195,49 @@ export function formatTable(drills: DrillResult[]): string {
   return lines.join("\n");
 }
 
-async function main(): Promise<number> {
-  let opts;
-  try {
-    opts = parseCli(process.argv.slice(2));
-  } catch (e) {
-    console.error(`rehearse: ${(e as Error).message}`);
-    return 2;
+/** With --keep-running: says how to reach the cluster, then stops it on Ctrl-C. */
+async function keepRunningUntilSignal(c: RunningCluster, outDir: string): Promise<void> {
+  const client = (ext: "crt" | "key") => layout.client(outDir, "apiserver-etcd-client", ext);
+  console.log(
+    `\n--keep-running: ${c.members.length} members up (pids ${c.members.map((m) => m.pid).join(", ")}).`,
+  );
+  console.log(
+    `  try: etcdctl --endpoints ${c.clientUrls().join(",")} --cacert ${layout.caCert(outDir)} ` +
+      `--cert ${client("crt")} --key ${client("key")} endpoint status -w table`,
+  );
+  console.log("  press Ctrl-C to stop them.");
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", () => resolve());
+    process.once("SIGTERM", () => resolve());
+  });
+  await c.stop();
+  console.log("stopped.");
+}
+
+async function main(argv: string[]): Promise<number> {
+  const io = { out: console.log, err: console.error };
+  if (argv.includes("--help") || argv.includes("-h")) {
+    console.log(usage);
+    return 0;
   }
-  if (!opts.renderOnly) {
-    for (const bin of ["etcd", "etcdctl"])
-      if (!findBinary(bin)) {
-        console.error(
-          `rehearse: ${bin} not found on PATH; install etcd 3.4 with: ${installHint} (or run with --render-only)`,
-        );
-        return 2;
-      }
-  }
   try {
-    const report = (await rehearse({ ...opts, log: (l) => console.log(l) })) as RehearsalReport & {
-      running?: RunningCluster;
-    };
-    console.log("\n" + formatTable(report.drills));
-    console.log(`\nreport: ${path.join(opts.outDir, "report.json")}`);
-    if (report.running) {
-      const c = report.running;
-      console.log(
-        `\n--keep-running: ${c.members.length} members up (pids ${c.members.map((m) => m.pid).join(", ")}).`,
+    const opts = parseCli(argv);
+    const missing = opts.renderOnly ? undefined : ["etcd", "etcdctl"].find((bin) => !findBinary(bin));
+    if (missing) {
+      console.error(
+        `rehearse: ${missing} not found on PATH; install etcd 3.4 with: ${installHint} (or run with --render-only)`,
       );
-      console.log(
-        `  try: etcdctl --endpoints ${c.clientUrls().join(",")} --cacert ${layout.caCert(opts.outDir)} ` +
-          `--cert ${path.join(opts.outDir, "pki/clients/apiserver-etcd-client.crt")} --key ${path.join(opts.outDir, "pki/clients/apiserver-etcd-client.key")} endpoint status -w table`,
-      );
-      console.log("  press Ctrl-C to stop them.");
-      await new Promise<void>((resolve) => {
-        process.once("SIGINT", () => resolve());
-        process.once("SIGTERM", () => resolve());
-      });
-      await c.stop();
-      console.log("stopped.");
+      return 2;
     }
+    const report = await rehearse({ ...opts, log: (l) => console.log(l) });
+    console.log("\n" + formatTable(report.drills));
+    console.log(`\nreport: ${layout.report(opts.outDir)}`);
+    if (report.running) await keepRunningUntilSignal(report.running, opts.outDir);
     return report.passed ? 0 : 1;
   } catch (e) {
-    if (e instanceof ConfigError) {
-      console.error(`rehearse: ${e.message}`);
-      return 2;
-    }
-    if (e instanceof UsageError) {
-      console.error(`rehearse: ${(e as Error).message}`);
-      return 2;
-    }
     // A one-line reason (e.g. a missing etcd binary names the apt-get command); the stack only on request.
-    const err = e instanceof Error ? e : new Error(String(e));
-    console.error(
-      `rehearse: failed: ${process.env.SECURE_ETCD_DEBUG ? (err.stack ?? err.message) : err.message}`,
-    );
-    return 1;
+    if (process.env.SECURE_ETCD_DEBUG && e instanceof Error) console.error(e.stack);
+    return reportFailure("rehearse", e, io, usage);
   }
 }
 
@@ -266,7 +252,7 @@ function drainMockLeakCandidates(): void {
 }
 
 if (require.main === module) {
-  main().then(
+  main(process.argv.slice(2)).then(
     (code) => {
       drainMockLeakCandidates();
       process.exit(code);

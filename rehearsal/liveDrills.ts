@@ -10,23 +10,30 @@ export interface LiveDrillOptions {
   log: (line: string) => void;
   record: (r: DrillResult | DrillResult[]) => void;
   /** Extra drills that need the running cluster (e.g. the backup drill). */
-  extraDrills?: (
-    cluster: RunningCluster,
-    workDir: string,
-  ) => Promise<{ drills: DrillResult[]; extra?: Record<string, unknown> }>;
+  extraDrills?: (cluster: RunningCluster, workDir: string) => Promise<DrillResult[]>;
+}
+
+/** A member as the report lists it: `pid` is its last etcd process, `pids` every one (restarts included). */
+export interface ReportedMember {
+  name: string;
+  pid: number;
+  pids: number[];
+  clientUrl: string;
+  peerUrl: string;
 }
 
 export interface LiveDrillOutcome {
   remaps: string[];
-  extra: Record<string, unknown>;
+  /** Read after the drills, so pids are those after any restarts. */
+  members: ReportedMember[];
   /** With --keep-running: the cluster is still up; call to stop it. */
   running?: RunningCluster;
 }
 
 /**
  * Starts one real etcd per member with the flags from the rendered manifests (plus the remaps one host
- * needs, each listed) and runs the TLS, snapshot and any extra drills against it. Stops every process it
- * started unless asked to keep the cluster running.
+ * needs, each listed once here) and runs the TLS, snapshot and any extra drills against it. Stops every
+ * process it started unless asked to keep the cluster running.
  */
 export async function runClusterDrills(a: RenderedArtifacts, o: LiveDrillOptions): Promise<LiveDrillOutcome> {
   const workDir = path.join(a.outDir, "run");
@@ -38,14 +45,6 @@ export async function runClusterDrills(a: RenderedArtifacts, o: LiveDrillOptions
     existingData: "wipe",
     log: (l) => o.log(`  ${l}`),
   });
-  const extra: Record<string, unknown> = {
-    members: cluster.members.map((m) => ({
-      name: m.name,
-      pid: m.pid,
-      clientUrl: m.clientUrl,
-      peerUrl: m.peerUrl,
-    })),
-  };
   let keep = false;
   try {
     for (const r of cluster.remaps) o.log(`  remap: ${r}`);
@@ -55,17 +54,17 @@ export async function runClusterDrills(a: RenderedArtifacts, o: LiveDrillOptions
     );
     o.log("• snapshot → integrity check → restore → serve…");
     o.record(await runSnapshotDrill({ dir: a.outDir, cluster, workDir }));
-    if (o.extraDrills) {
-      const r = await o.extraDrills(cluster, workDir);
-      o.record(r.drills);
-      Object.assign(extra, r.extra ?? {});
-    }
+    if (o.extraDrills) o.record(await o.extraDrills(cluster, workDir));
     keep = o.keepRunning;
   } finally {
-    if (!keep) {
-      await cluster.stop();
-      o.log(`• stopped ${cluster.members.length} etcd processes`);
-    }
+    if (!keep) await cluster.stop();
   }
-  return { remaps: [...cluster.remaps], extra, running: keep ? cluster : undefined };
+  const members = cluster.members.map((m) => ({
+    name: m.name,
+    pid: m.pid,
+    pids: [...m.pids],
+    clientUrl: m.clientUrl,
+    peerUrl: m.peerUrl,
+  }));
+  return { remaps: [...cluster.remaps], members, running: keep ? cluster : undefined };
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what secure-etcd's rehearsal and tests need on a fresh Debian machine:
 # npm packages from the lock file, and (when missing) Debian's etcd 3.4, awscli, shellcheck and cloud-init (its schema check and write_files module test the node bootstrap).
+# Idempotent: with everything installed it only checks, and runs `npm ci` when the lock file changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,15 +12,40 @@ command -v aws >/dev/null 2>&1 || need+=(awscli)
 command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v cloud-init >/dev/null 2>&1 || need+=(cloud-init)
+
+sudo_cmd=""
+[ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+
+# Debian's etcd-server package starts a default etcd on 127.0.0.1:2379 when installed, and the rehearsal
+# needs those ports. Debian's own switch keeps a package's service from starting at install time:
+# /usr/sbin/policy-rc.d exiting 101 ("action forbidden"). We add one only if there is none, and only
+# for this install; a policy the machine already has is left as it is.
+policy=/usr/sbin/policy-rc.d
+our_policy=""
+remove_our_policy() {
+  if [ -n "$our_policy" ]; then
+    $sudo_cmd rm -f "$policy"
+    our_policy=""
+  fi
+}
+trap remove_our_policy EXIT
+
 if [ "${#need[@]}" -gt 0 ]; then
   echo "setup: installing Debian packages: ${need[*]}"
-  sudo_cmd=""
-  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\n# secure-etcd scripts/setup.sh: no service starts while it installs packages\nexit 101\n' |
+      $sudo_cmd tee "$policy" >/dev/null
+    $sudo_cmd chmod 755 "$policy"
+    our_policy=1
+  fi
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-  # The Debian package starts a default etcd on 127.0.0.1:2379; the rehearsal needs those ports free.
-  if command -v systemctl >/dev/null 2>&1; then $sudo_cmd systemctl disable --now etcd >/dev/null 2>&1 || true; fi
-  pkill -x etcd >/dev/null 2>&1 || true
+  remove_our_policy
+  # Where systemd runs, the unit we just installed must not start at boot either: disable it by unit
+  # name (and stop it, should an existing policy have let it start). Other etcds are not ours to stop.
+  if [[ " ${need[*]} " == *" etcd-server "* ]] && [ -d /run/systemd/system ]; then
+    $sudo_cmd systemctl disable --now etcd.service >/dev/null 2>&1 || true
+  fi
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -26,13 +26,13 @@ import {
   findBinary,
   freeLoopbackAddress,
   pidAlive,
-  run,
   sleep,
   spawnManaged,
   tailFile,
   type ManagedProcess,
 } from "../harness/process";
 import { bootstrapExit, bootstrapScriptPath, runBootstrap, type BootstrapResult } from "../tools/bootstrap";
+import { run } from "../tools/shared/process";
 
 /*
  * The node bootstrap script, run with the real AWS CLI against a loopback Secrets Manager, into a

@@ -2,16 +2,12 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { layout, renderArtifacts, type RenderedArtifacts } from "../harness/artifacts";
-import {
-  etcdctlTlsArgs,
-  flagValue,
-  parseFlags,
-  planCluster,
-  runEtcdctl,
-  startCluster,
-  type RunningCluster,
-} from "../harness/cluster";
+import { renderArtifacts, type RenderedArtifacts } from "../harness/artifacts";
+import { layout } from "../harness/layout";
+import { startCluster, type RunningCluster } from "../harness/cluster";
+import { planCluster } from "../harness/clusterPlan";
+import { flagValue, parseFlags } from "../harness/etcdFlags";
+import { etcdctlTlsArgs, runEtcdctl } from "../harness/etcdctl";
 import { runSnapshotDrill } from "../rehearsal/drills/snapshot";
 import {
   certlessClientRejected,
@@ -216,6 +212,11 @@ describe("local etcd cluster from the rendered artifacts @integration", function
     await c.startMember("etcd-3");
     remember();
     assert.notEqual(down.pid, oldPid);
+    assert.deepEqual(
+      down.pids.slice(-2),
+      [oldPid, down.pid],
+      "pids keeps every process, the current one last",
+    );
     const get = await runEtcdctl(c.etcdctlBinary, [
       `--endpoints=${down.clientUrl}`,
       ...tls,

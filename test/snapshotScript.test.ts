@@ -6,7 +6,6 @@
  * the fixed addresses the rehearsal cluster uses); the multi-member path is the rehearsal's backup drill.
  */
 import * as assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -17,16 +16,10 @@ import { renderArtifacts } from "../harness/artifacts";
 import { startCluster, type RunningCluster } from "../harness/cluster";
 import { runBackupDrill } from "../rehearsal/drills/backup";
 import * as localS3 from "../harness/localS3";
-import {
-  cleanEnv,
-  findBinary,
-  freeLoopbackAddress,
-  run,
-  sleep,
-  spawnManaged,
-  type ManagedProcess,
-} from "../harness/process";
-import { main as restoreMain, restoreSnapshot } from "../tools/restore/restoreSnapshot";
+import { cleanEnv, freeLoopbackAddress, sleep, spawnManaged, type ManagedProcess } from "../harness/process";
+import { restoreCommand as restoreMain } from "../tools/commands/restore";
+import { restoreSnapshot } from "../tools/restore";
+import { findBinary, run } from "../tools/shared/process";
 
 const repoRoot = path.resolve(__dirname, "..");
 const script = path.join(repoRoot, "components", "backup", "snapshot.sh");
@@ -179,40 +172,7 @@ function etcdctl(pki: Pki, endpoint: string, args: string[], input?: Buffer) {
     "--dial-timeout=2s",
     ...args,
   ];
-  if (!input) return run("etcdctl", all, { env: cleanEnv({ ETCDCTL_API: "3" }), timeoutMs: 20_000 });
-  return exec("etcdctl", all, cleanEnv({ ETCDCTL_API: "3" }), input);
-}
-
-interface ExecResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-  output: string;
-  seconds: number;
-}
-
-function exec(cmd: string, args: string[], env: NodeJS.ProcessEnv, input?: Buffer): Promise<ExecResult> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({
-        code: code ?? 1,
-        stdout,
-        stderr,
-        output: `${stdout}${stderr}`.trim(),
-        seconds: (Date.now() - started) / 1000,
-      });
-    });
-    child.stdin.end(input);
-  });
+  return run("etcdctl", all, { env: cleanEnv({ ETCDCTL_API: "3" }), timeoutMs: 20_000, input });
 }
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
@@ -241,6 +201,7 @@ describe("snapshot.sh and the restore tool against a real etcd and a local S3 en
       S3_PREFIX: prefix,
       KMS_KEY_ID: kmsKeyId,
       ETCD_VERSION: "3.4.23",
+      ENCRYPTION_KEYS: "secretbox:key-2026-11 aescbc:key-2026-05",
       AWS_REGION: "eu-west-1",
       ETCD_CACERT: pki.ca,
       ETCD_CERT: pki.clientCrt,
@@ -258,7 +219,7 @@ describe("snapshot.sh and the restore tool against a real etcd and a local S3 en
   }
 
   const runScript = async (env: NodeJS.ProcessEnv) => {
-    const r = await exec("sh", [script], env);
+    const r = await run("sh", [script], { env, timeoutMs: 60_000 });
     // The work dir is private to the run and removed on every exit.
     assert.deepEqual(fs.readdirSync(env.WORK_DIR!), [], `work dir left behind:\n${r.output}`);
     return r;
@@ -310,7 +271,9 @@ describe("snapshot.sh and the restore tool against a real etcd and a local S3 en
     assert.equal(objs.length, 1);
     const obj = objs[0];
     goodKey = obj.key;
-    assert.match(obj.key, new RegExp(`^${prefix}\\d{8}T\\d{6}Z-${member}\\.db\\.gz$`));
+    // <UTC timestamp>-<run id>-<member>: a key no other run can pick.
+    assert.match(obj.key, new RegExp(`^${prefix}\\d{8}T\\d{6}Z-[0-9a-f]{8}-${member}\\.db\\.gz$`));
+    assert.equal(obj.metadata["encryption-keys"], "secretbox:key-2026-11 aescbc:key-2026-05");
     assert.equal(obj.metadata.sha256, sha256(obj.body));
     assert.equal(obj.metadata["etcd-version"], "3.4.23");
     assert.match(obj.metadata.hash, /^\d+$/);
@@ -330,6 +293,7 @@ describe("snapshot.sh and the restore tool against a real etcd and a local S3 en
     assert.equal(latest.size, obj.size);
     assert.equal(latest.sha256, obj.metadata.sha256);
     assert.equal(String(latest.revision), obj.metadata.revision);
+    assert.equal(latest.encryptionKeys, "secretbox:key-2026-11 aescbc:key-2026-05");
     assert.match(String(latest.time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     assert.equal(s3.pendingUploads().length, 0);
     const ops = new Set(s3.requests().map((q) => q.operation));
@@ -378,7 +342,8 @@ describe("snapshot.sh and the restore tool against a real etcd and a local S3 en
       assert.equal(lines.length, 1, `exactly one stderr line, got:\n${r.stderr}`);
       assert.match(
         lines[0],
-        /^snapshot: FAILED: upload to s3:\/\/etcd-snapshots\/rehearsal\/local\/.*failed \(.+\)/,
+        // The first S3 call fails: the check that the run's key is free.
+        /^snapshot: FAILED: cannot check whether s3:\/\/etcd-snapshots\/rehearsal\/local\/\S+ exists \(.+\)/,
       );
     } finally {
       await s3.restart();
@@ -446,6 +411,54 @@ describe("snapshot.sh and the restore tool against a real etcd and a local S3 en
     );
     assert.equal(code, 1);
     assert.match(out.join("\n"), /REFUSED: .*snapshot-status=failed/);
+  });
+
+  it("two runs of one member at once write two verified snapshots, never the same key", async function () {
+    const before = new Set(snapshots().map((o) => o.key));
+    const [a, b] = await Promise.all([runScript(scriptEnv()), runScript(scriptEnv())]);
+    assert.equal(a.code, 0, a.output);
+    assert.equal(b.code, 0, b.output);
+    const added = snapshots().filter((o) => !before.has(o.key));
+    assert.equal(added.length, 2, added.map((o) => o.key).join(", "));
+    for (const o of added) assert.equal(o.metadata.sha256, sha256(o.body), `${o.key} is intact`);
+    const latest = JSON.parse(marker()!.body.toString()) as { key: string; sha256: string };
+    const named = s3.getObject(bucket, latest.key)!;
+    assert.equal(sha256(named.body), latest.sha256, "the marker names an intact snapshot");
+  });
+
+  it("a run that fails cleans up only what it uploaded: an earlier good snapshot and the marker stay", async function () {
+    const good = await runScript(scriptEnv());
+    assert.equal(good.code, 0, good.output);
+    const latest = JSON.parse(marker()!.body.toString()) as { key: string; sha256: string };
+    const goodObject = s3.getObject(bucket, latest.key)!;
+    const goodBytes = Buffer.from(goodObject.body);
+    // Right after (same second as often as not), a second run whose upload fails verification.
+    s3.faults.truncateUploads = true;
+    try {
+      const bad = await runScript(scriptEnv());
+      assert.equal(bad.code, 1, bad.output);
+      assert.ok(!bad.stderr.includes(latest.key), "the failed run names only its own object");
+    } finally {
+      s3.faults.truncateUploads = false;
+    }
+    const after = s3.getObject(bucket, latest.key)!;
+    assert.ok(after.body.equals(goodBytes), "the good snapshot's bytes are untouched");
+    assert.equal(after.metadata.sha256, latest.sha256);
+    assert.equal(JSON.parse(marker()!.body.toString()).key, latest.key, "the marker still names it");
+  });
+
+  it("the marker only moves forward: a run older than the snapshot it names leaves it alone", async function () {
+    const original = Buffer.from(marker()!.body);
+    const newer = { ...JSON.parse(original.toString()), revision: 999_999_999 };
+    s3.putObject(bucket, `${prefix}latest.json`, Buffer.from(JSON.stringify(newer)));
+    try {
+      const r = await runScript(scriptEnv());
+      assert.equal(r.code, 0, r.output);
+      assert.match(r.output, /kept the marker: it names a newer snapshot \(revision 999999999 > \d+\)/);
+      assert.equal(JSON.parse(marker()!.body.toString()).revision, 999_999_999);
+    } finally {
+      s3.putObject(bucket, `${prefix}latest.json`, original);
+    }
   });
 
   it("a marker that cannot be written fails the run but keeps the verified snapshot", async function () {
@@ -605,8 +618,7 @@ describe("backup drill on the rehearsal cluster (3 members, rendered manifests) 
       settings: a.settings,
       caKeyPem: a.caKeyPem,
       caCertPem: a.caCertPem,
-      rpoMinutes: 15,
-      schedule: "*/15 * * * *",
+      schedule: { cron: "*/15 * * * *", rpoMinutes: 15 },
     });
     const failed = drills.filter((d) => !d.passed);
     assert.deepEqual(failed, [], failed.map((d) => `${d.name}: ${d.detail}`).join("\n"));

@@ -1,8 +1,10 @@
-import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { clientRoles, layout, type RenderedArtifacts } from "../../harness/artifacts";
+import { clientRoles } from "../../components/secureEtcd";
+import type { RenderedArtifacts } from "../../harness/artifacts";
+import { layout } from "../../harness/layout";
+import { lastLine, run } from "../../tools/shared/process";
 import { runDrill, type DrillResult } from "./types";
 
 /**
@@ -15,39 +17,22 @@ export async function runArtifactChecks(a: RenderedArtifacts): Promise<DrillResu
   const results: DrillResult[] = [];
   results.push(
     await runDrill("certs verify against the etcd CA (openssl, per purpose)", async () => {
+      const openssl = (file: string, purpose: "sslserver" | "sslclient") =>
+        run("openssl", ["verify", "-CAfile", layout.caCert(dir), "-purpose", purpose, file]);
       const checks: string[] = [];
-      const verify = (file: string, purpose: "sslserver" | "sslclient") => {
-        execFileSync("openssl", ["verify", "-CAfile", layout.caCert(dir), "-purpose", purpose, file], {
-          stdio: "pipe",
-        });
+      const verify = async (file: string, purpose: "sslserver" | "sslclient") => {
+        const r = await openssl(file, purpose);
+        if (r.code !== 0) throw new Error(`${path.relative(dir, file)} (${purpose}): ${lastLine(r.output)}`);
         checks.push(`${path.relative(dir, file)}:${purpose}`);
       };
-      for (const m of a.settings.members) {
-        verify(layout.member(dir, m.name, "server", "crt"), "sslserver");
-        verify(layout.member(dir, m.name, "server", "crt"), "sslclient");
-        verify(layout.member(dir, m.name, "peer", "crt"), "sslserver");
-        verify(layout.member(dir, m.name, "peer", "crt"), "sslclient");
-      }
-      for (const role of clientRoles) verify(layout.client(dir, role, "crt"), "sslclient");
+      for (const m of a.settings.members)
+        for (const kind of ["server", "peer"] as const) {
+          await verify(layout.member(dir, m.name, kind, "crt"), "sslserver");
+          await verify(layout.member(dir, m.name, kind, "crt"), "sslclient");
+        }
+      for (const role of clientRoles) await verify(layout.client(dir, role, "crt"), "sslclient");
       // and a client cert must NOT pass as a server cert
-      let clientAsServer = true;
-      try {
-        execFileSync(
-          "openssl",
-          [
-            "verify",
-            "-CAfile",
-            layout.caCert(dir),
-            "-purpose",
-            "sslserver",
-            layout.client(dir, "backup-client", "crt"),
-          ],
-          { stdio: "pipe" },
-        );
-      } catch {
-        clientAsServer = false;
-      }
-      if (clientAsServer)
+      if ((await openssl(layout.client(dir, "backup-client", "crt"), "sslserver")).code === 0)
         throw new Error("backup-client.crt verified as a TLS server cert; it must be client-only");
       return `${checks.length} verifications OK; client certs refused as server certs`;
     }),

@@ -8,6 +8,7 @@
 import { randomBytes } from "node:crypto";
 import {
   type KeyedProvider,
+  type KeyedProviderType,
   type KeyLengthProblem,
   type ParsedEncryptionConfig,
   type ParsedProvider,
@@ -119,135 +120,172 @@ export function runEncryptionDrill(
   return done();
 }
 
+/** What the checks of one resource work from. */
+interface ResourceContext {
+  config: ParsedEncryptionConfig;
+  resource: string;
+  /** In the order kube-apiserver tries them; the first one writes. */
+  providers: ParsedProvider[];
+  badKeyPaths: Set<string>;
+  /** The etcd key a value of this resource is stored under (AES-GCM/CBC bind it as data context). */
+  dataContext: string;
+}
+
 function resourceChecks(
   config: ParsedEncryptionConfig,
   resource: string,
   providers: ParsedProvider[],
   badKeyPaths: Set<string>,
 ): DrillCheck[] {
-  const checks: DrillCheck[] = [];
-  const dataContext = sampleEtcdKey(resource);
-  const writer = providers[0];
+  const r: ResourceContext = {
+    config,
+    resource,
+    providers,
+    badKeyPaths,
+    dataContext: sampleEtcdKey(resource),
+  };
+  return [...writeChecks(r), otherKeysReadable(r), ...keyNameClashes(r)];
+}
 
-  // 1. Round trip with the write provider's first key.
-  const rt: DrillCheck = { name: `${resource}: write/read round trip`, passed: false, detail: "" };
-  checks.push(rt);
+/** 1. Round trip with the write provider's first key; 2. tampering detected by the authenticated providers. */
+function writeChecks(r: ResourceContext): DrillCheck[] {
+  const writer = r.providers[0];
+  const name = `${r.resource}: write/read round trip`;
   if (writer.type === "identity") {
     const sample = samplePlaintext();
-    const r = tryDecrypt(config, resource, sample.value, dataContext);
-    rt.passed = r.ok && r.value.plaintext.equals(sample.value);
-    rt.detail = rt.passed
+    const read = tryDecrypt(r.config, r.resource, sample.value, r.dataContext);
+    const passed = read.ok && read.value.plaintext.equals(sample.value);
+    const detail = passed
       ? "identity writes plaintext: the value reads back but is NOT encrypted at rest"
-      : `plaintext written by identity did not read back: ${r.ok ? "different bytes" : r.error}`;
-  } else if (writer.type === "kms") {
-    rt.passed = true;
-    rt.detail =
-      `kms provider "${writer.name}" (${writer.apiVersion}, endpoint ${writer.endpoint}): structure checked, ` +
-      `values would be prefixed ${kmsStoredValuePrefix(writer)}; encryption NOT exercised (needs the KMS plugin, not available offline)`;
-  } else {
-    const key = writer.keys[0];
-    if (badKeyPaths.has(key.path)) {
-      rt.detail = `cannot write: ${key.path} has a key of the wrong length (see "key lengths")`;
-    } else {
-      const sample = samplePlaintext();
-      const stored = encryptStoredValue({
-        provider: writer.type,
-        keyName: key.name,
-        key: key.secret,
-        plaintext: sample.value,
-        dataContext,
-      });
-      const prefix = storedValuePrefix(writer.type, key.name);
-      const r = tryDecrypt(config, resource, stored, dataContext);
-      const problems: string[] = [];
-      if (!stored.subarray(0, Buffer.byteLength(prefix)).equals(Buffer.from(prefix)))
-        problems.push("wrong prefix");
-      if (stored.includes(sample.marker)) problems.push("plaintext visible in the stored value");
-      if (!r.ok) problems.push(`read failed: ${r.error}`);
-      else {
-        if (!r.value.plaintext.equals(sample.value)) problems.push("read returned different bytes");
-        if (r.value.provider !== writer.type || r.value.keyName !== key.name) {
-          problems.push(
-            `read by ${r.value.provider}/${r.value.keyName} instead of ${writer.type}/${key.name}`,
-          );
-        }
-      }
-      rt.passed = problems.length === 0;
-      rt.detail = rt.passed
+      : `plaintext written by identity did not read back: ${read.ok ? "different bytes" : read.error}`;
+    return [{ name, passed, detail }];
+  }
+  if (writer.type === "kms")
+    return [
+      {
+        name,
+        passed: true,
+        detail:
+          `kms provider "${writer.name}" (${writer.apiVersion}, endpoint ${writer.endpoint}): structure checked, ` +
+          `values would be prefixed ${kmsStoredValuePrefix(writer)}; encryption NOT exercised (needs the KMS plugin, not available offline)`,
+      },
+    ];
+  const key = writer.keys[0];
+  if (r.badKeyPaths.has(key.path))
+    return [
+      {
+        name,
+        passed: false,
+        detail: `cannot write: ${key.path} has a key of the wrong length (see "key lengths")`,
+      },
+    ];
+  const sample = samplePlaintext();
+  const stored = encryptStoredValue({
+    provider: writer.type,
+    keyName: key.name,
+    key: key.secret,
+    plaintext: sample.value,
+    dataContext: r.dataContext,
+  });
+  const prefix = storedValuePrefix(writer.type, key.name);
+  const read = tryDecrypt(r.config, r.resource, stored, r.dataContext);
+  const problems: string[] = [];
+  if (!stored.subarray(0, Buffer.byteLength(prefix)).equals(Buffer.from(prefix)))
+    problems.push("wrong prefix");
+  if (stored.includes(sample.marker)) problems.push("plaintext visible in the stored value");
+  if (!read.ok) problems.push(`read failed: ${read.error}`);
+  else {
+    if (!read.value.plaintext.equals(sample.value)) problems.push("read returned different bytes");
+    if (read.value.provider !== writer.type || read.value.keyName !== key.name)
+      problems.push(
+        `read by ${read.value.provider}/${read.value.keyName} instead of ${writer.type}/${key.name}`,
+      );
+  }
+  const roundTrip: DrillCheck = {
+    name,
+    passed: problems.length === 0,
+    detail:
+      problems.length === 0
         ? `${stored.length}-byte stored value prefixed ${prefix} reads back with ${writer.type}/${key.name}` +
           (writer.type === "aescbc" ? " (aescbc is unauthenticated and rated weak)" : "")
-        : problems.join("; ");
+        : problems.join("; "),
+  };
+  if (!roundTrip.passed || writer.type === "aescbc") return [roundTrip];
+  const tampered = Buffer.from(stored);
+  tampered[tampered.length - 1] ^= 0x01;
+  const t = tryDecrypt(r.config, r.resource, tampered, r.dataContext);
+  return [
+    roundTrip,
+    {
+      name: `${r.resource}: tampered value rejected`,
+      passed: !t.ok,
+      detail: t.ok ? `${writer.type} accepted a modified ciphertext` : `rejected: ${t.error}`,
+    },
+  ];
+}
 
-      // 2. Tampering must be detected by the authenticated providers.
-      if (rt.passed && writer.type !== "aescbc") {
-        const tampered = Buffer.from(stored);
-        tampered[tampered.length - 1] ^= 0x01;
-        const t = tryDecrypt(config, resource, tampered, dataContext);
-        checks.push({
-          name: `${resource}: tampered value rejected`,
-          passed: !t.ok,
-          detail: t.ok ? `${writer.type} accepted a modified ciphertext` : `rejected: ${t.error}`,
-        });
-      }
-    }
-  }
-
-  // 3. Every other listed key (old keys being rotated away from, new keys being staged) stays readable.
+/** 3. Every other listed key (old keys being rotated away from, new keys being staged) stays readable. */
+function otherKeysReadable(r: ResourceContext): DrillCheck {
   const readable: string[] = [];
   const unreadable: string[] = [];
   const notExercised: string[] = [];
-  for (const [i, p] of providers.entries()) {
+  for (const [i, p] of r.providers.entries()) {
     if (p.type === "identity") {
       if (i === 0) continue;
       const sample = samplePlaintext();
-      const r = tryDecrypt(config, resource, sample.value, dataContext);
-      if (r.ok && r.value.plaintext.equals(sample.value)) readable.push("identity (plaintext)");
-      else unreadable.push(`identity: ${r.ok ? "different bytes" : r.error}`);
-      continue;
-    }
-    if (p.type === "kms") {
+      const read = tryDecrypt(r.config, r.resource, sample.value, r.dataContext);
+      if (read.ok && read.value.plaintext.equals(sample.value)) readable.push("identity (plaintext)");
+      else unreadable.push(`identity: ${read.ok ? "different bytes" : read.error}`);
+    } else if (p.type === "kms") {
       if (i !== 0) notExercised.push(`kms/${p.name}`);
-      continue;
-    }
-    for (const [j, key] of p.keys.entries()) {
-      if (i === 0 && j === 0) continue;
-      const id = `${p.type}/${key.name}`;
-      if (badKeyPaths.has(key.path)) {
-        unreadable.push(`${id}: wrong key length`);
-        continue;
+    } else
+      for (const [j, key] of p.keys.entries()) {
+        if (i === 0 && j === 0) continue;
+        const problem = keyReadProblem(r, p.type, key);
+        if (problem) unreadable.push(`${p.type}/${key.name}: ${problem}`);
+        else readable.push(`${p.type}/${key.name}`);
       }
-      const sample = samplePlaintext();
-      const stored = encryptStoredValue({
-        provider: p.type,
-        keyName: key.name,
-        key: key.secret,
-        plaintext: sample.value,
-        dataContext,
-      });
-      const r = tryDecrypt(config, resource, stored, dataContext);
-      if (!r.ok) unreadable.push(`${id}: ${r.error}`);
-      else if (!r.value.plaintext.equals(sample.value))
-        unreadable.push(`${id}: read returned different bytes`);
-      else if (r.value.provider !== p.type || r.value.keyName !== key.name) {
-        unreadable.push(`${id}: read by ${r.value.provider}/${r.value.keyName}`);
-      } else readable.push(id);
-    }
   }
   const parts: string[] = [];
   if (readable.length > 0) parts.push(`readable: ${readable.join(", ")}`);
   if (unreadable.length > 0) parts.push(`UNREADABLE: ${unreadable.join("; ")}`);
   if (notExercised.length > 0)
     parts.push(`structure only, crypto NOT exercised offline: ${notExercised.join(", ")}`);
-  checks.push({
-    name: `${resource}: values written with every other listed key stay readable`,
+  return {
+    name: `${r.resource}: values written with every other listed key stay readable`,
     passed: unreadable.length === 0,
     detail: parts.length > 0 ? parts.join("; ") : "no other keys listed",
-  });
+  };
+}
 
-  // 4. Two keys with the same provider and name but different secrets make reads ambiguous.
+/** Why a value written with this key would not read back through the config, or undefined. */
+function keyReadProblem(
+  r: ResourceContext,
+  provider: KeyedProviderType,
+  key: KeyedProvider["keys"][number],
+): string | undefined {
+  if (r.badKeyPaths.has(key.path)) return "wrong key length";
+  const sample = samplePlaintext();
+  const stored = encryptStoredValue({
+    provider,
+    keyName: key.name,
+    key: key.secret,
+    plaintext: sample.value,
+    dataContext: r.dataContext,
+  });
+  const read = tryDecrypt(r.config, r.resource, stored, r.dataContext);
+  if (!read.ok) return read.error;
+  if (!read.value.plaintext.equals(sample.value)) return "read returned different bytes";
+  if (read.value.provider !== provider || read.value.keyName !== key.name)
+    return `read by ${read.value.provider}/${read.value.keyName}`;
+  return undefined;
+}
+
+/** 4. Two keys with the same provider and name but different secrets make reads ambiguous. */
+function keyNameClashes(r: ResourceContext): DrillCheck[] {
   const byId = new Map<string, Buffer>();
   const clashes = new Set<string>();
-  for (const p of providers) {
+  for (const p of r.providers) {
     if (!isKeyed(p)) continue;
     for (const k of p.keys) {
       const id = `${p.type}/${k.name}`;
@@ -256,14 +294,14 @@ function resourceChecks(
       byId.set(id, k.secret);
     }
   }
-  if (clashes.size > 0) {
-    checks.push({
-      name: `${resource}: key names unambiguous`,
+  if (clashes.size === 0) return [];
+  return [
+    {
+      name: `${r.resource}: key names unambiguous`,
       passed: false,
       detail: `same provider and key name with different secrets: ${[...clashes].join(", ")}; give every key its own name`,
-    });
-  }
-  return checks;
+    },
+  ];
 }
 
 function tryDecrypt(

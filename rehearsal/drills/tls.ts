@@ -10,24 +10,13 @@
 import { X509Certificate } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { layout } from "../../harness/artifacts";
-import {
-  etcdctlTlsArgs,
-  flagValue,
-  runEtcdctl,
-  withFlags,
-  type ClientRole,
-  type RunningCluster,
-} from "../../harness/cluster";
+import type { ClientRole } from "../../components/secureEtcd";
+import type { RunningCluster } from "../../harness/cluster";
+import { flagValue } from "../../harness/etcdFlags";
+import { etcdctlTlsArgs, parseMemberList, runEtcdctl } from "../../harness/etcdctl";
+import { layout } from "../../harness/layout";
 import { foreignCa, issueLeaf, loopbackSource, writePair, type CaPair } from "../../harness/oneHostPki";
-import {
-  freeLoopbackAddress,
-  sleep,
-  spawnManaged,
-  tailFile,
-  type ManagedProcess,
-  type RunResult,
-} from "../../harness/process";
+import { sleep } from "../../harness/process";
 import {
   describeProbe,
   served,
@@ -35,6 +24,9 @@ import {
   type ProbeOptions,
   type ProbeOutcome,
 } from "../../harness/tlsProbe";
+import { lastLine } from "../../tools/shared/process";
+import { logSize, rejectionLines } from "./etcdLog";
+import { peerJoinDrill } from "./peerJoin";
 import { clip, DrillFailure, expect, runDrill, type DrillResult } from "./types";
 
 export interface TlsDrillOptions {
@@ -69,26 +61,6 @@ export const endpointOf = (url: string, logFile?: string): Endpoint => {
   return { host: u.hostname.replace(/^\[|\]$/g, ""), port: Number(u.port), logFile };
 };
 const hostPort = (e: Endpoint) => `${e.host.includes(":") ? `[${e.host}]` : e.host}:${e.port}`;
-
-/** Lines etcd appended to a log since `offset` that explain a refused connection. */
-function rejectionLines(logFile: string | undefined, offset: number): string[] {
-  if (!logFile || !fs.existsSync(logFile)) return [];
-  const fd = fs.openSync(logFile, "r");
-  try {
-    const size = fs.fstatSync(fd).size;
-    const buf = Buffer.alloc(Math.max(0, size - offset));
-    fs.readSync(fd, buf, 0, buf.length, offset);
-    return buf
-      .toString()
-      .split("\n")
-      .filter((l) => /rejected connection|security handshake|TLS handshake error/.test(l))
-      .map((l) => l.replace(/^\S+ \S+ [A-Z] \| /, "").replace(/^WARNING: \S+ \S+ /, ""));
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-const logSize = (f?: string) => (f && fs.existsSync(f) ? fs.statSync(f).size : 0);
 
 /** What etcd logged about the attempt (waits briefly: etcd logs asynchronously). */
 async function etcdSaid(e: Endpoint, offset: number): Promise<string> {
@@ -132,15 +104,15 @@ async function expectRejected(o: {
   const probe = await tlsProbe({ host: o.endpoint.host, port: o.endpoint.port, ...o.probe });
   const said = await etcdSaid(o.endpoint, offset);
   const ctlText =
-    ctl.code === 0 ? "etcdctl get SUCCEEDED" : `etcdctl get failed (${clip(lastLine(ctl.output), 90)})`;
+    ctl.code === 0
+      ? "etcdctl get SUCCEEDED"
+      : `etcdctl get failed (${clip(lastLine(ctl.output, "(no output)"), 90)})`;
   if (ctl.code === 0 || served(probe))
     throw new DrillFailure(
       `${o.what} was ACCEPTED by ${url}: ${ctlText}; node client: ${describeProbe(probe)}${said}`,
     );
   return `${o.what} refused by ${url}: ${ctlText}; node client: ${clip(describeProbe(probe), 160)}${said}`;
 }
-
-const lastLine = (s: string) => s.trim().split("\n").filter(Boolean).slice(-1)[0] ?? "(no output)";
 
 // ---------------------------------------------------------------------------------------------
 // Building blocks (also used against deliberately insecure etcds in the tests)
@@ -305,32 +277,6 @@ function clusterHealthy(c: Ctx): Promise<DrillResult> {
   });
 }
 
-export interface MemberRow {
-  id: string;
-  status: string;
-  name: string;
-  peerUrls: string[];
-  clientUrls: string[];
-}
-
-/** `etcdctl member list -w simple` rows (ids stay exact hex strings; JSON would round them). */
-export function parseMemberList(stdout: string): MemberRow[] {
-  return stdout
-    .trim()
-    .split("\n")
-    .filter(Boolean)
-    .map((line) => {
-      const [id, status, name, peers, clients] = line.split(",").map((s) => s.trim());
-      return {
-        id,
-        status,
-        name,
-        peerUrls: (peers ?? "").split(/\s+/).filter(Boolean),
-        clientUrls: (clients ?? "").split(/\s+/).filter(Boolean),
-      };
-    });
-}
-
 function putGetWithApiserverCert(c: Ctx): Promise<DrillResult> {
   return runDrill("put/get with the apiserver-etcd-client cert", async () => {
     const key = `/rehearsal/tls-drill/${Date.now()}`;
@@ -430,127 +376,6 @@ export function foreignPeerJoinRejected(
   o: TlsDrillOptions & { peerCa?: CaPair; waitMs?: number },
 ): Promise<DrillResult> {
   return peerJoinDrill(makeCtx(o), o);
-}
-
-function peerJoinDrill(c: Ctx, o: { peerCa?: CaPair; waitMs?: number } = {}): Promise<DrillResult> {
-  return runDrill("rejected: peer with a foreign-CA cert trying to join", async () => {
-    const tlsArgs = etcdctlTlsArgs(c.dir, "apiserver-etcd-client");
-    const endpoints = `--endpoints=${c.running.map((m) => m.clientUrl).join(",")}`;
-    const ip = await freeLoopbackAddress(
-      [2379, 2380],
-      c.cluster.members.map((m) => m.ip),
-    );
-    const peerUrl = `https://${ip}:2380`;
-    const ca = o.peerCa ?? c.foreign;
-    const peer = writePair(
-      path.join(c.foreignDir, `intruder-peer-${ip}`),
-      issueLeaf({
-        ca,
-        commonName: "intruder",
-        uses: ["server_auth", "client_auth"],
-        ipAddresses: [ip, loopbackSource],
-      }),
-    );
-    const server = writePair(
-      path.join(c.foreignDir, `intruder-server-${ip}`),
-      issueLeaf({
-        ca,
-        commonName: "intruder",
-        uses: ["server_auth", "client_auth"],
-        ipAddresses: [ip, loopbackSource],
-      }),
-    );
-    const add = await runEtcdctl(c.etcdctl, [
-      endpoints,
-      ...tlsArgs,
-      "member",
-      "add",
-      "intruder",
-      `--peer-urls=${peerUrl}`,
-    ]);
-    expect(add.code === 0, `etcdctl member add failed: ${clip(add.output)}`);
-    const id = /Member\s+([0-9a-f]+)\s+added/.exec(add.stdout)?.[1];
-    const initialCluster = /ETCD_INITIAL_CLUSTER="([^"]+)"/.exec(add.stdout)?.[1];
-    expect(id && initialCluster, `unexpected member add output: ${clip(add.stdout)}`);
-
-    const dataDir = path.join(c.foreignDir, `intruder-data-${ip}`);
-    fs.rmSync(dataDir, { recursive: true, force: true });
-    fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    const logFile = path.join(c.foreignDir, `intruder-${ip}.log`);
-    // The real member's flags, with the intruder's identity, address and certs (it trusts the real CA:
-    // that cert is public).
-    const args = withFlags(c.first.args, {
-      "--name": "intruder",
-      "--data-dir": dataDir,
-      "--advertise-client-urls": `https://${ip}:2379`,
-      "--listen-client-urls": `https://${ip}:2379`,
-      "--listen-peer-urls": peerUrl,
-      "--initial-advertise-peer-urls": peerUrl,
-      "--initial-cluster": initialCluster,
-      "--initial-cluster-state": "existing",
-      "--listen-metrics-urls": undefined,
-      "--cert-file": server.cert,
-      "--key-file": server.key,
-      "--peer-cert-file": peer.cert,
-      "--peer-key-file": peer.key,
-    });
-    const offsets = c.running.map((m) => logSize(m.logFile));
-    let intruder: ManagedProcess | undefined;
-    let joined = false;
-    let status = "";
-    let removed: RunResult | undefined;
-    try {
-      intruder = spawnManaged("intruder", c.cluster.etcdBinary, args, logFile);
-      const deadline = Date.now() + (o.waitMs ?? 6000);
-      while (Date.now() < deadline && intruder.exitStatus === undefined) {
-        const list = await runEtcdctl(c.etcdctl, [endpoints, ...tlsArgs, "member", "list", "-w", "simple"]);
-        const row = parseMemberList(list.stdout).find((r) => r.id === id);
-        status = row ? `${row.status}${row.name ? ` as ${row.name}` : ""}` : "gone";
-        if (row?.status === "started") {
-          joined = true;
-          break;
-        }
-        await sleep(500);
-      }
-    } finally {
-      for (let attempt = 0; attempt < 3 && removed?.code !== 0; attempt++) {
-        if (attempt > 0) await sleep(1000);
-        removed = await runEtcdctl(c.etcdctl, [endpoints, ...tlsArgs, "member", "remove", id]);
-      }
-      if (intruder) await intruder.stop(3000);
-    }
-    if (removed?.code !== 0)
-      throw new DrillFailure(
-        `could not remove the intruder ${id} again (the cluster now lists it): ${clip(removed?.output ?? "")}`,
-      );
-    const after = await runEtcdctl(c.etcdctl, [endpoints, ...tlsArgs, "member", "list", "-w", "simple"]);
-    const remaining = parseMemberList(after.stdout);
-    expect(
-      !remaining.some((r) => r.id === id),
-      `the intruder ${id} is still listed after member remove: ${clip(after.stdout)}`,
-    );
-    const said = c.running
-      .map((m, i) => rejectionLines(m.logFile, offsets[i])[0])
-      .find((l) => l !== undefined);
-    const intruderSaid = tailFile(logFile, 40)
-      .split("\n")
-      .reverse()
-      .find((l) => /error|could not|failed|rejected/i.test(l));
-    if (joined)
-      throw new DrillFailure(
-        `the intruder with a peer cert from "${new X509Certificate(ca.certPem).subject}" JOINED the cluster ` +
-          `(member ${id} started); removed it again`,
-      );
-    return (
-      `member add intruder (${peerUrl}) then a real etcd with a foreign-CA peer cert: never started ` +
-      `(last status ${status || "unstarted"}; etcd ${intruder?.exitStatus !== undefined ? `exited ${intruder.exitStatus}` : "kept trying"})` +
-      (said ? `; a member logged: ${clip(said, 200)}` : "") +
-      (intruderSaid
-        ? `; intruder logged: ${clip(intruderSaid.replace(/^\S+ \S+ [A-Z] \| /, ""), 200)}`
-        : "") +
-      `; member ${id} removed, ${remaining.length} members left`
-    );
-  });
 }
 
 function nameNotInSanRejected(c: Ctx): Promise<DrillResult> {

@@ -34,6 +34,10 @@ export async function writeKnownKeys(
   }
 }
 
+export const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+export const mib = (bytes: number) => `${(bytes / 1_048_576).toFixed(2)} MiB`;
+export const secs = (n: number) => `${n.toFixed(2)} s`;
+
 /** Thrown inside a drill to fail it with a message (any other error fails it too). */
 export class DrillFailure extends Error {}
 

@@ -1,1 +1,2 @@
 export * from "../../harness/stackFiles";
+export { toPulumiConfig } from "../../tools/shared/stackFiles";

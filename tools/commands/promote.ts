@@ -10,19 +10,15 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { formatPlan, planPromotion, PromotionRefused, type StackText } from "../promote/plan";
-import { projectStacksDir, stackFilePath } from "../promote/stackFiles";
+import type { CommandIo } from "../shared/commandLine";
+import { stackConfigDir, stackFileIn } from "../shared/stackFiles";
 
 export const usage =
   "usage: secure-etcd promote --from STACK --to STACK [--apply] [--only KEY,...] [--stacks-dir DIR]";
 
-export interface Io {
-  out: (line: string) => void;
-  err: (line: string) => void;
-}
-
-export async function main(
+export async function promoteCommand(
   argv: readonly string[],
-  io: Io = { out: console.log, err: console.error },
+  io: CommandIo = { out: console.log, err: console.error },
 ): Promise<number> {
   let values;
   try {
@@ -47,7 +43,7 @@ export async function main(
     io.out(usage);
     return 0;
   }
-  const dir = path.resolve(values["stacks-dir"] ?? projectStacksDir());
+  const dir = path.resolve(values["stacks-dir"] ?? stackConfigDir(io.cwd ?? process.cwd()));
   try {
     const source = readStack(dir, values.from, "--from");
     const target = readStack(dir, values.to, "--to");
@@ -83,9 +79,7 @@ function readStack(dir: string, name: string | undefined, flag: string): StackTe
   if (!name) throw new PromotionRefused(flag, `is required; ${usage}`);
   if (!/^[A-Za-z0-9_.-]+$/.test(name))
     throw new PromotionRefused(flag, `${JSON.stringify(name)} is not a stack name`);
-  const file = stackFilePath(dir, name);
+  const file = stackFileIn(dir, name);
   if (!fs.existsSync(file)) throw new PromotionRefused(flag, `no stack file ${file}`);
   return { name, file, text: fs.readFileSync(file, "utf8") };
 }
-
-if (require.main === module) void main(process.argv.slice(2)).then((code) => (process.exitCode = code));

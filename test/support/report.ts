@@ -1,0 +1,33 @@
+/** report.json's top-level keys, in order, as the README lists them. */
+export const reportKeys = [
+  "stack",
+  "renderOnly",
+  "artifactsDir",
+  "etcdVersion",
+  "remaps",
+  "startedAt",
+  "finishedAt",
+  "passed",
+  "drills",
+  "members",
+  "backup",
+];
+
+/** Only a rehearsal that ran a cluster has these. */
+export const liveOnlyReportKeys = ["members", "backup"];
+
+/** report.json's `backup` keys (the backup drill's measurements). */
+export const backupReportKeys = [
+  "rpoMinutes",
+  "schedule",
+  "snapshotKey",
+  "snapshotBytes",
+  "dbBytes",
+  "parts",
+  "revision",
+  "member",
+  "scriptSeconds",
+  "uploadSeconds",
+  "restoreBreakdown",
+  "restoreSeconds",
+];
