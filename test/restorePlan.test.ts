@@ -12,6 +12,7 @@ import { initialClusterToken } from "../components/manifests/urls";
 import { repoRoot } from "../harness/stackFiles";
 import { parseRestoreArgs, restoreCommand as restoreMain } from "../tools/commands/restore";
 import { UsageError } from "../tools/shared/commandLine";
+import { assertThrowsConfigError } from "./support/configErrors";
 
 const members = [
   { name: "cp-1", ip: "10.0.1.10" },
@@ -137,11 +138,45 @@ describe("restore plan", () => {
     assert.match(text, /healthcheck-client\.crt/);
   });
 
-  it("rejects inputs that would break a restore", () => {
-    assert.throws(() => renderRestorePlan({ ...base, members: [] }), /at least one member/);
-    assert.throws(() => renderRestorePlan({ ...base, members: [members[0], members[0]] }), /listed twice/);
-    assert.throws(() => renderRestorePlan({ ...base, etcdVersion: "latest" }), /not a version/);
-    assert.throws(() => renderRestorePlan({ ...base, bumpRevision: -1 }), /bumpRevision/);
+  it("rejects inputs that would break a restore, with a ConfigError naming the field", () => {
+    const refusals: [Partial<RestorePlanInput>, string, RegExp][] = [
+      [{ members: [] }, "members", /at least one member/],
+      [{ members: [members[0], members[0]] }, "members[1].name", /"cp-1" is listed twice/],
+      [
+        { members: [members[0], { name: "cp-9", ip: members[0].ip }] },
+        "members[1].ip",
+        /"10\.0\.1\.10" is listed twice/,
+      ],
+      [
+        { members: [{ name: "", ip: "10.0.0.1" }] },
+        "members[0].name",
+        /is empty; expected the member's name/,
+      ],
+      [{ members: [{ name: "cp-1", ip: " " }] }, "members[0].ip", /is empty; expected the member's IP/],
+      [{ etcdVersion: "latest" }, "etcdVersion", /"latest" is not an etcd version like 3\.5\.16/],
+      [{ snapshotPath: "" }, "snapshotPath", /is empty/],
+      [{ clusterToken: "" }, "clusterToken", /is empty/],
+      [{ bumpRevision: -1 }, "bumpRevision", /-1 is not a whole number >= 0/],
+      [{ bumpRevision: 1.5 }, "bumpRevision", /1\.5 is not a whole number/],
+      [{ dataDir: () => "" }, "dataDir", /gave "" for member "cp-1"/],
+      [
+        {
+          caps: {
+            ...etcdCapabilities(parseEtcdVersion("3.5.16")!),
+            etcdutl: false,
+            etcdctlSnapshotStatusRestore: false,
+          },
+        },
+        "caps",
+        /has neither etcdutl nor etcdctl snapshot restore/,
+      ],
+    ];
+    for (const [over, path, message] of refusals)
+      assertThrowsConfigError(() => renderRestorePlan({ ...base, ...over }), {
+        path,
+        message,
+        source: /^invalid restore plan /,
+      });
   });
 
   it("quotes shell words only where needed", () => {
