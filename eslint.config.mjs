@@ -51,7 +51,13 @@ export default tseslint.config(
   restrict(["components/**/*.ts"], [rules.package]),
   restrict(["tools/**/*.ts"], [rules.shipped]),
   restrict(
-    ["tools/restore/**/*.ts", "tools/shared/**/*.ts", "tools/promote/**/*.ts", "tools/bootstrap/**/*.ts"],
+    [
+      "tools/restore/**/*.ts",
+      "tools/shared/**/*.ts",
+      "tools/promote/**/*.ts",
+      "tools/bootstrap/**/*.ts",
+      "tools/verifyEncryption/**/*.ts",
+    ],
     [rules.shipped, rules.libraryNoCommand],
   ),
   // The program's own modules and the policy pack build on the package only.

@@ -5,6 +5,7 @@
  */
 import { promoteCommand } from "./commands/promote";
 import { restoreCommand } from "./commands/restore";
+import { verifyEncryptionCommand } from "./commands/verify-encryption";
 import type { CommandIo } from "./shared/commandLine";
 
 interface Command {
@@ -21,6 +22,10 @@ const commands: Record<string, Command> = {
     summary:
       "show (and with --apply write) a stack file's promotable settings moved into the next environment",
     run: promoteCommand,
+  },
+  "verify-encryption": {
+    summary: "scan etcd: count values per encryption provider and key, name every plaintext entry",
+    run: verifyEncryptionCommand,
   },
 };
 
