@@ -33,6 +33,8 @@ export interface RehearsalOptions {
   configOverrides?: Record<string, string>;
   /** Run the backup drill (default true; the per-algorithm TLS runs in the tests leave it out). */
   backupDrill?: boolean;
+  /** Run the live encryption scan and the rotation drill (default true; likewise left out there). */
+  encryptionDrills?: boolean;
 }
 
 /** DIR/report.json. */
@@ -143,6 +145,7 @@ async function liveDrills(
     keepRunning: o.keepRunning,
     log: o.log,
     record,
+    encryptionDrills: o.encryptionDrills ?? true,
     extraDrills:
       o.backupDrill === false
         ? undefined

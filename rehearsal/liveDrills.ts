@@ -1,6 +1,8 @@
 import * as path from "node:path";
 import type { RenderedArtifacts } from "../harness/artifacts";
 import { startCluster, type RunningCluster } from "../harness/cluster";
+import { runLiveEncryptionDrill } from "./drills/liveEncryption";
+import { runRotationDrill } from "./drills/rotation";
 import { runSnapshotDrill } from "./drills/snapshot";
 import { runTlsDrills } from "./drills/tls";
 import type { DrillResult } from "./drills/types";
@@ -9,6 +11,8 @@ export interface LiveDrillOptions {
   keepRunning: boolean;
   log: (line: string) => void;
   record: (r: DrillResult | DrillResult[]) => void;
+  /** The live encryption scan and the rotation drill (they do not depend on the key algorithm). */
+  encryptionDrills: boolean;
   /** Extra drills that need the running cluster (e.g. the backup drill). */
   extraDrills?: (cluster: RunningCluster, workDir: string) => Promise<DrillResult[]>;
 }
@@ -54,6 +58,14 @@ export async function runClusterDrills(a: RenderedArtifacts, o: LiveDrillOptions
     );
     o.log("• snapshot → integrity check → restore → serve…");
     o.record(await runSnapshotDrill({ dir: a.outDir, cluster, workDir }));
+    // Before the extra (backup) drill: it stops and restores the cluster.
+    if (o.encryptionDrills) {
+      const log = (l: string) => o.log(`  ${l}`);
+      o.log("• encryption in the live etcd: written through the EncryptionConfiguration, then scanned…");
+      o.record(await runLiveEncryptionDrill({ dir: a.outDir, cluster, workDir, log }));
+      o.log("• key rotation: three API servers, rolling restarts, unsafe orders caught…");
+      o.record(await runRotationDrill({ dir: a.outDir, cluster, workDir, log }));
+    }
     if (o.extraDrills) o.record(await o.extraDrills(cluster, workDir));
     keep = o.keepRunning;
   } finally {

@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { parse } from "yaml";
+import { etcdFailureLines } from "../../components/cis";
 import { clientRoles } from "../../components/secureEtcd";
 import type { RenderedArtifacts } from "../../harness/artifacts";
 import { layout } from "../../harness/layout";
@@ -61,7 +61,7 @@ export async function runArtifactChecks(a: RenderedArtifacts): Promise<DrillResu
     await runDrill("manifests pass etcd CIS 2.1–2.7 (kube-bench's reading)", async () => {
       const notes: string[] = [];
       for (const m of a.settings.members) {
-        const failures = cisEtcdFailures(fs.readFileSync(layout.etcdManifest(dir, m.name), "utf8"));
+        const failures = etcdFailureLines(fs.readFileSync(layout.etcdManifest(dir, m.name), "utf8"));
         if (failures.length) throw new Error(`${m.name}: ${failures.join("; ")}`);
         notes.push(m.name);
       }
@@ -69,29 +69,4 @@ export async function runArtifactChecks(a: RenderedArtifacts): Promise<DrillResu
     }),
   );
   return results;
-}
-
-/** kube-bench cfg/cis-1.x etcd.yaml checks 2.1–2.7 applied to a static pod's etcd command line. */
-export function cisEtcdFailures(manifestYaml: string): string[] {
-  const pod = parse(manifestYaml) as { spec: { containers: { name: string; command: string[] }[] } };
-  const etcd = pod.spec.containers.find((c) => c.name === "etcd");
-  if (!etcd) return ["no etcd container"];
-  const flags = new Map<string, string>();
-  for (const arg of etcd.command.slice(1)) {
-    const [k, ...v] = arg.split("=");
-    flags.set(k, v.length ? v.join("=") : "true");
-  }
-  const failures: string[] = [];
-  const set = (f: string) => (flags.get(f) ?? "") !== "";
-  if (!set("--cert-file") || !set("--key-file")) failures.push("2.1 --cert-file/--key-file not set");
-  if (flags.get("--client-cert-auth") !== "true") failures.push("2.2 --client-cert-auth is not true");
-  if (flags.has("--auto-tls") && flags.get("--auto-tls") !== "false") failures.push("2.3 --auto-tls is set");
-  if (!set("--peer-cert-file") || !set("--peer-key-file"))
-    failures.push("2.4 --peer-cert-file/--peer-key-file not set");
-  if (flags.get("--peer-client-cert-auth") !== "true")
-    failures.push("2.5 --peer-client-cert-auth is not true");
-  if (flags.has("--peer-auto-tls") && flags.get("--peer-auto-tls") !== "false")
-    failures.push("2.6 --peer-auto-tls is set");
-  if (!set("--trusted-ca-file")) failures.push("2.7 --trusted-ca-file not set");
-  return failures;
 }

@@ -58,9 +58,10 @@ export function run(cmd: string, args: readonly string[], o: RunOptions = {}): P
       timedOut = true;
       child.kill("SIGKILL");
     }, o.timeoutMs ?? 30_000);
-    child.on("error", (e) => {
+    child.on("error", (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(new Error(`cannot run ${cmd}: ${e.message}`));
+      // Keep the errno code (ENOENT: not installed) for callers that say how to install it.
+      reject(Object.assign(new Error(`cannot run ${cmd}: ${e.message}`), { code: e.code }));
     });
     child.on("close", (code, signal) => {
       clearTimeout(timer);

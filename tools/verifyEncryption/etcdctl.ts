@@ -1,10 +1,10 @@
 /**
- * Runs `etcdctl` (API v3) against a mutual-TLS etcd. Shipped: imports node built-ins only, so the
- * command works on a control-plane node that has etcdctl and nothing of the rehearsal harness.
+ * Runs `etcdctl` (API v3) against a mutual-TLS etcd. Shipped: it needs etcdctl and nothing of the
+ * rehearsal harness, so the command works on a control-plane node.
  * Values go in on stdin, never on the command line: ciphertext is binary (argv cannot hold NUL bytes),
  * and argv is visible to every process on the node.
  */
-import { spawn } from "node:child_process";
+import { run } from "../shared/process";
 
 export interface EtcdctlConnection {
   /** etcdctl binary: a path, or a name looked up on PATH. */
@@ -60,41 +60,24 @@ export function connectionArgs(c: EtcdctlConnection, commandTimeout = "30s"): st
   ];
 }
 
-/** Runs one etcdctl subcommand (never through a shell) and collects its output. */
-export function runEtcdctl(
+/** Runs one etcdctl subcommand through the one process helper (stdin carries values). */
+export async function runEtcdctl(
   c: EtcdctlConnection,
   args: readonly string[],
   o: EtcdctlOptions = {},
 ): Promise<EtcdctlResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(c.etcdctl, [...connectionArgs(c, o.commandTimeout), ...args], {
+  try {
+    const r = await run(c.etcdctl, [...connectionArgs(c, o.commandTimeout), ...args], {
       env: etcdctlEnv(),
-      stdio: [o.stdin ? "pipe" : "ignore", "pipe", "pipe"],
+      input: o.stdin,
+      timeoutMs: o.timeoutMs ?? 60_000,
     });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let timedOut = false;
-    child.stdout?.on("data", (d: Buffer) => out.push(d));
-    child.stderr?.on("data", (d: Buffer) => err.push(d));
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill("SIGKILL");
-    }, o.timeoutMs ?? 60_000);
-    child.on("error", (e: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      reject(
-        e.code === "ENOENT"
-          ? new Error(`${c.etcdctl} not found (install etcdctl, or pass --etcdctl PATH)`)
-          : e,
-      );
-    });
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      const stdout = Buffer.concat(out).toString("utf8");
-      resolve({ code, stdout, stderr: Buffer.concat(err).toString("utf8"), timedOut });
-    });
-    if (o.stdin) child.stdin?.end(o.stdin);
-  });
+    return { code: r.code, stdout: r.stdout, stderr: r.stderr, timedOut: r.timedOut };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT")
+      throw new Error(`${c.etcdctl} not found (install etcdctl, or pass --etcdctl PATH)`, { cause: e });
+    throw e;
+  }
 }
 
 /** Like runEtcdctl, but a non-zero exit is an EtcdctlError. */
