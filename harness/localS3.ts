@@ -14,8 +14,7 @@
  */
 import { randomUUID } from "node:crypto";
 import * as http from "node:http";
-import type { AddressInfo, Socket } from "node:net";
-import { isLoopbackIp } from "../tools/shared/loopback";
+import { listenOnLoopback } from "./loopbackServer";
 import { BucketStore, type LocalS3Faults, type ObjectHeaders, type StoredObject } from "./localS3Store";
 import {
   checkChecksums,
@@ -77,43 +76,16 @@ export interface LocalS3Options {
 /** Starts the endpoint on loopback. */
 export async function start(o: LocalS3Options = {}): Promise<LocalS3> {
   const host = o.host ?? "127.0.0.1";
-  if (!isLoopbackIp(host) && host !== "localhost")
-    throw new Error(`localS3 listens on loopback only (got host ${host})`);
   const store = new BucketStore(o.buckets ? new Set(o.buckets) : undefined);
   const log: RequestRecord[] = [];
   const server = http.createServer((req, res) => serve(store, log, req, res));
-  const sockets = new Set<Socket>();
-  server.on("connection", (s: Socket) => {
-    sockets.add(s);
-    s.on("close", () => sockets.delete(s));
-  });
-  const listen = (port: number) =>
-    new Promise<number>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen({ host, port }, () => {
-        server.removeListener("error", reject);
-        resolve((server.address() as AddressInfo).port);
-      });
-    });
-  const port = await listen(o.port ?? 0);
-  let listening = true;
+  const listener = await listenOnLoopback(server, "localS3", host, o.port ?? 0);
   return {
-    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
-    port,
+    url: listener.url,
+    port: listener.port,
     faults: store.faults,
-    async stop() {
-      if (!listening) return;
-      listening = false;
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      });
-    },
-    async restart() {
-      if (listening) return;
-      await listen(port);
-      listening = true;
-    },
+    stop: listener.stop,
+    restart: listener.restart,
     objects: () => store.all(),
     getObject: (bucket, key) => store.get(bucket, key),
     putObject: (bucket, key, body, metadata = {}) =>

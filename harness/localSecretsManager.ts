@@ -21,7 +21,7 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import * as http from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import { listenOnLoopback } from "./loopbackServer";
 
 export const currentStage = "AWSCURRENT";
 export const previousStage = "AWSPREVIOUS";
@@ -114,7 +114,6 @@ class SmError extends Error {
 const notFound = (what = "Secrets Manager can't find the specified secret.") =>
   new SmError("ResourceNotFoundException", what);
 const epoch = (d: Date) => d.getTime() / 1000;
-const isLoopback = (h: string) => /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === "::1";
 const secretName = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
 const str = (v: unknown, field: string): string | undefined => {
   if (v === undefined || v === null) return undefined;
@@ -126,13 +125,11 @@ export async function startLocalSecretsManager(
   o: LocalSecretsManagerOptions = {},
 ): Promise<LocalSecretsManager> {
   const host = o.host ?? "127.0.0.1";
-  if (!isLoopback(host)) throw new Error(`localSecretsManager listens on loopback only (got ${host})`);
   const region = o.region ?? "us-east-1";
   const accountId = o.accountId ?? "123456789012";
   const secrets = new Map<string, StoredSecret>();
   const log: SecretsRequestRecord[] = [];
   const faults: LocalSecretsManagerFaults = {};
-  const sockets = new Set<Socket>();
 
   function find(id: string): StoredSecret | undefined {
     const byName = secrets.get(id);
@@ -365,20 +362,8 @@ export async function startLocalSecretsManager(
       else send();
     });
   });
-  server.on("connection", (s) => {
-    sockets.add(s);
-    s.on("close", () => sockets.delete(s));
-  });
-  const listen = (port: number) =>
-    new Promise<number>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen({ host, port }, () => {
-        server.off("error", reject);
-        resolve((server.address() as AddressInfo).port);
-      });
-    });
-  const port = await listen(o.port ?? 0);
-  let listening = true;
+  const listener = await listenOnLoopback(server, "localSecretsManager", host, o.port ?? 0);
+  const port = listener.port;
 
   const copy = (s: StoredSecret): StoredSecret => ({
     ...s,
@@ -387,7 +372,7 @@ export async function startLocalSecretsManager(
   });
 
   return {
-    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    url: listener.url,
     port,
     region,
     accountId,
@@ -412,18 +397,7 @@ export async function startLocalSecretsManager(
       return find(secretId)?.versions.find((v) => v.stages.includes(currentStage))?.versionId;
     },
     requests: () => log.map((r) => ({ ...r })),
-    async stop() {
-      if (!listening) return;
-      listening = false;
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      });
-    },
-    async restart() {
-      if (listening) return;
-      await listen(port);
-      listening = true;
-    },
+    stop: listener.stop,
+    restart: listener.restart,
   };
 }

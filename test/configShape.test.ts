@@ -1,6 +1,5 @@
 import { strict as assert } from "node:assert";
 import {
-  ConfigError,
   loadStackConfig,
   validateSettings,
   type ArgsDrift,
@@ -8,6 +7,7 @@ import {
   type SecureEtcdConfig,
 } from "../components";
 import { snapshotDefaults } from "../components/backup/defaults";
+import { configProblems } from "./support/configErrors";
 import { readStackConfig, toPulumiConfig } from "./support/stackFiles";
 
 /*
@@ -29,16 +29,6 @@ const base = {
   members: [{ name: "cp-1", ip: "10.0.1.10" }],
 };
 
-function problemsOf(fn: () => unknown): { path: string; message: string }[] {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems;
-    throw e;
-  }
-  assert.fail("expected a ConfigError");
-}
-
 describe("one home for every setting", () => {
   it("the type-level drift checks ran (they are compile-time; these values prove the file compiled)", () => {
     assert.equal(detectsArgTheSchemaLacks, "backup.deployJob");
@@ -47,7 +37,7 @@ describe("one home for every setting", () => {
   });
 
   it("the component refuses program-only keys instead of ignoring them", () => {
-    const p = problemsOf(() =>
+    const p = configProblems(() =>
       validateSettings({ ...base, environment: "dev", backup: { deployJob: true } }, "", "args"),
     );
     assert.ok(
@@ -67,7 +57,7 @@ describe("one home for every setting", () => {
     assert.deepEqual(s.program, { deployJob: true, kubeContext: "admin@dev" });
     assert.equal("deployJob" in (s.args.backup ?? {}), false);
     assert.ok(s.settings.backup.enabled && s.settings.backup.retention.days === 3);
-    const bad = problemsOf(() =>
+    const bad = configProblems(() =>
       loadStackConfig({ ...config, "secure-etcd:backup": JSON.stringify({ deployJob: "yes" }) }, "dev"),
     );
     assert.equal(bad[0].path, "secure-etcd:backup.deployJob");
@@ -97,7 +87,7 @@ describe("one home for every setting", () => {
   });
 
   it("an environment without defaults must name its schedule and retention, each named once", () => {
-    const p = problemsOf(() => validateSettings({ ...base, environment: "qa" }, "", "args"));
+    const p = configProblems(() => validateSettings({ ...base, environment: "qa" }, "", "args"));
     assert.deepEqual(p.map((x) => x.path).sort(), [
       "backup.noncurrentVersionDays",
       "backup.retentionDays",
@@ -126,7 +116,7 @@ describe("one home for every setting", () => {
       ["TZ=UTC 0 * * * *", "timeZone"],
     ])
       assert.ok(
-        problemsOf(() =>
+        configProblems(() =>
           validateSettings({ ...base, environment: "dev", backup: { schedule } }, "", "a"),
         ).some((x) => x.path === "backup.schedule" && x.message.includes(fragment)),
         schedule,
@@ -134,7 +124,7 @@ describe("one home for every setting", () => {
   });
 
   it("an Object Lock longer than snapshots live is refused (irreversible)", () => {
-    const p = problemsOf(() =>
+    const p = configProblems(() =>
       validateSettings(
         { ...base, environment: "prod", backup: { objectLock: { mode: "COMPLIANCE", days: 365 } } },
         "",

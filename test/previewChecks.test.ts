@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
-import { ConfigError, settingsFromStackConfig } from "../components/config";
+import { settingsFromStackConfig } from "../components/config";
 import { autoNamedResources, resourceNameProblem } from "../components/naming";
+import { assertThrowsConfigError } from "./support/configErrors";
 import { RecordingMocks } from "./support/recordingMocks";
 import { runProgram } from "./support/program";
 import { toPulumiConfig } from "./support/stackFiles";
@@ -23,17 +24,8 @@ const members = (m: Record<string, unknown>[]) => ({ "secure-etcd:members": m })
 const load = (o: Record<string, unknown>, stack = "dev") =>
   settingsFromStackConfig(toPulumiConfig({ ...good, ...o }), stack);
 
-function problem(o: Record<string, unknown>, key: string): string {
-  try {
-    load(o);
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, String(e));
-    const p = e.problems.find((x) => x.path === key);
-    assert.ok(p, `no problem at ${key}:\n${e.message}`);
-    return p.message;
-  }
-  return assert.fail(`accepted ${JSON.stringify(o)}; expected a problem at ${key}`);
-}
+const problem = (o: Record<string, unknown>, key: string): string =>
+  assertThrowsConfigError(() => load(o), { path: key }).message;
 
 const ip = (v: string) => members([{ name: "cp-1", ip: v }]);
 const enc = (e: Record<string, unknown>) => ({ "secure-etcd:encryption": e });

@@ -88,30 +88,23 @@ describe("rehearsal CLI without etcd installed", () => {
 });
 
 describe("RPO from the snapshot schedule", () => {
-  // The settings resolve the schedule (config/backup.ts); the drill reports what they say.
-  const rpo = (schedule: string) =>
-    snapshotScheduleOf(
-      validateSettings(
-        {
-          clusterName: "c",
-          environment: "qa",
-          etcdVersion: "3.5.16",
-          members: [{ name: "m", ip: "10.0.0.1" }],
-          backup: { schedule, retentionDays: 7, noncurrentVersionDays: 1 },
-        },
-        "",
-        "test",
-      ),
-    ).rpoMinutes;
-  it("is the schedule's longest interval", () => {
-    assert.equal(rpo("*/15 * * * *"), 15);
-    assert.equal(rpo("*/30 * * * *"), 30);
-    assert.equal(rpo("0 * * * *"), 60);
-    assert.equal(rpo("0 */6 * * *"), 360);
-    assert.equal(rpo("30 2 * * *"), 1440);
-    assert.equal(rpo("@hourly"), 60);
-    assert.equal(rpo("5 4 * * sun"), 10080, "weekly");
-    assert.equal(rpo("0 0 * * 1-5"), 4320, "weekdays: over the weekend");
+  // How a schedule's RPO is computed is test/cron.test.ts's; here: the drill reports what settings say.
+  it("with backups off, the drill still reports prod's schedule and its RPO", () => {
+    const off = validateSettings(
+      {
+        clusterName: "c",
+        environment: "qa",
+        etcdVersion: "3.5.16",
+        members: [{ name: "m", ip: "10.0.0.1" }],
+        backup: { enabled: false },
+      },
+      "",
+      "test",
+    );
+    assert.deepEqual(snapshotScheduleOf(off), {
+      cron: "*/15 * * * * (prod default: backups are off)",
+      rpoMinutes: 15,
+    });
   });
   it("comes from the stack's schedule, else its environment's default", () => {
     const of = (stack: string) => snapshotScheduleOf(settingsFromStackConfig(readStackConfig(stack), stack));

@@ -1,3 +1,5 @@
+import type { SnapshotRetention, SnapshotScheduleSettings } from "../config/backup";
+
 /**
  * Snapshot defaults per environment: pure data. Validation and resolution (an environment without a row,
  * overrides, deadlines that fit the schedule) live in config/backup.ts, the one place settings resolve.
@@ -10,17 +12,10 @@ export type SnapshotEnvironment = "dev" | "staging" | "prod";
 export type ColdStorageClass =
   "STANDARD_IA" | "ONEZONE_IA" | "INTELLIGENT_TIERING" | "GLACIER_IR" | "GLACIER" | "DEEP_ARCHIVE";
 
+/** One environment's row: the shapes are config/backup.ts's, which validates and resolves them. */
 export interface EnvironmentSnapshotRow {
-  schedule: {
-    schedule: string;
-    timeZone: string;
-    successfulJobsHistoryLimit: number;
-    failedJobsHistoryLimit: number;
-    startingDeadlineSeconds: number;
-    activeDeadlineSeconds: number;
-    backoffLimit: number;
-  };
-  retention: { days: number; noncurrentVersionDays: number };
+  schedule: SnapshotScheduleSettings;
+  retention: Pick<SnapshotRetention, "days" | "noncurrentVersionDays">;
 }
 
 /**

@@ -23,6 +23,17 @@ export function assertConfigProblem(err: unknown, expected: ExpectedProblem): Co
   return problem;
 }
 
+/** Every problem of the ConfigError `fn` throws (it must throw one). */
+export function configProblems(fn: () => unknown): ConfigProblem[] {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
+    return err.problems;
+  }
+  assert.fail("expected a ConfigError, but nothing was thrown");
+}
+
 /** Runs `fn`, which must throw a ConfigError with a problem at `expected.path`. */
 export function assertThrowsConfigError(fn: () => unknown, expected: ExpectedProblem): ConfigProblem {
   try {
