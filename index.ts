@@ -27,11 +27,28 @@ export const memberCertificates = etcd.members;
 export const clientCertificates = etcd.clients;
 export const encryptionConfiguration = etcd.encryptionConfiguration;
 export const etcdManifests = etcd.etcdManifests;
-export const nodeCloudInit = etcd.nodeCloudInit;
 export const apiserverFlags = etcd.apiserverFlags;
 export const kubeApiserverPatch = etcd.kubeApiserverPatch;
 export const kubeadmClusterConfiguration = etcd.kubeadmClusterConfiguration;
 export const kubeadmPatches = etcd.kubeadmPatches;
+
+// Secrets on the nodes: user data without secrets, and the Secrets Manager side it reads from (undefined
+// when secure-etcd:secretStore.enabled is false). Wire nodeUserData[member] and nodeInstanceProfileNames[member]
+// (or your own role, secure-etcd:secretStore.nodeRoles) into that member's control-plane instance.
+export const nodeUserData = etcd.nodeUserData;
+export const nodeBundles = etcd.nodeBundles;
+export const nodeSecretNames = etcd.secretStore?.secretNames;
+export const nodeSecretArns = etcd.secretStore?.secretArns;
+export const nodeRoleArns = etcd.secretStore?.nodeRoleArns;
+export const nodeInstanceProfileNames = etcd.secretStore?.nodeInstanceProfileNames;
+export const nodeSecretPolicyJson = etcd.secretStore?.nodeSecretPolicyJson;
+export const secretsKmsKeyArn = etcd.secretStore?.kmsKeyArn;
+export const secretsReplicaKmsKeyArn = etcd.secretStore?.replicaKmsKeyArn;
+export const keyArchiveSecretName = etcd.secretStore?.keyArchiveSecretName;
+export const keyArchiveSecretArn = etcd.secretStore?.keyArchiveSecretArn;
+export const keyArchiveReaderPolicyJson = etcd.secretStore?.keyArchiveReaderPolicyJson;
+// Air-gapped labs only (secure-etcd:secretStore.offlineCloudInit; refused for prod): carries the keys. Secret.
+export const offlineNodeCloudInit = etcd.offlineNodeCloudInit;
 
 // Snapshots (undefined when secure-etcd:backup.enabled is false).
 export const snapshotBucketName = etcd.snapshotStore?.bucketName;

@@ -10,3 +10,6 @@ export * as encryption from "./encryption/render";
 export * as pki from "./pki/profiles";
 export * from "./etcd/capabilities";
 export * as backup from "./backup";
+export * as secretStore from "./secretStore";
+export * as node from "./node";
+export * as cost from "./cost";

@@ -28,6 +28,8 @@ describe("the packed package, consumed from another project @integration", funct
     fs.renameSync(path.join(dir, "package"), path.join(modules, "secure-etcd"));
     const packed = fs.readdirSync(path.join(modules, "secure-etcd", "bin", "components", "backup"));
     assert.ok(packed.includes("snapshot.sh"), "the snapshot script ships with the package");
+    const bootstrap = path.join(modules, "secure-etcd", "tools", "bootstrap", "secure-etcd-bootstrap.sh");
+    assert.ok(fs.existsSync(bootstrap), "the node bootstrap ships with the package (nodeUserData embeds it)");
     // the package's own dependencies, from this checkout's install
     for (const dep of fs.readdirSync(path.join(repoRoot, "node_modules")))
       if (!fs.existsSync(path.join(modules, dep)))
@@ -58,6 +60,7 @@ describe("the packed package, consumed from another project @integration", funct
       encoding: "utf8",
     });
     assert.match(out, /endpoints \[ 'https:\/\/10\.0\.0\.1:2379' \]/);
+    assert.match(out, /user data #cloud-config true/);
     assert.match(out, /true\s+- members: must list at least one etcd member/);
     fs.rmSync(dir, { recursive: true, force: true });
   });

@@ -47,7 +47,7 @@ export interface SnapshotLocation {
 const SSE_HEADER = "s3:x-amz-server-side-encryption";
 const SSE_KEY_HEADER = "s3:x-amz-server-side-encryption-aws-kms-key-id";
 
-function checkArn(kind: string, arn: string, pattern: RegExp): void {
+export function checkArn(kind: string, arn: string, pattern: RegExp): void {
   if (typeof arn !== "string" || !pattern.test(arn)) {
     throw new Error(`${kind} must be an ARN (got "${String(arn)}")`);
   }

@@ -19,7 +19,7 @@ import { checked, dnsLabel, flag, matching, oneOf, show, wholeDays } from "./fie
  */
 
 const bucketName = /^(?!xn--)(?!.*-s3alias$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-const awsRegion = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
+export const awsRegion = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
 /** Snapshots closer together than this would overlap with their own verification and upload. */
 export const minSnapshotIntervalMinutes = 5;
 

@@ -3,4 +3,5 @@ export * from "./constants";
 export * from "./cron";
 export * from "./errors";
 export * from "./schema";
+export * from "./secretStore";
 export * from "./stackConfig";

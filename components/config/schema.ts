@@ -21,6 +21,7 @@ import {
 } from "./constants";
 import { parseOrThrow, ProblemList } from "./errors";
 import { absolutePath, dnsLabel, dnsName, flag, matching, oneOf, show, wholeHours } from "./fields";
+import { resolveSecretStore, secretStoreSchema, type SecretStoreSettings } from "./secretStore";
 
 /*
  * THE config shape: one zod schema validates both the component's plain args and a stack's
@@ -127,6 +128,7 @@ export const settingsSchema = z
     tls: tlsSchema.default(() => tlsSchema.parse({})),
     protectEncryptionKeys: flag().default(true),
     backup: backupSchema.default(() => backupSchema.parse({})),
+    secretStore: secretStoreSchema.default(() => secretStoreSchema.parse({})),
   })
   .strict();
 
@@ -141,10 +143,14 @@ export type EtcdMemberSpec = ParsedSettings["members"][number];
 export type BackupSettings = ResolvedBackup | { enabled: false };
 
 /** Fully defaulted, validated settings: what every renderer and resource builder works from. */
-export type SecureEtcdSettings = Omit<ParsedSettings, "etcdImage" | "encryption" | "backup"> & {
+export type SecureEtcdSettings = Omit<
+  ParsedSettings,
+  "etcdImage" | "encryption" | "backup" | "secretStore"
+> & {
   etcdImage: string;
   encryption: Omit<ParsedSettings["encryption"], "keys"> & { keys: EncryptionKeySpec[] };
   backup: BackupSettings;
+  secretStore: SecretStoreSettings;
 };
 
 /** Checks that span fields: counts, uniqueness, rotation states, windows, versions. */
@@ -254,6 +260,9 @@ export function parseSettings(
   const problems = new ProblemList(prefix);
   crossChecks(s, problems);
   const backup = resolveBackup(s.environment, s.backup, problems);
+  const members = s.members.map((m) => m.name);
+  const snapshotReplica = s.backup.enabled ? s.backup.replicaRegion : undefined;
+  const secretStore = resolveSecretStore(s.environment, members, s.secretStore, snapshotReplica, problems);
   problems.throwIfAny(source);
   const version = formatVersion(parseEtcdVersion(s.etcdVersion)!);
   const settings: SecureEtcdSettings = {
@@ -266,6 +275,7 @@ export function parseSettings(
       keys: s.encryption.keys.map((k) => ({ ...k, provider: k.provider ?? s.encryption.provider })),
     },
     backup: backup!,
+    secretStore,
   };
   return { config: s, settings };
 }

@@ -1,5 +1,6 @@
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { ProviderEmulation } from "../../harness/emulation";
+import { EMULATED_ACCOUNT_ID, EMULATED_REGION, ProviderEmulation } from "../../harness/emulation";
 
 export interface RecordedResource {
   type: string;
@@ -13,10 +14,18 @@ export interface RecordedResource {
  * Mocks that record every resource the program asks for and answer with placeholder outputs. These
  * prove what was *asked*; the provider emulation (harness/emulation) turns asks into real certs.
  */
+export interface RecordingMocksOptions {
+  /** What aws.getCallerIdentity answers as `arn` (default: the emulation's IAM user). */
+  callerArn?: string;
+}
+
 export class RecordingMocks implements pulumi.runtime.Mocks {
   readonly resources: RecordedResource[] = [];
+  /** Every function call the program made, by token. */
+  readonly calls: pulumi.runtime.MockCallArgs[] = [];
   /** aws/kubernetes resources and function calls get the emulation's deterministic ids and ARNs. */
   private readonly generic = new ProviderEmulation();
+  constructor(private readonly options: RecordingMocksOptions = {}) {}
 
   newResource(args: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
     this.resources.push({
@@ -26,7 +35,7 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
       custom: args.custom ?? true,
     });
     if (!args.type.startsWith("tls:") && !args.type.startsWith("random:"))
-      return this.generic.newResource(args);
+      return awsLikeTheProvider(args, this.generic.newResource(args));
     const state: Record<string, unknown> = { ...args.inputs };
     switch (args.type) {
       case "tls:index/privateKey:PrivateKey":
@@ -48,7 +57,28 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
   }
 
   call(args: pulumi.runtime.MockCallArgs): pulumi.runtime.MockCallResult {
-    return this.generic.call(args);
+    this.calls.push(args);
+    const result = this.generic.call(args);
+    switch (args.token) {
+      case "aws:index/getCallerIdentity:getCallerIdentity":
+        return this.options.callerArn ? { ...result, arn: this.options.callerArn } : result;
+      case "aws:iam/getSessionContext:getSessionContext": {
+        // arn:aws:sts::<account>:assumed-role/<role>/<session> → the role's ARN, as the data source answers.
+        const m = /^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role\/([^/]+)\/(.+)$/.exec(
+          String(args.inputs.arn),
+        );
+        if (!m) return { arn: args.inputs.arn, issuerArn: args.inputs.arn };
+        return {
+          arn: args.inputs.arn,
+          issuerArn: `arn:${m[1]}:iam::${m[2]}:role/${m[3]}`,
+          sessionName: m[4],
+        };
+      }
+      case "aws:iam/getRole:getRole":
+        return { ...result, arn: `arn:aws:iam::${EMULATED_ACCOUNT_ID}:role/${String(args.inputs.name)}` };
+      default:
+        return result;
+    }
   }
 
   ofType(type: string): RecordedResource[] {
@@ -61,6 +91,29 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
       throw new Error(`no resource named ${name}; have: ${this.resources.map((x) => x.name).join(", ")}`);
     return r;
   }
+}
+
+/**
+ * What the real AWS provider answers that the generic emulation does not: a secret's ARN carries
+ * `:secret:<name>-<6 random characters>` (and is its id); IAM resources get their (auto)name.
+ */
+function awsLikeTheProvider(
+  args: pulumi.runtime.MockResourceArgs,
+  r: pulumi.runtime.MockResourceResult,
+): pulumi.runtime.MockResourceResult {
+  const state = { ...(r.state as Record<string, unknown>) };
+  if (args.type === "aws:secretsmanager/secret:Secret") {
+    const suffix = createHash("sha256")
+      .update(args.name)
+      .digest("base64url")
+      .replace(/[-_]/g, "x")
+      .slice(0, 6);
+    const region = typeof args.inputs.region === "string" ? args.inputs.region : EMULATED_REGION;
+    state.arn = `arn:aws:secretsmanager:${region}:${EMULATED_ACCOUNT_ID}:secret:${String(args.inputs.name)}-${suffix}`;
+    return { id: String(state.arn), state };
+  }
+  if (args.type.startsWith("aws:iam/") && state.name === undefined) state.name = args.name;
+  return { ...r, state };
 }
 
 /** Resolves an Output's value and secret-ness (the test-side view of what a stack would export). */
