@@ -41,7 +41,24 @@ export = async () => {
     encryptionKeyStates: etcd.encryptionKeyStates,
     promotion: etcd.promotion,
     etcdManifests: etcd.etcdManifests,
-    nodeCloudInit: etcd.nodeCloudInit,
+    // Secrets on the nodes: user data without secrets, and the Secrets Manager side it reads from
+    // (undefined when secure-etcd:secretStore.enabled is false). Wire nodeUserData[member] and
+    // nodeInstanceProfileNames[member] (or your own role, secure-etcd:secretStore.nodeRoles) into that
+    // member's control-plane instance.
+    nodeUserData: etcd.nodeUserData,
+    nodeBundles: etcd.nodeBundles,
+    nodeSecretNames: etcd.secretStore?.secretNames,
+    nodeSecretArns: etcd.secretStore?.secretArns,
+    nodeRoleArns: etcd.secretStore?.nodeRoleArns,
+    nodeInstanceProfileNames: etcd.secretStore?.nodeInstanceProfileNames,
+    nodeSecretPolicyJson: etcd.secretStore?.nodeSecretPolicyJson,
+    secretsKmsKeyArn: etcd.secretStore?.kmsKeyArn,
+    secretsReplicaKmsKeyArn: etcd.secretStore?.replicaKmsKeyArn,
+    keyArchiveSecretName: etcd.secretStore?.keyArchiveSecretName,
+    keyArchiveSecretArn: etcd.secretStore?.keyArchiveSecretArn,
+    keyArchiveReaderPolicyJson: etcd.secretStore?.keyArchiveReaderPolicyJson,
+    // Air-gapped labs only (secure-etcd:secretStore.offlineCloudInit; refused for prod): carries the keys.
+    offlineNodeCloudInit: etcd.offlineNodeCloudInit,
     apiserverFlags: etcd.apiserverFlags,
     kubeApiserverPatch: etcd.kubeApiserverPatch,
     kubeadmClusterConfiguration: etcd.kubeadmClusterConfiguration,

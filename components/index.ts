@@ -12,3 +12,6 @@ export * from "./etcd/capabilities";
 export * as backup from "./backup";
 export * as encryptionTransitions from "./encryption/transitions";
 export type { KeyStateRecord } from "./encryption/transitions";
+export * as secretStore from "./secretStore";
+export * as node from "./node";
+export * as cost from "./cost";

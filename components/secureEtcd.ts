@@ -10,10 +10,8 @@ import { providerOrder, renderEncryptionConfiguration } from "./encryption/rende
 import { keyTransitionProblems, type KeyStateRecord } from "./encryption/transitions";
 import {
   clientUrl,
-  nodeFiles,
   peerUrl,
   renderApiserverEtcdFlags,
-  renderCloudInit,
   renderClusterConfiguration,
   renderEtcdManifest,
   renderKubeadmPatches,
@@ -22,8 +20,10 @@ import {
 } from "./manifests";
 import { resourceNameProblem } from "./naming";
 import { packageVersion } from "./packageInfo";
+import { createNodeDelivery } from "./node/delivery";
 import { issuePki, type IssuedPki } from "./pki/issueAll";
 import type { CertRole } from "./pki/profiles";
+import type { NodeSecretStore } from "./secretStore/nodeSecretStore";
 import type { SecureEtcdArgs } from "./secureEtcdArgs";
 
 export * from "./secureEtcdArgs";
@@ -79,10 +79,23 @@ export class SecureEtcd extends pulumi.ComponentResource {
   /** Files for `kubeadm … --patches <dir>`, by file name. */
   readonly kubeadmPatches: pulumi.Output<Record<string, string>>;
   /**
-   * cloud-init user data per member that installs its certs, keys, the EncryptionConfiguration and the
-   * static pod manifest root:root with safe modes (keys 0600, PKI/data dirs 0700). Secret: it embeds keys.
+   * Per member, the node bundle its secret holds (certs, keys, the EncryptionConfiguration, the manifest;
+   * see secretStore/bundle.ts). Secret.
    */
-  readonly nodeCloudInit: Record<string, pulumi.Output<string>>;
+  readonly nodeBundles: Record<string, pulumi.Output<string>>;
+  /** The KMS key, the per-member secrets and roles, the key archive (unless `secretStore.enabled` is false). */
+  readonly secretStore?: NodeSecretStore;
+  /**
+   * Per member, EC2 user data (`#cloud-config`) that installs the package's bootstrap and a systemd timer
+   * that runs it every `secretStore.bootstrapIntervalMinutes`: the node fetches its bundle from Secrets
+   * Manager with its own role. NOT a secret — it holds no key — and under EC2's 16 KB.
+   */
+  readonly nodeUserData?: Record<string, pulumi.Output<string>>;
+  /**
+   * Only with `secretStore.offlineCloudInit` (air-gapped labs; refused for prod): user data that carries
+   * the member's private keys and encryption keys itself. Secret.
+   */
+  readonly offlineNodeCloudInit?: Record<string, pulumi.Output<string>>;
   /** The environment the settings resolved for (policies and reports read it). */
   readonly environment: pulumi.Output<string>;
   /** Whether snapshots are on. */
@@ -140,17 +153,11 @@ export class SecureEtcd extends pulumi.ComponentResource {
         }),
       ),
     );
-    this.nodeCloudInit = Object.fromEntries(
-      s.members.map((m) => [
-        m.name,
-        pulumi.secret(
-          this.nodeMaterial(m.name).apply((material) => {
-            const { files, dirs } = nodeFiles(s, m, material);
-            return renderCloudInit(files, dirs);
-          }),
-        ),
-      ]),
-    );
+    const delivery = createNodeDelivery(name, s, (m) => this.nodeMaterial(m), keys.material, this);
+    this.nodeBundles = delivery.bundles;
+    this.secretStore = delivery.store;
+    this.nodeUserData = delivery.userData;
+    this.offlineNodeCloudInit = delivery.offlineCloudInit;
 
     this.etcdManifests = Object.fromEntries(
       s.members.map((m) => [m.name, pulumi.output(renderEtcdManifest(s, m))]),
@@ -187,7 +194,8 @@ export class SecureEtcd extends pulumi.ComponentResource {
       backupEnabled: this.backupEnabled,
       promotion: this.promotion,
       etcdManifests: this.etcdManifests,
-      nodeCloudInit: this.nodeCloudInit,
+      nodeUserData: this.nodeUserData,
+      secretsKmsKeyArn: this.secretStore?.kmsKeyArn,
       etcdEndpoints: this.etcdEndpoints,
       peerUrls: this.peerUrls,
       apiserverFlags: this.apiserverFlags,

@@ -106,6 +106,36 @@ export interface BackupArgs {
 }
 
 /**
+ * Each member's bundle (its certs and keys, the EncryptionConfiguration) in AWS Secrets Manager under a
+ * customer-managed KMS key, readable only by that member's IAM role; the nodes fetch it with the bootstrap
+ * that `nodeUserData` installs (see README "Secrets on the nodes").
+ */
+export interface SecretStoreArgs {
+  /** Create the KMS key, the secrets, their policies and the node roles (default true). */
+  enabled?: boolean;
+  /** Days a deleted node secret can be restored, 7–30 (defaults: dev 7, staging 14, prod and others 30). */
+  recoveryWindowDays?: number;
+  /** KMS key deletion waiting period, 7–30 days (default 30). */
+  kmsKeyDeletionWindowDays?: number;
+  /** Replicate every secret (the key archive included) to this region, under its own KMS key there. */
+  replicaRegion?: string;
+  /**
+   * Existing IAM role name per member (`{ "cp-1": "payments-cp-1" }`): the member's read policy is attached
+   * to it. Members not listed get a new role with an EC2 trust policy and an instance profile.
+   */
+  nodeRoles?: Record<string, string>;
+  /** ARN of a role that may read the key archive for restores (no node role ever can). */
+  restoreReaderRoleArn?: string;
+  /** Minutes between bootstrap runs on each node, 1–60 (default 5): how soon a renewed cert arrives. */
+  bootstrapIntervalMinutes?: number;
+  /**
+   * Also render `offlineNodeCloudInit`: user data that carries the private keys and encryption keys
+   * itself, for air-gapped labs without Secrets Manager. A secret output; refused for prod.
+   */
+  offlineCloudInit?: boolean;
+}
+
+/**
  * Args for {@link SecureEtcd}. They are plain values, not `pulumi.Input`s, on purpose: members and keys
  * decide which resources exist, and every value is validated at preview time, before anything is created.
  */
@@ -140,6 +170,8 @@ export interface SecureEtcdArgs {
   protectEncryptionKeys?: boolean;
   /** Verified, encrypted snapshots to S3 (on by default). */
   backup?: BackupArgs;
+  /** Node bundles in Secrets Manager, node roles, and the bootstrap's user data (on by default). */
+  secretStore?: SecretStoreArgs;
   /** When given, the snapshot CronJob and its Secret/ConfigMap are created in that cluster; otherwise only rendered. */
   kubernetesProvider?: k8s.Provider;
   /** Provider for the snapshot replica's resources (with `backup.replicaRegion`). */

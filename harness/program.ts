@@ -21,17 +21,16 @@ export async function runProgram<M extends pulumi.runtime.Mocks>(
   // The program exports an async main (as Pulumi allows); its result is the stack's outputs.
   const outputs = typeof exported === "function" ? await exported() : exported;
   // Every resource feeds some export, so once all exports resolve every registration has been seen.
-  await Promise.all(
-    Object.values(outputs).map(
-      (v) =>
-        new Promise((resolve) =>
-          (pulumi.output(v as pulumi.Input<object>) as pulumi.Output<unknown>).apply(resolve),
-        ),
-    ),
-  );
+  // An export that fails (an apply threw) fails the run: `apply` alone would wait forever for it.
+  await Promise.all(Object.values(outputs).map((v) => settled(pulumi.output(v as pulumi.Input<object>))));
   // Let the components' registerOutputs calls reach this run's mock monitor before a later run swaps it.
   await waitForPendingRpcs();
   return { mocks: m, outputs };
+}
+
+/** An Output's value, or its error (Output's own promise, internal: `apply` never calls back on failure). */
+function settled(o: pulumi.Output<unknown>): Promise<unknown> {
+  return (o as unknown as { promise(): Promise<unknown> }).promise();
 }
 
 /** Pulumi's own RPC-queue drain (internal; absent → fall back to a few event-loop turns). */

@@ -17,12 +17,13 @@ import { parse } from "yaml";
 import {
   cisReport,
   formatCisReport,
-  installedByCloudInit,
+  installedByBootstrap,
   type CisReport,
   type CisReportInput,
 } from "../components/cis";
 import { ConfigError } from "../components/config";
-import { nodeFiles, nodePaths, renderCloudInit, type NodeMaterial } from "../components/manifests";
+import { nodePaths, type NodeMaterial } from "../components/manifests";
+import { renderMemberBundle } from "../components/secretStore/memberBundle";
 import { renderArtifacts, type RenderedArtifacts } from "../harness/artifacts";
 import { layout } from "../harness/layout";
 import { availableStacks, repoRoot } from "../harness/stackFiles";
@@ -115,12 +116,9 @@ export function reportInputOf(a: RenderedArtifacts): CisReportInput {
     },
     files: {
       nodes: s.members.map((m) => {
-        const { files, dirs } = nodeFiles(s, m, materialOf(dir, m.name));
-        return {
-          member: m.name,
-          paths: nodePaths(s),
-          facts: installedByCloudInit(renderCloudInit(files, dirs)),
-        };
+        // What the node bootstrap installs: the member's bundle, as its secret holds it.
+        const bundle = renderMemberBundle(s, m, materialOf(dir, m.name), s.encryption.keys);
+        return { member: m.name, paths: nodePaths(s), facts: installedByBootstrap(bundle) };
       }),
       // The real modes on disk, not the ones asked for.
       artifacts: a.files.map((f) => ({

@@ -15,7 +15,7 @@ import {
   cisReport,
   etcdFailureLines,
   formatCisReport,
-  installedByCloudInit,
+  installedByBootstrap,
   kubeBenchProviderReading,
   providerOrderOf,
   summarize,
@@ -24,7 +24,8 @@ import {
 } from "../components/cis";
 import { settingsFromStackConfig } from "../components/config";
 import { renderEncryptionConfiguration } from "../components/encryption/render";
-import { nodeFiles, nodePaths, renderCloudInit } from "../components/manifests";
+import { nodeFiles, nodePaths } from "../components/manifests";
+import { renderNodeBundle } from "../components/secretStore/bundle";
 import { renderArtifacts } from "../harness/artifacts";
 import { readStackConfig, repoRoot, stackNames } from "../harness/stackFiles";
 import { CisUsageError, parseCisCli, reportInputOf, runCis } from "../rehearsal/cis";
@@ -205,7 +206,15 @@ describe("file checks 1.1.7/1.1.8/1.1.11/1.1.12/1.1.19–1.1.21 over what the no
   const material = new Proxy({}, { get: (_, k) => `${String(k)}\n` }) as Parameters<typeof nodeFiles>[2];
   const installed = () => {
     const { files, dirs } = nodeFiles(s, member, material);
-    return installedByCloudInit(renderCloudInit(files, dirs));
+    const bundle = renderNodeBundle({
+      cluster: s.clusterName,
+      environment: s.environment,
+      member: member.name,
+      keys: [],
+      dirs,
+      files,
+    });
+    return installedByBootstrap(bundle);
   };
   const results = (facts: FileFact[], artifacts: FileFact[] = []) =>
     new Map(
@@ -218,7 +227,7 @@ describe("file checks 1.1.7/1.1.8/1.1.11/1.1.12/1.1.19–1.1.21 over what the no
     installed().map((f) => (f.path === p ? { ...f, ...change } : f));
   const p = nodePaths(s);
 
-  it("reads owners and modes from the rendered cloud-init (write_files and install -d bootcmds)", () => {
+  it("reads modes from the rendered node bundle (what the bootstrap installs, root:root)", () => {
     const facts = installed();
     assert.deepEqual(
       facts.find((f) => f.path === p.dataDir),

@@ -5,7 +5,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { validateSettings } from "../components/config";
-import { nodeFiles, renderCloudInit, type NodeMaterial } from "../components/manifests";
+import { nodeFiles, type NodeMaterial } from "../components/manifests";
+import { renderOfflineCloudInit } from "../components/node";
+import { cloudInitSchema, runCloudInitWriteFiles } from "./support/cloudInit";
 
 const settings = validateSettings(
   {
@@ -32,7 +34,7 @@ const material = Object.fromEntries(
   ].map((k) => [k, `${k} of cp-1\n`]),
 ) as unknown as NodeMaterial;
 
-describe("node bootstrap (cloud-init)", () => {
+describe("node files (what a member's bundle installs)", () => {
   const { files, dirs } = nodeFiles(settings, settings.members[0], material);
 
   it("keys, the manifest and the encryption config are 0600; certs 0644; the CA key is never shipped", () => {
@@ -54,38 +56,49 @@ describe("node bootstrap (cloud-init)", () => {
     assert.equal(mode("/var/lib/etcd"), "0700");
   });
 
+  it("every file carries its role (the bootstrap checks pairs and chains by role)", () => {
+    assert.deepEqual(
+      files.map((f) => f.role),
+      [
+        "ca-cert",
+        "server-cert",
+        "server-key",
+        "peer-cert",
+        "peer-key",
+        "healthcheck-client-cert",
+        "healthcheck-client-key",
+        "apiserver-etcd-client-cert",
+        "apiserver-etcd-client-key",
+        "encryption-config",
+        "etcd-manifest",
+      ],
+    );
+  });
+});
+
+describe("offline cloud-init (air-gapped labs only, opt-in)", () => {
+  const { files, dirs } = nodeFiles(settings, settings.members[0], material);
+
   it("writes the static pod manifest last, so kubelet never starts etcd before its certs exist", () => {
-    const doc = parse(renderCloudInit(files, dirs)) as { write_files: { path: string }[] };
+    const doc = parse(renderOfflineCloudInit(files, dirs)) as { write_files: { path: string }[] };
     assert.equal(doc.write_files[doc.write_files.length - 1].path, "/etc/kubernetes/manifests/etcd.yaml");
   });
 });
 
-describe("node bootstrap through cloud-init's own code @integration", () => {
-  const userData = renderCloudInit(
+describe("offline cloud-init through cloud-init's own code @integration", () => {
+  const userData = renderOfflineCloudInit(
     ...(Object.values(nodeFiles(settings, settings.members[0], material)) as [never, never]),
   );
 
   it("passes `cloud-init schema`", () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cloud-init-"));
-    fs.writeFileSync(path.join(dir, "user-data"), userData);
-    const out = execFileSync("cloud-init", ["schema", "--config-file", path.join(dir, "user-data")], {
-      encoding: "utf8",
-    });
-    assert.match(out, /Valid cloud-config/);
+    assert.match(cloudInitSchema(userData), /Valid cloud-config/);
   });
 
   it("cloud-init's write_files module and the bootcmd lay the files down with those modes and contents", () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "node-root-"));
     const doc = parse(userData) as { bootcmd: string[][]; write_files: { path: string }[] };
     for (const cmd of doc.bootcmd) execFileSync(cmd[0], [...cmd.slice(1, -1), root + cmd[cmd.length - 1]]);
-    const script = [
-      "import sys, json",
-      "from cloudinit.config.cc_write_files import write_files",
-      "files = json.load(sys.stdin)",
-      "write_files('write_files', files, 'root:root')",
-    ].join("\n");
-    const rebased = doc.write_files.map((f) => ({ ...f, path: root + f.path }));
-    execFileSync("/usr/bin/python3", ["-c", script], { input: JSON.stringify(rebased) });
+    runCloudInitWriteFiles(root, doc.write_files);
     const mode = (p: string) => (fs.statSync(root + p).mode & 0o777).toString(8);
     assert.equal(mode("/etc/kubernetes/pki/etcd"), "700");
     assert.equal(mode("/var/lib/etcd"), "700");

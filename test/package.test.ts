@@ -28,6 +28,8 @@ describe("the packed package, consumed from another project @integration", funct
     fs.mkdirSync(modules());
     execFileSync("tar", ["xzf", path.join(dir, tgz), "-C", dir]);
     fs.renameSync(path.join(dir, "package"), path.join(modules(), "secure-etcd"));
+    const bootstrap = path.join(modules(), "secure-etcd", "tools", "bootstrap", "secure-etcd-bootstrap.sh");
+    assert.ok(fs.existsSync(bootstrap), "the node bootstrap ships with the package (nodeUserData embeds it)");
     // the package's own dependencies, from this checkout's install
     for (const dep of fs.readdirSync(path.join(repoRoot, "node_modules")))
       if (!fs.existsSync(path.join(modules(), dep)) && dep !== ".bin")
@@ -72,6 +74,7 @@ describe("the packed package, consumed from another project @integration", funct
       encoding: "utf8",
     });
     assert.match(out, /endpoints \[ 'https:\/\/10\.0\.0\.1:2379' \]/);
+    assert.match(out, /user data #cloud-config true/);
     assert.match(out, /true\s+- members: must list at least one etcd member/);
   });
 

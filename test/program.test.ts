@@ -39,6 +39,34 @@ describe("program under mocks: resource graph per stack file", () => {
       for (const r of mocks.resources.filter((x) => x.type !== T.component))
         assert.ok(r.name.startsWith(`${s.clusterName}-`), r.name);
     });
+
+    it(`${stack}: the secret store — per member a secret, version, policy, role, profile, read policy; per cluster a key (+ replica) and the key archive`, async () => {
+      const s = settingsFromStackConfig(readStackConfig(stack), stack);
+      assert.ok(s.secretStore.enabled);
+      const replicated = s.secretStore.replicaRegion !== undefined;
+      const { mocks } = await runProgram(stack);
+      const ours = (type: string) =>
+        mocks.ofType(type).filter((r) => r.name.startsWith(`${s.clusterName}-secrets-`));
+      const n = s.members.length;
+      const expected: Record<string, number> = {
+        "aws:kms/key:Key": replicated ? 2 : 1,
+        "aws:kms/alias:Alias": replicated ? 2 : 1,
+        "aws:secretsmanager/secret:Secret": n + 1,
+        "aws:secretsmanager/secretVersion:SecretVersion": n + 1,
+        "aws:secretsmanager/secretPolicy:SecretPolicy": n + 1,
+        "aws:iam/role:Role": n,
+        "aws:iam/instanceProfile:InstanceProfile": n,
+        "aws:iam/rolePolicy:RolePolicy": n,
+      };
+      for (const [type, count] of Object.entries(expected)) assert.equal(ours(type).length, count, type);
+      assert.equal(mocks.ofType("secure-etcd:index:NodeSecretStore").length, 1);
+      const total = mocks.resources.filter((r) => r.name.startsWith(`${s.clusterName}-secrets-`)).length;
+      assert.equal(
+        total,
+        Object.values(expected).reduce((a, b) => a + b, 0),
+        "nothing else",
+      );
+    });
   }
 
   it("a bad stack config fails before any resource is created", async () => {
@@ -165,13 +193,25 @@ describe("outputs: secrets stay secret", () => {
     }
   });
 
-  it("the node cloud-init (it embeds keys) is a secret, per member", async () => {
-    const ud = outputs.nodeCloudInit as Record<string, pulumi.Output<string>>;
+  it("node user data is not a secret and embeds no key; the node bundles are secrets", async () => {
+    assert.equal("nodeCloudInit" in outputs, false, "the secret-bearing nodeCloudInit is retired");
+    assert.equal(outputs.offlineNodeCloudInit, undefined, "the offline variant is opt-in");
+    const ud = outputs.nodeUserData as Record<string, pulumi.Output<string>>;
+    const bundles = outputs.nodeBundles as Record<string, pulumi.Output<string>>;
     assert.deepEqual(Object.keys(ud), ["etcd-1", "etcd-2", "etcd-3"]);
-    for (const o of Object.values(ud)) {
-      assert.equal(await pulumi.isSecret(o), true);
-      assert.match(await valueOf(o), /^#cloud-config\n/);
+    for (const [member, o] of Object.entries(ud)) {
+      assert.equal(await pulumi.isSecret(o), false);
+      const text = await valueOf(o);
+      assert.match(text, /^#cloud-config\n/);
+      assert.match(text, new RegExp(`SECURE_ETCD_SECRET_ID=secure-etcd/rehearsal/local/${member}\n`));
+      assert.ok(!/PRIVATE KEY|secret:/.test(text));
+      assert.equal(await pulumi.isSecret(bundles[member]), true);
+      assert.match(await valueOf(bundles[member]), /^secure-etcd-node-bundle 1\n/);
     }
+    const policies = await valueOf(outputs.nodeSecretPolicyJson as pulumi.Output<Record<string, string>>);
+    assert.deepEqual(Object.keys(policies), ["etcd-1", "etcd-2", "etcd-3"]);
+    const profiles = await valueOf(outputs.nodeInstanceProfileNames as pulumi.Output<Record<string, string>>);
+    assert.deepEqual(Object.keys(profiles), ["etcd-1", "etcd-2", "etcd-3"]);
   });
 
   it("the EncryptionConfiguration (it embeds the keys) is a secret", async () => {
@@ -282,11 +322,44 @@ describe("snapshots wired into the program", () => {
     assert.equal(cron.spec.concurrencyPolicy, "Forbid");
   });
 
-  it("backup.enabled=false creates no AWS or snapshot resources", async () => {
+  it("backup.enabled=false creates no snapshot resources; with secretStore.enabled=false no AWS at all", async () => {
     const config = readStackConfig("dev");
     config["secure-etcd:backup"] = JSON.stringify({ enabled: false });
     const { mocks, outputs } = await runProgram("dev", new RecordingMocks(), config);
-    assert.equal(mocks.resources.filter((r) => r.type.startsWith("aws:")).length, 0);
+    assert.equal(mocks.resources.filter((r) => r.type.startsWith("aws:s3")).length, 0);
+    assert.ok(
+      mocks.resources
+        .filter((r) => r.type.startsWith("aws:"))
+        .every((r) => r.name.startsWith("payments-secrets-")),
+    );
     assert.equal(outputs.snapshotBucketName, undefined);
+    config["secure-etcd:secretStore"] = JSON.stringify({ enabled: false });
+    const off = await runProgram("dev", new RecordingMocks(), config);
+    assert.equal(off.mocks.resources.filter((r) => r.type.startsWith("aws:")).length, 0);
+    for (const k of ["nodeUserData", "nodeRoleArns", "secretsKmsKeyArn", "keyArchiveSecretArn"])
+      assert.equal(off.outputs[k], undefined, k);
+  });
+});
+
+describe("the offline variant (air-gapped labs)", () => {
+  it("secretStore.offlineCloudInit renders offlineNodeCloudInit, a secret that carries the keys", async () => {
+    const config = readStackConfig("dev");
+    config["secure-etcd:secretStore"] = JSON.stringify({ enabled: false, offlineCloudInit: true });
+    const { outputs } = await runProgram("dev", new RecordingMocks(), config);
+    const offline = outputs.offlineNodeCloudInit as Record<string, pulumi.Output<string>>;
+    assert.deepEqual(Object.keys(offline), ["dev-cp-1"]);
+    assert.equal(await pulumi.isSecret(offline["dev-cp-1"]), true);
+    assert.match(await valueOf(offline["dev-cp-1"]), /^#cloud-config\n/);
+  });
+
+  it("is refused for prod before any resource exists", async () => {
+    const config = readStackConfig("prod");
+    config["secure-etcd:secretStore"] = JSON.stringify({ offlineCloudInit: true });
+    const mocks = new RecordingMocks();
+    await assert.rejects(
+      runProgram("prod", mocks, config),
+      /secure-etcd:secretStore\.offlineCloudInit: true is refused for environment "prod"/,
+    );
+    assert.equal(mocks.resources.length, 0);
   });
 });

@@ -17,8 +17,8 @@
  * Outputs resolve name the component).
  */
 import { z } from "zod";
-import { parseOrThrow } from "../config/errors";
-import { checked, matching } from "../config/fields";
+import { ConfigError, parseOrThrow } from "../config/errors";
+import { checked, matching, show } from "../config/fields";
 
 export type PolicyConditionBlock = Record<string, Record<string, string | string[]>>;
 
@@ -409,4 +409,13 @@ export function replicationRolePolicy(
       },
     ],
   };
+}
+
+/** Throws a ConfigError naming `path` when `arn` does not match `pattern` (for policy builders elsewhere). */
+export function checkArn(path: string, arn: string, pattern: RegExp, source = "IAM policy"): void {
+  if (typeof arn !== "string" || !pattern.test(arn))
+    throw new ConfigError(
+      [{ path, message: `${show(arn)} is not an ARN of the expected form (${pattern.source})` }],
+      source,
+    );
 }

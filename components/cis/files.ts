@@ -1,6 +1,6 @@
 import * as path from "node:path";
-import { parse } from "yaml";
 import type { NodePaths } from "../manifests/paths";
+import { parseNodeBundle } from "../secretStore/bundle";
 import {
   fail,
   pass,
@@ -23,33 +23,16 @@ export interface FileFact {
 }
 
 /**
- * What a node's cloud-init user data installs (SecureEtcd's `nodeCloudInit`, rendered by
- * `renderCloudInit(nodeFiles(…))`): `write_files` entries and the `install -d -o U -g G -m MODE DIR`
- * bootcmds. Reading the rendered document, not the declarations, is what proves the owners and modes.
+ * What the node bootstrap installs from a member's bundle (components/secretStore/bundle.ts): every
+ * `dir` and `file` line with its mode, owned by the bootstrap's owner (root:root on a node). Reading the
+ * rendered bundle, not the declarations, is what proves the modes.
  */
-export function installedByCloudInit(cloudInit: string): FileFact[] {
-  const doc = parse(cloudInit) as {
-    bootcmd?: string[][];
-    write_files?: { path: string; permissions: string; owner?: string }[];
-  };
-  const dirs = (doc.bootcmd ?? [])
-    .filter((c) => Array.isArray(c) && c[0] === "install" && c.includes("-d"))
-    .map((c): FileFact => {
-      const opt = (o: string) => c[c.indexOf(o) + 1];
-      return {
-        kind: "dir",
-        path: c[c.length - 1],
-        mode: parseInt(opt("-m"), 8),
-        owner: `${opt("-o")}:${opt("-g")}`,
-      };
-    });
-  const files = (doc.write_files ?? []).map((f): FileFact => ({
-    kind: "file",
-    path: f.path,
-    mode: parseInt(f.permissions, 8),
-    owner: f.owner ?? "root:root", // cloud-init's default owner
-  }));
-  return [...dirs, ...files];
+export function installedByBootstrap(bundle: string, owner = "root:root"): FileFact[] {
+  const b = parseNodeBundle(bundle);
+  return [
+    ...b.dirs.map((d): FileFact => ({ kind: "dir", path: d.path, mode: parseInt(d.mode, 8), owner })),
+    ...b.files.map((f): FileFact => ({ kind: "file", path: f.path, mode: parseInt(f.mode, 8), owner })),
+  ];
 }
 
 /** kube-bench's `bitmask` compare: no permission bit beyond `max`. */

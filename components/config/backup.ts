@@ -19,7 +19,7 @@ import { checked, dnsLabel, flag, matching, oneOf, show, wholeDays } from "./fie
  * backup/defaults.ts; an environment without a row must give schedule and retention itself.
  */
 
-const awsRegion = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
+export const awsRegion = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
 /** Snapshots closer together than this would overlap with their own verification and upload. */
 export const minSnapshotIntervalMinutes = 5;
 

@@ -49,6 +49,8 @@ function wholeNumber(what: string, unit: string, min: number, max: number) {
 export const wholeHours = (what: string, max: number) => wholeNumber(what, "hours", 1, max);
 export const wholeDays = (what: string, min = 1, max = 36500) => wholeNumber(what, "days", min, max);
 export const count = (what: string, min: number, max: number) => wholeNumber(what, "items", min, max);
+export const wholeMinutes = (what: string, min: number, max: number) =>
+  wholeNumber(what, "minutes", min, max);
 
 export function flag() {
   return z.unknown().transform((v, ctx) => {

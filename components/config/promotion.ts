@@ -12,7 +12,7 @@ import type { ProgramBackupKeys, ProgramTopKeys } from "./stackConfig";
 
 export type KeyClass = "promotable" | "environment";
 
-/** Key paths down through plain objects; arrays are one value (a list moves, or stays, as a whole). */
+/** Key paths down through plain objects; arrays and records are one value (they move, or stay, whole). */
 type ClassifiedKeys<T> = T extends readonly unknown[]
   ? never
   : T extends object
@@ -21,9 +21,11 @@ type ClassifiedKeys<T> = T extends readonly unknown[]
           ? K
           : NonNullable<T[K]> extends readonly unknown[]
             ? K
-            : NonNullable<T[K]> extends object
-              ? `${K}.${ClassifiedKeys<NonNullable<T[K]>>}`
-              : K;
+            : string extends keyof NonNullable<T[K]> // a record keyed by member: one value
+              ? K
+              : NonNullable<T[K]> extends object
+                ? `${K}.${ClassifiedKeys<NonNullable<T[K]>>}`
+                : K;
       }[keyof T & string]
     : never;
 
@@ -80,6 +82,16 @@ export const keyClasses: Readonly<Record<ConfigKeyPath, KeyClass>> = {
   "backup.kmsKeyDeletionWindowDays": "promotable",
   "backup.deployJob": "environment",
   "backup.kubeContext": "environment",
+  // The secret store: names, roles and recovery windows are the environment's; mechanics move.
+  "secretStore.enabled": "environment",
+  "secretStore.recoveryWindowDays": "environment",
+  "secretStore.kmsKeyDeletionWindowDays": "promotable",
+  "secretStore.replicaRegion": "environment",
+  "secretStore.nodeRoles": "environment",
+  "secretStore.restoreReaderRoleArn": "environment",
+  "secretStore.bootstrapIntervalMinutes": "promotable",
+  // A lab's choice that prod refuses: it must never travel.
+  "secretStore.offlineCloudInit": "environment",
   promotedFrom: "environment",
 };
 

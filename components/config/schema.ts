@@ -29,6 +29,7 @@ import {
   pathOverlapProblems,
 } from "./checks";
 import { absolutePath, checked, dnsLabel, dnsName, flag, matching, oneOf, show, wholeHours } from "./fields";
+import { resolveSecretStore, secretStoreSchema, type SecretStoreSettings } from "./secretStore";
 
 /*
  * THE config shape: one zod schema validates both the component's plain args and a stack's
@@ -137,6 +138,7 @@ export const settingsSchema = z
     tls: tlsSchema.default(() => tlsSchema.parse({})),
     protectEncryptionKeys: flag().default(true),
     backup: backupSchema.default(() => backupSchema.parse({})),
+    secretStore: secretStoreSchema.default(() => secretStoreSchema.parse({})),
   })
   .strict();
 
@@ -151,13 +153,17 @@ export type EtcdMemberSpec = ParsedSettings["members"][number];
 export type BackupSettings = ResolvedBackup | { enabled: false };
 
 /** Fully defaulted, validated settings: what every renderer and resource builder works from. */
-export type SecureEtcdSettings = Omit<ParsedSettings, "etcdImage" | "encryption" | "backup" | "tls"> & {
+export type SecureEtcdSettings = Omit<
+  ParsedSettings,
+  "etcdImage" | "encryption" | "backup" | "tls" | "secretStore"
+> & {
   etcdImage: string;
   encryption: Omit<ParsedSettings["encryption"], "keys"> & { keys: EncryptionKeySpec[] };
   tls: { minVersion: ParsedSettings["tls"]["minVersion"]; cipherSuites: string[] };
   backup: BackupSettings;
   /** Legal but weaker choices, for `pulumi.log.warn` at preview. */
   warnings: string[];
+  secretStore: SecretStoreSettings;
 };
 
 /** Checks that span fields: counts, uniqueness, rotation states, windows, versions. */
@@ -320,6 +326,9 @@ export function parseSettings(
   const problems = new ProblemList(prefix);
   crossChecks(s, problems);
   const backup = resolveBackup(s.environment, s.backup, problems);
+  const members = s.members.map((m) => m.name);
+  const snapshotReplica = s.backup.enabled ? s.backup.replicaRegion : undefined;
+  const secretStore = resolveSecretStore(s.environment, members, s.secretStore, snapshotReplica, problems);
   problems.throwIfAny(source);
   const version = formatVersion(parseEtcdVersion(s.etcdVersion)!);
   const settings: SecureEtcdSettings = {
@@ -334,6 +343,7 @@ export function parseSettings(
     tls: { minVersion: s.tls.minVersion, cipherSuites: s.tls.cipherSuites ?? [...defaultCipherSuites] },
     backup: backup!,
     warnings: weakerChoices(s),
+    secretStore,
   };
   return { config: s, settings };
 }

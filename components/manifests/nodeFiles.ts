@@ -1,5 +1,4 @@
 import * as path from "node:path";
-import { stringify } from "yaml";
 import type { EtcdMemberSpec, SecureEtcdSettings } from "../config/schema";
 import { renderEtcdManifest } from "./etcdManifest";
 import { nodePaths } from "./paths";
@@ -96,27 +95,4 @@ export function nodeFiles(
     { path: p.manifestDir, mode: "0755" },
   ];
   return { files, dirs };
-}
-
-/**
- * cloud-init user data that installs a member's files root:root with those modes. Directories are
- * created with their modes first (bootcmd runs before write_files), and the manifest is written last so
- * kubelet never starts etcd before its certs exist (cloud-init writes in list order).
- */
-export function renderCloudInit(files: NodeFile[], dirs: NodeDir[]): string {
-  const ordered = [
-    ...files.filter((f) => !f.path.endsWith("/etcd.yaml")),
-    ...files.filter((f) => f.path.endsWith("/etcd.yaml")),
-  ];
-  const doc = {
-    bootcmd: dirs.map((d) => ["install", "-d", "-o", "root", "-g", "root", "-m", d.mode, d.path]),
-    write_files: ordered.map((f) => ({
-      path: f.path,
-      owner: "root:root",
-      permissions: f.mode,
-      encoding: "b64",
-      content: Buffer.from(f.content, "utf8").toString("base64"),
-    })),
-  };
-  return `#cloud-config\n${stringify(doc, { lineWidth: 0 })}`;
 }

@@ -381,8 +381,12 @@ export class ProviderEmulation implements pulumi.runtime.Mocks {
           state: { ...inputs, length, base64: bytes.toString("base64"), hex: bytes.toString("hex") },
         };
       }
-      default:
-        return { id: `${name}-id`, state: this.genericState(type, name, inputs) };
+      default: {
+        const state = this.genericState(type, name, inputs);
+        // A secret's id is its ARN, as the provider reports it.
+        const isSecret = type === "aws:secretsmanager/secret:Secret";
+        return { id: isSecret ? String(state.arn) : `${name}-id`, state };
+      }
     }
   }
 
@@ -428,8 +432,15 @@ export class ProviderEmulation implements pulumi.runtime.Mocks {
         const keyId = `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
         state.keyId = keyId;
         state.arn = `arn:aws:kms:${str(inputs.region) ?? EMULATED_REGION}:${EMULATED_ACCOUNT_ID}:key/${keyId}`;
+      } else if (type === "aws:secretsmanager/secret:Secret") {
+        // Secrets Manager appends 6 random characters to the name: `…:secret:<name>-AbCdEf` (stable here).
+        const suffix = crypto.createHash("sha256").update(name).digest("base64url").replace(/[-_]/g, "x");
+        const region = str(inputs.region) ?? EMULATED_REGION;
+        state.arn = `arn:aws:secretsmanager:${region}:${EMULATED_ACCOUNT_ID}:secret:${str(inputs.name) ?? name}-${suffix.slice(0, 6)}`;
       } else if (service === "iam") {
         const kind = type.split(":").pop()!.toLowerCase();
+        // IAM auto-names like any provider resource: the name is known once created.
+        state.name ??= name;
         state.arn =
           str(inputs.arn) ?? `arn:aws:iam::${EMULATED_ACCOUNT_ID}:${kind}/${str(inputs.name) ?? name}`;
       } else {

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { ProviderEmulation } from "../../harness/emulation";
+import { EMULATED_ACCOUNT_ID, ProviderEmulation } from "../../harness/emulation";
 
 export interface RecordedResource {
   type: string;
@@ -13,14 +13,23 @@ export interface RecordedResource {
  * Mocks that record every resource the program asks for and answer with placeholder outputs. These
  * prove what was *asked*; the provider emulation (harness/emulation) turns asks into real certs.
  */
+export interface RecordingMocksOptions {
+  /** What aws.getCallerIdentity answers as `arn` (default: the emulation's IAM user). */
+  callerArn?: string;
+  /** What StackReference reads see: deployed stacks' outputs by fully qualified name. */
+  stackOutputs?: Record<string, Record<string, unknown>>;
+}
+
 export class RecordingMocks implements pulumi.runtime.Mocks {
   readonly resources: RecordedResource[] = [];
+  /** Every function call the program made, by token. */
+  readonly calls: pulumi.runtime.MockCallArgs[] = [];
   /** aws/kubernetes resources and function calls get the emulation's deterministic ids and ARNs. */
   private readonly generic: ProviderEmulation;
 
   /** `stackOutputs`: what StackReference reads see (deployed stacks by fully qualified name). */
-  constructor(o: { stackOutputs?: Record<string, Record<string, unknown>> } = {}) {
-    this.generic = new ProviderEmulation({ stackOutputs: o.stackOutputs });
+  constructor(private readonly options: RecordingMocksOptions = {}) {
+    this.generic = new ProviderEmulation({ stackOutputs: options.stackOutputs });
   }
 
   newResource(args: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
@@ -53,7 +62,28 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
   }
 
   call(args: pulumi.runtime.MockCallArgs): pulumi.runtime.MockCallResult {
-    return this.generic.call(args);
+    this.calls.push(args);
+    const result = this.generic.call(args);
+    switch (args.token) {
+      case "aws:index/getCallerIdentity:getCallerIdentity":
+        return this.options.callerArn ? { ...result, arn: this.options.callerArn } : result;
+      case "aws:iam/getSessionContext:getSessionContext": {
+        // arn:aws:sts::<account>:assumed-role/<role>/<session> → the role's ARN, as the data source answers.
+        const m = /^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role\/([^/]+)\/(.+)$/.exec(
+          String(args.inputs.arn),
+        );
+        if (!m) return { arn: args.inputs.arn, issuerArn: args.inputs.arn };
+        return {
+          arn: args.inputs.arn,
+          issuerArn: `arn:${m[1]}:iam::${m[2]}:role/${m[3]}`,
+          sessionName: m[4],
+        };
+      }
+      case "aws:iam/getRole:getRole":
+        return { ...result, arn: `arn:aws:iam::${EMULATED_ACCOUNT_ID}:role/${String(args.inputs.name)}` };
+      default:
+        return result;
+    }
   }
 
   ofType(type: string): RecordedResource[] {
@@ -68,6 +98,10 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
   }
 }
 
+/**
+ * What the real AWS provider answers that the generic emulation does not: a secret's ARN carries
+ * `:secret:<name>-<6 random characters>` (and is its id); IAM resources get their (auto)name.
+ */
 /** Resolves an Output's value and secret-ness (the test-side view of what a stack would export). */
 export async function resolveOutput<T>(o: pulumi.Input<T>): Promise<{ value: T; secret: boolean }> {
   const out = pulumi.output(o);

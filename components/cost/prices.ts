@@ -1,0 +1,27 @@
+/**
+ * AWS list prices the cost figures are computed from — the ONE place they live.
+ *
+ * Source: the AWS pricing pages below (Secrets Manager and the KMS key/rotation prices as the project's
+ * design notes quote them, "Delivering secrets to nodes (checked facts)"; the KMS request price and the
+ * two-rotation cap from the KMS page). Checked 2026-12-01.
+ * Prices are USD, before tax and free tiers (the KMS free tier of 20,000 requests per month is per
+ * account, not per stack, so it is not subtracted).
+ */
+export const prices = Object.freeze({
+  source: "https://aws.amazon.com/secrets-manager/pricing/, https://aws.amazon.com/kms/pricing/",
+  checkedOn: "2026-12-01",
+  /** Per secret per month; every replica counts as one more secret. */
+  secretPerMonth: 0.4,
+  /** Secrets Manager API calls (GetSecretValue, DescribeSecret, …), per 10,000. */
+  secretsManagerPer10kCalls: 0.05,
+  /** A customer-managed KMS key per month. */
+  kmsKeyPerMonth: 1,
+  /** Each rotated backing key adds this per month… */
+  kmsRotatedBackingKeyPerMonth: 1,
+  /** …for the first two rotations of a key only; later rotations are not billed. */
+  kmsBilledRotations: 2,
+  /** Symmetric KMS requests (Secrets Manager's Decrypt on every GetSecretValue), per 10,000. */
+  kmsPer10kRequests: 0.03,
+  /** Hours AWS bills as one month. */
+  hoursPerMonth: 730,
+});

@@ -1,0 +1,78 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { SecureEtcdSettings } from "../config/schema";
+import type { EncryptionKeyMaterial } from "../encryption/render";
+import { nodeFiles, type NodeMaterial } from "../manifests/nodeFiles";
+import { renderKeyArchive } from "../secretStore/keyArchive";
+import { renderMemberBundle } from "../secretStore/memberBundle";
+import { NodeSecretStore } from "../secretStore/nodeSecretStore";
+import { readBootstrapScript } from "./bootstrapScript";
+import { renderOfflineCloudInit } from "./offlineCloudInit";
+import { renderNodeUserData } from "./userData";
+
+/** How each member's files reach its node. */
+export interface NodeDelivery {
+  /** Each member's node bundle (what its secret holds). Secret. */
+  bundles: Record<string, pulumi.Output<string>>;
+  /** The secrets, key and roles (unless `secretStore.enabled` is false). */
+  store?: NodeSecretStore;
+  /** Per member, user data that installs and times the bootstrap. Not a secret: it holds none. */
+  userData?: Record<string, pulumi.Output<string>>;
+  /** Per member, the opt-in offline user data that carries the files themselves. Secret. */
+  offlineCloudInit?: Record<string, pulumi.Output<string>>;
+}
+
+/**
+ * The bundles, the secret store that holds them, and the user data that makes each node fetch its own,
+ * from the member material (certs, keys, EncryptionConfiguration) and the encryption keys.
+ */
+export function createNodeDelivery(
+  name: string,
+  s: SecureEtcdSettings,
+  material: (member: string) => pulumi.Output<NodeMaterial>,
+  keys: pulumi.Output<EncryptionKeyMaterial[]>,
+  parent: pulumi.Resource,
+): NodeDelivery {
+  const perMember = <T>(f: (m: SecureEtcdSettings["members"][number]) => T): Record<string, T> =>
+    Object.fromEntries(s.members.map((m) => [m.name, f(m)]));
+  const bundles = perMember((m) =>
+    pulumi.secret(pulumi.all([material(m.name), keys]).apply(([mat, k]) => renderMemberBundle(s, m, mat, k))),
+  );
+  const offlineCloudInit = s.secretStore.offlineCloudInit
+    ? perMember((m) =>
+        pulumi.secret(
+          material(m.name).apply((mat) => {
+            const { files, dirs } = nodeFiles(s, m, mat);
+            return renderOfflineCloudInit(files, dirs);
+          }),
+        ),
+      )
+    : undefined;
+  if (!s.secretStore.enabled) return { bundles, offlineCloudInit };
+
+  const store = new NodeSecretStore(
+    `${name}-secrets`,
+    {
+      clusterName: s.clusterName,
+      environment: s.environment,
+      members: s.members.map((m) => m.name),
+      bundles,
+      keyArchive: pulumi.secret(keys.apply((k) => renderKeyArchive(s.encryption.keys, k))),
+      settings: s.secretStore,
+    },
+    { parent },
+  );
+  const script = readBootstrapScript();
+  const interval = s.secretStore.bootstrapIntervalMinutes;
+  const userData = perMember((m) =>
+    store.region.apply((region) =>
+      renderNodeUserData({
+        member: m.name,
+        secretId: store.secretNames[m.name],
+        region,
+        bootstrapIntervalMinutes: interval,
+        script,
+      }),
+    ),
+  );
+  return { bundles, store, userData, offlineCloudInit };
+}

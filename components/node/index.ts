@@ -1,0 +1,3 @@
+export * from "./bootstrapScript";
+export * from "./offlineCloudInit";
+export * from "./userData";
