@@ -8,49 +8,68 @@ import type { SecureEtcdSettings } from "./config/schema";
  */
 
 interface AutoNamed {
-  /** Child resource name after SecureEtcd's own name. */
-  suffix: string;
+  /** Child resource names after SecureEtcd's own name, for these settings (none when not created). */
+  suffixes: (s: SecureEtcdSettings) => string[];
   /** AWS's limit for that physical name. */
   max: number;
   what: string;
-  when: (s: SecureEtcdSettings) => boolean;
 }
 
 const randomSuffix = 8; // "-" + 7 random characters
 
+const when = (cond: boolean, suffix: string) => (cond ? [suffix] : []);
+/** Members whose node role the component creates (not the ones given in secretStore.nodeRoles). */
+function createdRoles(s: SecureEtcdSettings): string[] {
+  const store = s.secretStore;
+  if (!("nodeRoles" in store)) return [];
+  return s.members.map((m) => m.name).filter((m) => store.nodeRoles[m] === undefined);
+}
+
 export const autoNamedResources: readonly AutoNamed[] = [
   {
-    suffix: "-snapshots-bucket",
+    suffixes: (s) => when(s.backup.enabled && s.backup.bucketName === undefined, "-snapshots-bucket"),
     max: 63,
     what: "snapshot bucket (set backup.bucketName to name it yourself)",
-    when: (s) => s.backup.enabled && s.backup.bucketName === undefined,
   },
   {
-    suffix: "-snapshots-replica-bucket",
+    suffixes: (s) =>
+      when(s.backup.enabled && s.backup.replicaRegion !== undefined, "-snapshots-replica-bucket"),
     max: 63,
     what: "snapshot replica bucket",
-    when: (s) => s.backup.enabled && s.backup.replicaRegion !== undefined,
   },
   {
-    suffix: "-snapshots-replication-role",
+    suffixes: (s) =>
+      when(s.backup.enabled && s.backup.replicaRegion !== undefined, "-snapshots-replication-role"),
     max: 64,
     what: "S3 replication IAM role",
-    when: (s) => s.backup.enabled && s.backup.replicaRegion !== undefined,
   },
   {
-    suffix: "-snapshots-irsa-role",
+    suffixes: (s) => when(s.backup.enabled && s.backup.oidc !== undefined, "-snapshots-irsa-role"),
     max: 64,
     what: "snapshot job's IRSA IAM role",
-    when: (s) => s.backup.enabled && s.backup.oidc !== undefined,
+  },
+  {
+    suffixes: (s) => createdRoles(s).map((m) => `-secrets-${m}-role`),
+    max: 64,
+    what: "node IAM role (or pass your own in secretStore.nodeRoles)",
+  },
+  {
+    suffixes: (s) => createdRoles(s).map((m) => `-secrets-${m}-profile`),
+    max: 128,
+    what: "node instance profile",
   },
 ];
 
 /** Why `name` is too long for the physical names these settings auto-name, or undefined. */
 export function resourceNameProblem(name: string, s: SecureEtcdSettings): string | undefined {
-  const tooLong = autoNamedResources.filter(
-    (r) => r.when(s) && name.length + r.suffix.length + randomSuffix > r.max,
+  const tooLong = autoNamedResources.flatMap((r) =>
+    r
+      .suffixes(s)
+      .filter((suffix) => name.length + suffix.length + randomSuffix > r.max)
+      .map((suffix) => ({ ...r, suffix })),
   );
   if (tooLong.length === 0) return undefined;
-  const limit = Math.min(...tooLong.map((r) => r.max - r.suffix.length - randomSuffix));
-  return `${JSON.stringify(name)} is ${name.length} characters; with these settings it may be at most ${limit}, because Pulumi names the ${tooLong.map((r) => r.what).join(" and the ")} after it ("${name}${tooLong[0].suffix}-" plus 7 random characters, AWS allows ${tooLong[0].max})`;
+  const worst = tooLong.reduce((a, b) => (b.max - b.suffix.length < a.max - a.suffix.length ? b : a));
+  const limit = worst.max - worst.suffix.length - randomSuffix;
+  return `${JSON.stringify(name)} is ${name.length} characters; with these settings it may be at most ${limit}, because Pulumi names the ${worst.what} after it ("${name}${worst.suffix}-" plus 7 random characters, AWS allows ${worst.max})`;
 }

@@ -195,6 +195,8 @@ export class SecureEtcd extends pulumi.ComponentResource {
       promotion: this.promotion,
       etcdManifests: this.etcdManifests,
       nodeUserData: this.nodeUserData,
+      nodeBundles: this.nodeBundles,
+      offlineNodeCloudInit: this.offlineNodeCloudInit,
       secretsKmsKeyArn: this.secretStore?.kmsKeyArn,
       etcdEndpoints: this.etcdEndpoints,
       peerUrls: this.peerUrls,

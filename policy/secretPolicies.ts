@@ -33,7 +33,8 @@ export function secretOptionProblems(r: ResourceInput): string[] {
  */
 export const secretOutputPaths: readonly string[] = [
   "encryptionConfiguration",
-  "nodeCloudInit.*",
+  "nodeBundles.*",
+  "offlineNodeCloudInit.*",
   "members.*.serverKeyPem",
   "members.*.peerKeyPem",
   "clients.*.keyPem",

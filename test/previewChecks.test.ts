@@ -270,6 +270,8 @@ describe("every bad value is stopped at preview, naming the key and the value", 
       load({
         "secure-etcd:clusterName": "a".repeat(39),
         "secure-etcd:backup": { bucketName: "my-etcd-snapshots" },
+        // Roles of your own: the component names no IAM role after the cluster.
+        "secure-etcd:secretStore": { nodeRoles: { "cp-1": "r1", "cp-2": "r2", "cp-3": "r3" } },
       }),
     );
     assert.ok(load({ "secure-etcd:clusterName": "a".repeat(38) }));
@@ -300,13 +302,19 @@ describe("auto-named physical names fit AWS's limits", () => {
     };
     const config = toPulumiConfig(full);
     const s = settingsFromStackConfig(config, "prod");
-    const longest = Math.min(...autoNamedResources.map((r) => r.max - r.suffix.length - 8));
+    const longest = Math.min(
+      ...autoNamedResources.flatMap((r) => r.suffixes(s).map((suffix) => r.max - suffix.length - 8)),
+    );
     const name = "c".repeat(longest);
     assert.equal(resourceNameProblem(name, s), undefined);
     assert.match(resourceNameProblem(`${name}c`, s) ?? "", new RegExp(`at most ${longest}`));
     config["secure-etcd:clusterName"] = name;
     const { mocks } = await runProgram("prod", new RecordingMocks(), config);
-    const limits: Record<string, number> = { "aws:s3/bucket:Bucket": 63, "aws:iam/role:Role": 64 };
+    const limits: Record<string, number> = {
+      "aws:s3/bucket:Bucket": 63,
+      "aws:iam/role:Role": 64,
+      "aws:iam/instanceProfile:InstanceProfile": 128,
+    };
     const autoNamed = mocks.resources.filter(
       (r) => limits[r.type] !== undefined && r.inputs.bucket === undefined && r.inputs.name === undefined,
     );
@@ -320,7 +328,7 @@ describe("auto-named physical names fit AWS's limits", () => {
         `${r.name} + 7 random characters exceeds ${limits[r.type]}`,
       );
       assert.ok(
-        autoNamedResources.some((t) => r.name === `${name}${t.suffix}`),
+        autoNamedResources.some((t) => t.suffixes(s).some((suffix) => r.name === `${name}${suffix}`)),
         `${r.name} is auto-named but missing from the budget table in components/naming.ts`,
       );
     }

@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { assertThrowsConfigError } from "./support/configErrors";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
@@ -367,10 +368,10 @@ describe("secret store under mocks: least-privilege IAM", () => {
       `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:secure-etcd/x-??????`,
       `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:*`,
     ]) {
-      assert.throws(
-        () => secretReadPolicy({ secretArn, kmsKeyArn: keyArn, region: REGION }),
-        /secretArn must be an ARN/,
-      );
+      assertThrowsConfigError(() => secretReadPolicy({ secretArn, kmsKeyArn: keyArn, region: REGION }), {
+        path: "secretArn",
+        message: /is not an ARN of the expected form/,
+      });
     }
   });
 });

@@ -29,7 +29,10 @@ describe("secure-etcd (the shipped bin)", () => {
   it("--help lists the commands", async () => {
     const c = capture();
     assert.equal(await secureEtcd(["--help"], c.io), 0);
-    assert.match(c.out.join("\n"), /usage: secure-etcd <command>[\s\S]*\n {2}restore {2}verify a snapshot/);
+    const out = c.out.join("\n");
+    assert.match(out, /usage: secure-etcd <command>/);
+    for (const command of ["restore", "promote", "verify-encryption"])
+      assert.match(out, new RegExp(`\\n {2}${command} +\\S`), `lists ${command}`);
   });
 
   it("a missing or unknown command exits 2 and shows the commands", async () => {

@@ -32,7 +32,8 @@ function fixtureScript(bytes: number): string {
   const lines = fs
     .readFileSync(path.join(repoRoot, "components/backup/snapshot.sh"), "utf8")
     .split("\n")
-    .slice(1);
+    .slice(1)
+    .filter((l) => /^[\x20-\x7e\t]*$/.test(l)); // ASCII only: the fixture is sized in bytes
   let out = "#!/bin/sh\n";
   for (let i = 0; out.length + lines[i % lines.length].length + 1 <= bytes; i++)
     out += `${lines[i % lines.length]}\n`;
@@ -185,7 +186,8 @@ function assertCarriesNoSecret(userData: string, bundleText: string, encryptionC
   const encryptionKeys = [...encryptionConfiguration.matchAll(/secret: (\S+)/g)].map((x) => x[1]);
   assert.ok(encryptionKeys.length > 0);
   for (const k of encryptionKeys) assert.ok(!userData.includes(k), "an encryption key");
-  assert.ok(!/secret:|k8s:enc/.test(userData));
+  // No EncryptionConfiguration key entry (`secret: <base64>`) and no stored-value prefix anywhere.
+  assert.ok(!/^\s*-?\s*secret:\s*\S/m.test(userData) && !userData.includes("k8s:enc"));
 }
 
 describe("node user data through cloud-init and systemd @integration", () => {
