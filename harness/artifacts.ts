@@ -33,6 +33,8 @@ export interface RenderedArtifacts {
   /** Kept in memory only (never written): drills need it to sign e.g. an expired client cert. */
   caKeyPem: string;
   caCertPem: string;
+  /** Each member's node bundle, as its Secrets Manager secret holds it (in memory only: it has keys). */
+  nodeBundles: Record<string, string>;
   emulation: ProviderEmulation;
 }
 
@@ -75,6 +77,7 @@ export async function renderArtifacts(o: RenderArtifactsOptions): Promise<Render
     kubeApiserverPatch: string;
     kubeadmPatches: Record<string, string>;
     kubeadmClusterConfiguration: string;
+    nodeBundles: Record<string, string>;
   };
 
   const files: { path: string; mode: number }[] = [];
@@ -119,6 +122,7 @@ export async function renderArtifacts(o: RenderArtifactsOptions): Promise<Render
     files,
     caKeyPem: String(caKey.state.privateKeyPem),
     caCertPem: out.caCertPem,
+    nodeBundles: out.nodeBundles,
     emulation,
   };
 }

@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { planCluster, type MemberPlan } from "./clusterPlan";
+import { planCluster, type InstalledNode, type MemberPlan } from "./clusterPlan";
 import { endpointHealth } from "./etcdctl";
 import { layout } from "./layout";
 import { portProblem, requireBinary, sleep, spawnManaged, tailFile, type ManagedProcess } from "./process";
@@ -31,6 +31,11 @@ export interface StartClusterOptions {
   caKeyPem?: string;
   /** The etcd CA cert; default DIR/pki/ca.crt. */
   caCertPem?: string;
+  /**
+   * Members installed into scratch node roots (by the node bootstrap): each runs from its root's manifest
+   * and files instead of DIR's. See clusterPlan.ts.
+   */
+  installed?: Record<string, InstalledNode>;
 }
 
 type ExistingData = "error" | "wipe" | "reuse";
@@ -88,7 +93,11 @@ export async function startCluster(o: StartClusterOptions): Promise<RunningClust
   const ca = o.caKeyPem
     ? { keyPem: o.caKeyPem, certPem: o.caCertPem ?? fs.readFileSync(layout.caCert(dir), "utf8") }
     : undefined;
-  const cluster = new LocalCluster(o, { dir, workDir, ...binaries }, planCluster(dir, workDir, ca));
+  const cluster = new LocalCluster(
+    o,
+    { dir, workDir, ...binaries },
+    planCluster(dir, workDir, ca, o.installed),
+  );
   const selected = o.members ?? cluster.members.map((m) => m.name);
   try {
     for (const name of selected) await cluster.launch(name, o.existingData ?? "error");

@@ -11,6 +11,10 @@
  *    from 127.0.0.1, so each member's peer cert is re-issued by the same CA, with the same key,
  *    subject, usages and SANs plus IP 127.0.0.1 (needs the CA key; skipped if the SAN is already there).
  * TLS flags, cipher suites, --initial-cluster, the token and everything else are passed through.
+ *
+ * With `installed` nodes (the rehearsal installs every member through the node bootstrap, as a node does
+ * at boot), each member runs from its own node root instead: the manifest the bootstrap wrote, and every
+ * node path prefixed with that root — the files the bootstrap wrote, data dir included.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -46,9 +50,12 @@ const listenKey = (u: string) => {
   return `${host}:${port}`;
 };
 
-/** Reads DIR/manifests/<member>/etcd.yaml and returns the etcd arguments as rendered. */
-export function readManifestArgs(dir: string, member: string): string[] {
-  const file = layout.etcdManifest(dir, member);
+/** Reads DIR/manifests/<member>/etcd.yaml (or the given manifest) and returns the etcd arguments. */
+export function readManifestArgs(
+  dir: string,
+  member: string,
+  file = layout.etcdManifest(dir, member),
+): string[] {
   const pod = parse(fs.readFileSync(file, "utf8")) as {
     spec?: { containers?: { name?: string; command?: string[]; args?: string[] }[] };
   };
@@ -70,10 +77,17 @@ export function manifestMembers(dir: string): string[] {
     .sort();
 }
 
+/** A member installed into a scratch node root (by the bootstrap): its root and its manifest file. */
+export interface InstalledNode {
+  root: string;
+  manifestFile: string;
+}
+
 interface PlanContext {
   dir: string;
   workDir: string;
   ca?: CaPair;
+  installed?: Record<string, InstalledNode>;
   clusterSize: number;
   /** Whether more than one member listens on this URL's host:port. */
   shared: (url: string) => boolean;
@@ -83,10 +97,18 @@ interface PlanContext {
  * Works out every member's remapped command line. Reads the manifests; writes nothing except re-issued
  * peer certs (workDir/pki/<member>/peer.crt) when `ca` is given and they are needed.
  */
-export function planCluster(dir: string, workDir: string, ca?: CaPair): MemberPlan[] {
-  const names = manifestMembers(dir);
+export function planCluster(
+  dir: string,
+  workDir: string,
+  ca?: CaPair,
+  installed?: Record<string, InstalledNode>,
+): MemberPlan[] {
+  const names = installed ? Object.keys(installed).sort() : manifestMembers(dir);
   if (names.length === 0) throw new Error(`no etcd manifests under ${layout.etcdManifests(dir)}`);
-  const rendered = names.map((name) => ({ name, args: readManifestArgs(dir, name) }));
+  const rendered = names.map((name) => ({
+    name,
+    args: readManifestArgs(dir, name, installed?.[name].manifestFile),
+  }));
   // Which listeners would collide when every member runs on this one host.
   const owners = new Map<string, Set<string>>();
   for (const r of rendered)
@@ -96,7 +118,7 @@ export function planCluster(dir: string, workDir: string, ca?: CaPair): MemberPl
         owners.set(k, (owners.get(k) ?? new Set()).add(r.name));
       }
   const shared = (u: string) => (owners.get(listenKey(u))?.size ?? 0) > 1;
-  const ctx: PlanContext = { dir, workDir, ca, clusterSize: names.length, shared };
+  const ctx: PlanContext = { dir, workDir, ca, installed, clusterSize: names.length, shared };
   return rendered.map(({ name, args }) => planMember(ctx, name, args));
 }
 
@@ -104,7 +126,11 @@ function planMember(ctx: PlanContext, name: string, args: string[]): MemberPlan 
   const { clientUrl, peerUrl, ip } = advertisedAddress(name, args);
   const remaps: string[] = [];
   const note = (s: string) => remaps.push(`${name}: ${s}`);
-  const member = { name, ip, dataDir: path.join(ctx.workDir, "data", name), note };
+  const node = ctx.installed?.[name];
+  const dataDir = node
+    ? onNode(node, flagValue(args, "--data-dir") ?? "")
+    : path.join(ctx.workDir, "data", name);
+  const member = { name, ip, dataDir, note };
   const finalArgs = formatFlags(parseFlags(args).map(([k, v]) => remapFlag(ctx, member, k, v)));
   return {
     name,
@@ -151,8 +177,20 @@ interface MemberContext {
   note: (remap: string) => void;
 }
 
+/** A node path inside a member's scratch root. */
+const onNode = (node: InstalledNode, p: string) => path.join(node.root, p);
+
 /** One flag as this host runs it; every change is noted. */
 function remapFlag(ctx: PlanContext, m: MemberContext, k: string, v: string | undefined): Flag {
+  const node = ctx.installed?.[m.name];
+  if (node && v?.startsWith("/") && k !== "--wal-dir") {
+    // The file the bootstrap installed: the node path under this member's root.
+    const target = k === "--data-dir" ? m.dataDir : onNode(node, v);
+    if (k !== "--data-dir" && !fs.existsSync(target))
+      throw new Error(`${k} of ${m.name}: the bootstrap installed no ${target}`);
+    m.note(`${k} ${v} → ${target} (the member's node root)`);
+    return [k, target];
+  }
   const file = artifactFile(ctx.dir, m.name, k);
   if (file !== undefined) {
     if (!fs.existsSync(file)) throw new Error(`${k} of ${m.name}: ${file} does not exist`);

@@ -1,7 +1,9 @@
 import * as path from "node:path";
 import type { RenderedArtifacts } from "../harness/artifacts";
 import { startCluster, type RunningCluster } from "../harness/cluster";
+import { installMembersThroughBootstrap } from "../harness/nodeInstall";
 import { runLiveEncryptionDrill } from "./drills/liveEncryption";
+import { runNodeBootstrapDrills } from "./drills/nodeBootstrap";
 import { runRotationDrill } from "./drills/rotation";
 import { runSnapshotDrill } from "./drills/snapshot";
 import { runTlsDrills } from "./drills/tls";
@@ -41,20 +43,39 @@ export interface LiveDrillOutcome {
  */
 export async function runClusterDrills(a: RenderedArtifacts, o: LiveDrillOptions): Promise<LiveDrillOutcome> {
   const workDir = path.join(a.outDir, "run");
-  const cluster = await startCluster({
-    dir: a.outDir,
-    workDir,
-    caKeyPem: a.caKeyPem,
-    caCertPem: a.caCertPem,
-    existingData: "wipe",
-    log: (l) => o.log(`  ${l}`),
-  });
+  // Every member is installed the way a node installs itself: its secret, fetched by the node bootstrap.
+  o.log("• installing every member through the node bootstrap (Secrets Manager wire protocol, AWS CLI)…");
+  const installed = await installMembersThroughBootstrap(a, workDir);
+  let cluster: RunningCluster;
+  try {
+    cluster = await startCluster({
+      dir: a.outDir,
+      workDir,
+      caKeyPem: a.caKeyPem,
+      caCertPem: a.caCertPem,
+      existingData: "wipe",
+      installed: installed.nodes,
+      log: (l) => o.log(`  ${l}`),
+    });
+  } catch (e) {
+    await installed.secrets.stop();
+    throw e;
+  }
   let keep = false;
   try {
-    for (const r of cluster.remaps) o.log(`  remap: ${r}`);
+    for (const r of [...installed.remaps, ...cluster.remaps]) o.log(`  remap: ${r}`);
     o.log("• TLS drills (real clients against the running members)…");
     o.record(
       await runTlsDrills({ dir: a.outDir, cluster, workDir, caKeyPem: a.caKeyPem, caCertPem: a.caCertPem }),
+    );
+    o.log("• node bootstrap: second run, renewal without a restart, refused bundles…");
+    o.record(
+      await runNodeBootstrapDrills({
+        dir: a.outDir,
+        cluster,
+        installed,
+        ca: { keyPem: a.caKeyPem, certPem: a.caCertPem },
+      }),
     );
     o.log("• snapshot → integrity check → restore → serve…");
     o.record(await runSnapshotDrill({ dir: a.outDir, cluster, workDir }));
@@ -69,7 +90,10 @@ export async function runClusterDrills(a: RenderedArtifacts, o: LiveDrillOptions
     if (o.extraDrills) o.record(await o.extraDrills(cluster, workDir));
     keep = o.keepRunning;
   } finally {
-    if (!keep) await cluster.stop();
+    if (!keep) {
+      await cluster.stop();
+      await installed.secrets.stop();
+    }
   }
   const members = cluster.members.map((m) => ({
     name: m.name,
@@ -78,5 +102,5 @@ export async function runClusterDrills(a: RenderedArtifacts, o: LiveDrillOptions
     clientUrl: m.clientUrl,
     peerUrl: m.peerUrl,
   }));
-  return { remaps: [...cluster.remaps], members, running: keep ? cluster : undefined };
+  return { remaps: [...installed.remaps, ...cluster.remaps], members, running: keep ? cluster : undefined };
 }
