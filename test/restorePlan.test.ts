@@ -260,3 +260,46 @@ describe("restore CLI arguments", () => {
     assert.match(err[0], /--apply: only restores local targets .*prod-cp-1 is 10\.30\.1\.10/);
   });
 });
+
+describe("restore plan: the snapshot's encryption keys", () => {
+  const members = [
+    { name: "cp-1", ip: "10.0.1.10" },
+    { name: "cp-2", ip: "10.0.2.10" },
+    { name: "cp-3", ip: "10.0.3.10" },
+  ];
+  const input = {
+    snapshotPath: "/var/lib/etcd-restore/snapshot.db",
+    members,
+    clusterToken: "payments-prod-etcd",
+    etcdVersion: "3.5.16",
+    dataDir: "/var/lib/etcd",
+  };
+  it("names the keys the snapshot needs and where their material is, before any API server starts", () => {
+    const plan = renderRestorePlan({
+      ...input,
+      encryptionKeys: ["secretbox:key-2026-11", "aescbc:key-2026-05"],
+      keyArchive: "secure-etcd/payments/prod/encryption-keys",
+    });
+    assert.deepEqual(plan.encryptionKeys, {
+      keys: ["secretbox:key-2026-11", "aescbc:key-2026-05"],
+      keyArchive: "secure-etcd/payments/prod/encryption-keys",
+    });
+    const titles = plan.steps.map((s) => s.title);
+    const keys = titles.findIndex((t) => t.includes("secretbox:key-2026-11, aescbc:key-2026-05"));
+    const apiservers = titles.findIndex((t) => t.startsWith("Start the API servers"));
+    assert.ok(keys >= 0 && keys < apiservers, titles.join("\n"));
+    assert.match(
+      plan.steps[keys].commands.join("\n"),
+      /--secret-id secure-etcd\/payments\/prod\/encryption-keys/,
+    );
+    assert.match(
+      formatRestorePlan(plan),
+      /encryption keys of this snapshot: secretbox:key-2026-11, aescbc:key-2026-05 \(material in secure-etcd\/payments\/prod\/encryption-keys\)/,
+    );
+  });
+  it("says nothing it does not know (an older snapshot without the metadata)", () => {
+    const plan = renderRestorePlan(input);
+    assert.equal(plan.encryptionKeys, undefined);
+    assert.ok(!plan.steps.some((s) => /encryption keys/.test(s.title)));
+  });
+});

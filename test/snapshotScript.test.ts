@@ -503,6 +503,8 @@ describe("snapshot.sh and the restore tool against a real etcd and a local S3 en
       env: awsEnv(),
     });
     assert.equal(r.plan.tool, "etcdctl");
+    // The keys in force when the snapshot was taken, from its metadata: a restore needs them.
+    assert.deepEqual(r.plan.encryptionKeys?.keys, ["secretbox:key-2026-11", "aescbc:key-2026-05"]);
     assert.equal(r.applied.length, 1);
     assert.equal(fs.statSync(r.applied[0].dataDir).mode & 0o777, 0o700);
     const restored = await startEtcd(pki, restoreIp, r.applied[0].dataDir, path.join(tmp, "restored.log"));

@@ -58,6 +58,13 @@ export interface RestorePlanInput {
   localSnapshotPath?: string;
   etcdctlBinary?: string;
   etcdutlBinary?: string;
+  /**
+   * The EncryptionConfiguration's keys in force when the snapshot was taken (`<provider>:<name>`, from
+   * its `encryption-keys` metadata): the Secrets it holds are encrypted with them.
+   */
+  encryptionKeys?: string[];
+  /** Where those keys' material is: the key archive secret (`secure-etcd/<cluster>/<env>/encryption-keys`). */
+  keyArchive?: string;
 }
 
 export interface MemberRestoreCommand {
@@ -92,6 +99,8 @@ export interface RestorePlan {
   warnings: string[];
   members: MemberRestoreCommand[];
   steps: RunbookStep[];
+  /** The keys the snapshot's Secrets need and where their material is; undefined when it does not say. */
+  encryptionKeys?: { keys: string[]; keyArchive?: string };
 }
 
 /** POSIX shell quoting: bare when safe, else single quotes. */
@@ -227,6 +236,32 @@ function runbookCommands(input: RestorePlanInput) {
 }
 
 /** Copy → stop API servers → stop etcd → keep old data → restore each member → start etcd → start API servers. */
+/**
+ * A snapshot is useless without the keys that wrote its Secrets: before any API server starts, its
+ * EncryptionConfiguration must list every one of them (archived ones back as `retired`).
+ */
+function keysStep(input: RestorePlanInput): RunbookStep[] {
+  const keys = input.encryptionKeys ?? [];
+  if (keys.length === 0) return [];
+  return [
+    {
+      title: `Give every kube-apiserver the snapshot's encryption keys: ${keys.join(", ")}`,
+      where: "every control-plane node",
+      commands: input.keyArchive
+        ? [
+            `aws secretsmanager get-secret-value --secret-id ${shellQuote(input.keyArchive)} --query SecretString --output text`,
+          ]
+        : [],
+      note:
+        `every key listed must be in the EncryptionConfiguration (an archived one goes back as "retired") or the ` +
+        `Secrets it encrypted stay unreadable` +
+        (input.keyArchive
+          ? `; the key archive holds their material (read with the restore reader role)`
+          : ""),
+    },
+  ];
+}
+
 function restoreRunbook(input: RestorePlanInput, members: MemberRestoreCommand[]): RunbookStep[] {
   const { waitGone, park, unpark, health } = runbookCommands(input);
   const q = shellQuote;
@@ -275,6 +310,7 @@ function restoreRunbook(input: RestorePlanInput, members: MemberRestoreCommand[]
       commands: [unpark("etcd.yaml"), health("endpoint health"), health("endpoint status -w table")],
       note: "every member must be healthy and report the same revision before the API servers start",
     },
+    ...keysStep(input),
     {
       title: "Start the API servers, then restart the other control-plane components and kubelets",
       where: "every control-plane node",
@@ -317,6 +353,9 @@ export function renderRestorePlan(input: RestorePlanInput): RestorePlan {
     warnings,
     members,
     steps: restoreRunbook(input, members),
+    encryptionKeys: input.encryptionKeys?.length
+      ? { keys: [...input.encryptionKeys], keyArchive: input.keyArchive }
+      : undefined,
   };
 }
 
@@ -330,6 +369,11 @@ export function formatRestorePlan(plan: RestorePlan): string {
       ? `  --bump-revision=${plan.bumpRevision} --mark-compacted`
       : "  (no revision bump: not supported by this etcd version)",
   ];
+  if (plan.encryptionKeys)
+    out.push(
+      `  encryption keys of this snapshot: ${plan.encryptionKeys.keys.join(", ")}` +
+        (plan.encryptionKeys.keyArchive ? ` (material in ${plan.encryptionKeys.keyArchive})` : ""),
+    );
   for (const w of plan.warnings) out.push(`WARNING: ${w}`);
   plan.steps.forEach((s, i) => {
     out.push("", `${i + 1}. ${s.title}`, `   on: ${s.where}`);

@@ -13,6 +13,7 @@ import { applyRestore, refuseRemoteTargets } from "./apply";
 import { fetchSnapshot } from "./fetch";
 import { verifySnapshot } from "./verify";
 import type { RestoreOptions, RestoreResult, SnapshotFacts } from "./types";
+import { keyArchiveSecretName } from "../../components/secretStore/naming";
 
 /** Gets, verifies and plans a restore; with `apply`, restores local members. Throws RestoreRefused. */
 export async function restoreSnapshot(o: RestoreOptions): Promise<RestoreResult> {
@@ -62,5 +63,7 @@ function planFor(o: RestoreOptions, snapshot: SnapshotFacts, target: string | un
     snapshotSha256: snapshot.compressed ? undefined : snapshot.sha256,
     etcdctlBinary: o.etcdctl,
     etcdutlBinary: o.etcdutl,
+    encryptionKeys: snapshot.metadata["encryption-keys"]?.split(" ").filter(Boolean),
+    keyArchive: s.secretStore?.enabled ? keyArchiveSecretName(s.clusterName, s.environment) : undefined,
   });
 }

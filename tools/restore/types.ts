@@ -8,7 +8,9 @@ export class RestoreRefused extends Error {}
 export type RestoreSettings = Pick<
   SecureEtcdSettings,
   "clusterName" | "environment" | "members" | "etcdVersion" | "paths"
->;
+> &
+  /** With a stack's settings the plan names the key archive; flags alone cannot know it. */
+  Partial<Pick<SecureEtcdSettings, "secretStore">>;
 
 export interface RestoreOptions {
   settings: RestoreSettings;
