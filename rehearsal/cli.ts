@@ -19,7 +19,7 @@ import { runArtifactChecks } from "./drills/artifactChecks";
 import { runBackupDrill, snapshotScheduleOf, type BackupMetrics } from "./drills/backup";
 import { runEncryptionDrill } from "./drills/encryptionAtRest";
 import { runDrill, type DrillResult } from "./drills/types";
-import { runClusterDrills, type ReportedMember } from "./liveDrills";
+import { runClusterDrills, type LiveDrillScope, type ReportedMember } from "./liveDrills";
 
 const usage = "usage: npm run rehearse -- [--stack NAME] [--out DIR] [--render-only] [--keep-running]";
 
@@ -31,10 +31,13 @@ export interface RehearsalOptions {
   log: (line: string) => void;
   /** Stack config overrides (tests use this to rehearse every key algorithm). */
   configOverrides?: Record<string, string>;
-  /** Run the backup drill (default true; the per-algorithm TLS runs in the tests leave it out). */
-  backupDrill?: boolean;
-  /** Run the live encryption scan and the rotation drill (default true; likewise left out there). */
-  encryptionDrills?: boolean;
+  /**
+   * Which live drills run: "all" (the default, what `npm run rehearse` does) or "tls" — install every
+   * member through the node bootstrap, start the cluster and run the TLS drills only. The tests rehearse
+   * each key algorithm with "tls": the bootstrap, snapshot, encryption, rotation and backup drills do not
+   * depend on the algorithm and run once, in the full rehearsal.
+   */
+  scope?: LiveDrillScope;
 }
 
 /** DIR/report.json. */
@@ -145,9 +148,9 @@ async function liveDrills(
     keepRunning: o.keepRunning,
     log: o.log,
     record,
-    encryptionDrills: o.encryptionDrills ?? true,
+    scope: o.scope ?? "all",
     extraDrills:
-      o.backupDrill === false
+      o.scope === "tls"
         ? undefined
         : async (cluster, workDir) => {
             o.log(

@@ -9,13 +9,15 @@ import { runSnapshotDrill } from "./drills/snapshot";
 import { runTlsDrills } from "./drills/tls";
 import type { DrillResult } from "./drills/types";
 
+/** "all" drills, or "tls": install, start and the TLS drills only (see RehearsalOptions.scope). */
+export type LiveDrillScope = "all" | "tls";
+
 export interface LiveDrillOptions {
   keepRunning: boolean;
   log: (line: string) => void;
   record: (r: DrillResult | DrillResult[]) => void;
-  /** The live encryption scan and the rotation drill (they do not depend on the key algorithm). */
-  encryptionDrills: boolean;
-  /** Extra drills that need the running cluster (e.g. the backup drill). */
+  scope: LiveDrillScope;
+  /** Extra drills that need the running cluster (e.g. the backup drill); run with scope "all". */
   extraDrills?: (cluster: RunningCluster, workDir: string) => Promise<DrillResult[]>;
 }
 
@@ -68,26 +70,26 @@ export async function runClusterDrills(a: RenderedArtifacts, o: LiveDrillOptions
     o.record(
       await runTlsDrills({ dir: a.outDir, cluster, workDir, caKeyPem: a.caKeyPem, caCertPem: a.caCertPem }),
     );
-    o.log("• node bootstrap: second run, renewal without a restart, refused bundles…");
-    o.record(
-      await runNodeBootstrapDrills({
-        dir: a.outDir,
-        cluster,
-        installed,
-        ca: { keyPem: a.caKeyPem, certPem: a.caCertPem },
-      }),
-    );
-    o.log("• snapshot → integrity check → restore → serve…");
-    o.record(await runSnapshotDrill({ dir: a.outDir, cluster, workDir }));
-    // Before the extra (backup) drill: it stops and restores the cluster.
-    if (o.encryptionDrills) {
+    if (o.scope === "all") {
+      o.log("• node bootstrap: second run, renewal without a restart, refused bundles…");
+      o.record(
+        await runNodeBootstrapDrills({
+          dir: a.outDir,
+          cluster,
+          installed,
+          ca: { keyPem: a.caKeyPem, certPem: a.caCertPem },
+        }),
+      );
+      o.log("• snapshot → integrity check → restore → serve…");
+      o.record(await runSnapshotDrill({ dir: a.outDir, cluster, workDir }));
+      // Before the extra (backup) drill: it stops and restores the cluster.
       const log = (l: string) => o.log(`  ${l}`);
       o.log("• encryption in the live etcd: written through the EncryptionConfiguration, then scanned…");
       o.record(await runLiveEncryptionDrill({ dir: a.outDir, cluster, workDir, log }));
       o.log("• key rotation: three API servers, rolling restarts, unsafe orders caught…");
       o.record(await runRotationDrill({ dir: a.outDir, cluster, workDir, log }));
     }
-    if (o.extraDrills) o.record(await o.extraDrills(cluster, workDir));
+    if (o.extraDrills && o.scope === "all") o.record(await o.extraDrills(cluster, workDir));
     keep = o.keepRunning;
   } finally {
     if (!keep) {
