@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { SecureEtcd as SecureEtcdComponent } from "../components";
-import type { KeyStateRecordArgs, SecureEtcdArgs } from "./secureEtcdArgs";
+import type { KeyStateRecord, SecureEtcdArgs } from "./secureEtcdArgs";
 
 /*
  * SecureEtcd as the component provider serves it to other languages: the TypeScript component, built as
@@ -53,7 +53,7 @@ export class SecureEtcd extends pulumi.ComponentResource {
   /** The kube-apiserver `--encryption-provider-config` file. Secret. */
   readonly encryptionConfiguration: pulumi.Output<string>;
   /** Every encryption key's name, provider and state (no key material): pass back as `previousEncryptionKeys`. */
-  readonly encryptionKeyStates: pulumi.Output<KeyStateRecordArgs[]>;
+  readonly encryptionKeyStates: pulumi.Output<KeyStateRecord[]>;
   /** Provider names in EncryptionConfiguration order. */
   readonly encryptionProviders: pulumi.Output<string[]>;
   /** The environment the settings resolved for. */

@@ -18,7 +18,7 @@ import type {
  */
 
 /** One etcd member (a control-plane node running etcd as a static pod). */
-export interface EtcdMemberArgs {
+export interface EtcdMember {
   /** Member name, also the node name and the server/peer cert CN (lowercase DNS label, e.g. `cp-1`). Plain: it names resources. */
   name: string;
   /** The address etcd listens on and advertises (IPv4 or IPv6), e.g. an ENI's private IP. Validated when it resolves. */
@@ -28,7 +28,7 @@ export interface EtcdMemberArgs {
 }
 
 /** One kube-apiserver encryption key and its rotation state. */
-export interface EncryptionKeyArgs {
+export interface EncryptionKey {
   /** Key name, written into every stored value's prefix; never reuse one. */
   name: string;
   /** `primary` (exactly one), `staged`, `retired` or `archived` (see README "Rotating encryption keys"). */
@@ -44,13 +44,13 @@ export interface EncryptionKeyArgs {
 }
 
 /** Encryption at rest for kube-apiserver. */
-export interface EncryptionArgs {
+export interface Encryption {
   /** Default provider for keys (default `secretbox`). */
   provider?: EncryptionProvider;
   /** Resources kube-apiserver encrypts (default `secrets`, `configmaps`). */
   resources?: string[];
   /** The keys and their rotation states (default one primary key `key1`). */
-  keys?: EncryptionKeyArgs[];
+  keys?: EncryptionKey[];
   /** Append `identity` so plaintext written before encryption was enabled stays readable. Only while migrating. */
   identityFallback?: boolean;
   /** Render `--encryption-provider-config-automatic-reload=true` (kube-apiserver 1.26+). */
@@ -58,7 +58,7 @@ export interface EncryptionArgs {
 }
 
 /** Host paths on the control-plane nodes. */
-export interface HostPathsArgs {
+export interface HostPaths {
   /** kubeadm's certificatesDir (default `/etc/kubernetes/pki`). */
   pkiDir?: string;
   /** Static pod manifest dir (default `/etc/kubernetes/manifests`). */
@@ -70,7 +70,7 @@ export interface HostPathsArgs {
 }
 
 /** TLS hardening for etcd's listeners. */
-export interface TlsArgs {
+export interface Tls {
   /** `TLS1.2` (default) or `TLS1.3`. */
   minVersion?: MinTlsVersion;
   /** Go cipher suite names; ECDHE with AEAD only. */
@@ -78,7 +78,7 @@ export interface TlsArgs {
 }
 
 /** S3 Object Lock for every snapshot version. IRREVERSIBLE once enabled on a bucket. */
-export interface ObjectLockArgs {
+export interface ObjectLock {
   /** `GOVERNANCE` or `COMPLIANCE`. */
   mode: ObjectLockMode;
   /** Retention days. */
@@ -86,7 +86,7 @@ export interface ObjectLockArgs {
 }
 
 /** S3 server access logs into another bucket. */
-export interface AccessLoggingArgs {
+export interface AccessLogging {
   /** The bucket that receives the logs (never the snapshot bucket, never a locked one). */
   targetBucket: string;
   /** Key prefix for the logs. */
@@ -94,7 +94,7 @@ export interface AccessLoggingArgs {
 }
 
 /** IRSA binding of the snapshot writer policy. */
-export interface OidcArgs {
+export interface Oidc {
   /** ARN of the cluster's IAM OIDC provider. */
   providerArn: string;
   /** Its issuer URL. */
@@ -106,7 +106,7 @@ export interface OidcArgs {
 }
 
 /** Snapshots to a hardened S3 bucket (README "Snapshots and restore"). */
-export interface BackupArgs {
+export interface Backup {
   /** Create the snapshot bucket, policies and job (default true). */
   enabled?: boolean;
   /** Physical bucket name (default: auto-named). */
@@ -122,19 +122,19 @@ export interface BackupArgs {
   /** Storage class for that move. */
   coldStorageClass?: ColdStorageClass;
   /** S3 Object Lock (irreversible). */
-  objectLock?: ObjectLockArgs;
+  objectLock?: ObjectLock;
   /** Replicate snapshots to a bucket in this region. */
   replicaRegion?: string;
   /** S3 server access logs into another bucket. */
-  accessLogging?: AccessLoggingArgs;
+  accessLogging?: AccessLogging;
   /** Bind the writer policy to the job's ServiceAccount (IRSA). */
-  oidc?: OidcArgs;
+  oidc?: Oidc;
   /** KMS key deletion waiting period, 7–30 days. */
   kmsKeyDeletionWindowDays?: number;
 }
 
 /** Node bundles in Secrets Manager, node roles, and the bootstrap's user data. */
-export interface SecretStoreArgs {
+export interface SecretStore {
   /** Create the KMS key, the secrets, their policies and the node roles (default true). */
   enabled?: boolean;
   /** Days a deleted node secret can be restored, 7–30. */
@@ -154,7 +154,7 @@ export interface SecretStoreArgs {
 }
 
 /** An encryption key's name, provider and state as last deployed (no key material). */
-export interface KeyStateRecordArgs {
+export interface KeyStateRecord {
   /** Key name. */
   name: string;
   /** Its state then. */
@@ -172,7 +172,7 @@ export interface SecureEtcdArgs {
   /** Environment (e.g. `dev`, `staging`, `prod`). */
   environment: string;
   /** etcd members: an odd count from 1 to 7. */
-  members: EtcdMemberArgs[];
+  members: EtcdMember[];
   /** Target etcd release (e.g. `3.5.16`). */
   etcdVersion: string;
   /** etcd image (default `registry.k8s.io/etcd:<version>-0`). */
@@ -188,19 +188,19 @@ export interface SecureEtcdArgs {
   /** CN of the snapshot client cert (default `etcd-backup`). */
   backupClientCommonName?: string;
   /** Encryption at rest for kube-apiserver. */
-  encryption?: EncryptionArgs;
+  encryption?: Encryption;
   /** Host paths on the control-plane nodes. */
-  paths?: HostPathsArgs;
+  paths?: HostPaths;
   /** TLS hardening for etcd's listeners. */
-  tls?: TlsArgs;
+  tls?: Tls;
   /** Protect encryption keys from deletion (default true). */
   protectEncryptionKeys?: boolean;
   /** Verified, encrypted snapshots to S3 (on by default). */
-  backup?: BackupArgs;
+  backup?: Backup;
   /** Node bundles in Secrets Manager and the bootstrap's user data (on by default). */
-  secretStore?: SecretStoreArgs;
+  secretStore?: SecretStore;
   /** The encryption key states last deployed (this component's `encryptionKeyStates` output). */
-  previousEncryptionKeys?: KeyStateRecordArgs[];
+  previousEncryptionKeys?: KeyStateRecord[];
 }
 
 // ---- compile-time: these args are the component's -------------------------------------------------------
