@@ -105,6 +105,18 @@ describe("SecureEtcd with member ip / dnsNames as pulumi.Inputs (mocks)", () => 
     }
   });
 
+  it("Output dnsNames that resolve to an address are refused, naming members[0].dnsNames[1]", async () => {
+    const etcd = new SecureEtcd(
+      "payments",
+      base([{ name: "cp-1", ip: "10.0.1.10", dnsNames: later(["a.x", "10.0.0.5"]) }]),
+    );
+    const err = await valueOf(etcd.etcdManifests["cp-1"]).then(
+      () => assert.fail("must reject"),
+      (e: unknown) => e,
+    );
+    assertConfigProblem(err, { path: "members[0].dnsNames[1]", message: /IP address/ });
+  });
+
   it("resolved values get the cross-field checks too: an Output ip that duplicates a plain one", async () => {
     const etcd = new SecureEtcd(
       "payments",
