@@ -60,8 +60,8 @@ export default tseslint.config(
     ],
     [rules.shipped, rules.libraryNoCommand],
   ),
-  // The program's own modules and the policy pack build on the package only.
-  restrict(["program/**/*.ts", "policy/**/*.ts"], [rules.package]),
+  // The program's own modules, the policy pack and the component provider build on the package only.
+  restrict(["program/**/*.ts", "policy/**/*.ts", "provider/**/*.ts"], [rules.package]),
   restrict(["tools/commands/**/*.ts"], [rules.shipped, rules.noDispatcher]),
   restrict(["harness/**/*.ts"], [rules.shared, rules.noCommand]),
   restrict(["rehearsal/**/*.ts"], [rules.noTests, rules.noCommand, rules.noRehearseCommand]),

@@ -20,6 +20,7 @@ import {
 } from "./manifests";
 import { resourceNameProblem } from "./naming";
 import { packageVersion } from "./packageInfo";
+import { resolveSettings, withStandIns } from "./memberInputs";
 import { createNodeDelivery } from "./node/delivery";
 import { issuePki, type IssuedPki } from "./pki/issueAll";
 import type { CertRole } from "./pki/profiles";
@@ -53,21 +54,29 @@ export const clientRoles: readonly ClientRole[] = [
 /**
  * Secures a self-managed cluster's etcd: a dedicated etcd CA with server, peer and client certs, encryption
  * keys and an EncryptionConfiguration for kube-apiserver, and the etcd / kube-apiserver manifests and kubeadm
- * patches that use them.
+ * patches that use them. `M` is the union of member names, inferred from literal names in the args, so
+ * `etcd.members["cp-9"]` fails to compile when no member is called that; {@link SecureEtcd.member} checks
+ * at run time too.
  */
-export class SecureEtcd extends pulumi.ComponentResource {
-  /** The validated, defaulted settings everything was rendered from. */
-  readonly settings: SecureEtcdSettings;
+export class SecureEtcd<M extends string = string> extends pulumi.ComponentResource {
+  /**
+   * The validated, defaulted settings everything was rendered from, once member Inputs have resolved
+   * (rejects with the ConfigError when a resolved value is invalid).
+   */
+  readonly settings: pulumi.Output<SecureEtcdSettings>;
+  /** The member names, in member order. */
+  readonly memberNames: readonly M[];
   readonly caCertPem: pulumi.Output<string>;
   readonly caValidityEndTime: pulumi.Output<string>;
-  readonly members: Record<string, MemberTls>;
+  /** Each member's certs and keys, by member name (see also {@link SecureEtcd.member}). */
+  readonly members: Readonly<Record<M, MemberTls>>;
   readonly clients: Record<ClientRole, ClientTls>;
   /** RFC 3339 expiry of every leaf cert, by profile id (`server-cp-1`, `backup-client`, …). */
   readonly certificateExpiry: Record<string, pulumi.Output<string>>;
   /** The kube-apiserver `--encryption-provider-config` file. Secret: it embeds the keys. */
   readonly encryptionConfiguration: pulumi.Output<string>;
   /** Static pod manifest per member. */
-  readonly etcdManifests: Record<string, pulumi.Output<string>>;
+  readonly etcdManifests: Readonly<Record<M, pulumi.Output<string>>>;
   /** Client URLs in member order (for `--etcd-servers`, etcdctl, backups). */
   readonly etcdEndpoints: pulumi.Output<string[]>;
   readonly peerUrls: pulumi.Output<string[]>;
@@ -82,7 +91,7 @@ export class SecureEtcd extends pulumi.ComponentResource {
    * Per member, the node bundle its secret holds (certs, keys, the EncryptionConfiguration, the manifest;
    * see secretStore/bundle.ts). Secret.
    */
-  readonly nodeBundles: Record<string, pulumi.Output<string>>;
+  readonly nodeBundles: Readonly<Record<M, pulumi.Output<string>>>;
   /** The KMS key, the per-member secrets and roles, the key archive (unless `secretStore.enabled` is false). */
   readonly secretStore?: NodeSecretStore;
   /**
@@ -90,12 +99,12 @@ export class SecureEtcd extends pulumi.ComponentResource {
    * that runs it every `secretStore.bootstrapIntervalMinutes`: the node fetches its bundle from Secrets
    * Manager with its own role. NOT a secret — it holds no key — and under EC2's 16 KB.
    */
-  readonly nodeUserData?: Record<string, pulumi.Output<string>>;
+  readonly nodeUserData?: Readonly<Record<M, pulumi.Output<string>>>;
   /**
    * Only with `secretStore.offlineCloudInit` (air-gapped labs; refused for prod): user data that carries
    * the member's private keys and encryption keys itself. Secret.
    */
-  readonly offlineNodeCloudInit?: Record<string, pulumi.Output<string>>;
+  readonly offlineNodeCloudInit?: Readonly<Record<M, pulumi.Output<string>>>;
   /** The environment the settings resolved for (policies and reports read it). */
   readonly environment: pulumi.Output<string>;
   /** Whether snapshots are on. */
@@ -114,17 +123,22 @@ export class SecureEtcd extends pulumi.ComponentResource {
   /** The snapshot job: rendered manifests always, Kubernetes objects with `kubernetesProvider`. */
   readonly snapshotJob?: SnapshotJob;
 
-  constructor(name: string, args: SecureEtcdArgs, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, args: SecureEtcdArgs<M>, opts?: pulumi.ComponentResourceOptions) {
     super("secure-etcd:index:SecureEtcd", name, {}, opts);
     const { kubernetesProvider, replicaProvider, previousEncryptionKeys, ...config } = args;
     const source = `SecureEtcd ${JSON.stringify(name)} args`;
-    const { config: parsed, settings: s } = parseSettings(config, "", source);
+    // Known values are checked now (preview); member Inputs not yet known get stand-ins here and are
+    // checked by the same schema when they resolve (`resolved`). Only `resolved` is ever rendered.
+    const planned = parseSettings(withStandIns(config), "", source);
+    const { config: parsed, settings: s } = planned;
+    const resolved = resolveSettings(config, planned, source);
     const nameProblem = resourceNameProblem(name, s);
     if (nameProblem) throw new ConfigError([{ path: "(resource name)", message: nameProblem }], source);
     for (const warning of s.warnings) pulumi.log.warn(`${name}: ${warning}`, this);
     const states = keyStateRecords(s);
     if (previousEncryptionKeys) refuseUnsafeTransition(previousEncryptionKeys, states, s, source);
-    this.settings = s;
+    this.settings = resolved;
+    this.memberNames = s.members.map((m) => m.name as M);
     this.encryptionKeyStates = pulumi.output(states);
     // A record of plain JSON values; pulumi.output's deep unwrapping type adds nothing here.
     this.environment = pulumi.output(s.environment);
@@ -134,10 +148,10 @@ export class SecureEtcd extends pulumi.ComponentResource {
       promotionRecord(parsed, packageVersion()),
     ) as unknown as pulumi.Output<PromotionRecord>;
 
-    const pki = issuePki(name, s, this);
+    const pki = issuePki(name, s, resolved, this);
     this.caCertPem = pki.ca.certPem;
     this.caValidityEndTime = pki.ca.validityEndTime;
-    this.members = memberTls(s, pki);
+    this.members = memberTls(s, pki) as Record<M, MemberTls>;
     this.clients = Object.fromEntries(
       clientRoles.map((r) => [r, { certPem: pki.leaf(r).certPem, keyPem: pki.leaf(r).keyPem }]),
     ) as Record<ClientRole, ClientTls>;
@@ -153,25 +167,27 @@ export class SecureEtcd extends pulumi.ComponentResource {
         }),
       ),
     );
-    const delivery = createNodeDelivery(name, s, (m) => this.nodeMaterial(m), keys.material, this);
-    this.nodeBundles = delivery.bundles;
+    const delivery = createNodeDelivery(name, s, resolved, (m) => this.nodeMaterial(m), keys.material, this);
+    this.nodeBundles = delivery.bundles as Record<M, pulumi.Output<string>>;
     this.secretStore = delivery.store;
-    this.nodeUserData = delivery.userData;
-    this.offlineNodeCloudInit = delivery.offlineCloudInit;
+    this.nodeUserData = delivery.userData as Record<M, pulumi.Output<string>> | undefined;
+    this.offlineNodeCloudInit = delivery.offlineCloudInit as Record<M, pulumi.Output<string>> | undefined;
 
+    // Everything that carries a member address is rendered from the resolved settings.
     this.etcdManifests = Object.fromEntries(
-      s.members.map((m) => [m.name, pulumi.output(renderEtcdManifest(s, m))]),
-    );
-    this.etcdEndpoints = pulumi.output(s.members.map(clientUrl));
-    this.peerUrls = pulumi.output(s.members.map(peerUrl));
-    this.apiserverFlags = pulumi.output(renderApiserverEtcdFlags(s));
-    this.kubeApiserverPatch = pulumi.output(renderKubeApiserverPatch(s));
-    this.kubeadmClusterConfiguration = pulumi.output(renderClusterConfiguration(s));
-    this.kubeadmPatches = pulumi.output(renderKubeadmPatches(s));
+      s.members.map((m, i) => [m.name, resolved.apply((r) => renderEtcdManifest(r, r.members[i]))]),
+    ) as Record<M, pulumi.Output<string>>;
+    this.etcdEndpoints = resolved.apply((r) => r.members.map(clientUrl));
+    this.peerUrls = resolved.apply((r) => r.members.map(peerUrl));
+    this.apiserverFlags = resolved.apply(renderApiserverEtcdFlags);
+    this.kubeApiserverPatch = resolved.apply(renderKubeApiserverPatch);
+    this.kubeadmClusterConfiguration = resolved.apply(renderClusterConfiguration);
+    this.kubeadmPatches = resolved.apply(renderKubeadmPatches);
 
     if (s.backup.enabled) {
       const backupClient = this.clients["backup-client"];
       const snapshots = createSnapshots(name, s, s.backup, {
+        etcdEndpoints: this.etcdEndpoints,
         tls: { certPem: backupClient.certPem, keyPem: backupClient.keyPem, caPem: this.caCertPem },
         kubernetesProvider,
         replicaProvider,
@@ -209,16 +225,29 @@ export class SecureEtcd extends pulumi.ComponentResource {
     });
   }
 
+  /**
+   * One member's certs and keys by name; throws naming the members there are when `name` is none of
+   * them (for names only known at run time, e.g. read from config).
+   */
+  member(name: M): MemberTls {
+    const found = Object.prototype.hasOwnProperty.call(this.members, name) ? this.members[name] : undefined;
+    if (!found)
+      throw new Error(
+        `SecureEtcd has no member ${JSON.stringify(name)}; its members are ${this.memberNames.map((m) => JSON.stringify(m)).join(", ")}`,
+      );
+    return found;
+  }
+
   /** Everything one member's node needs, as text (keys included: a secret). */
   private nodeMaterial(member: string): pulumi.Output<NodeMaterial> {
     const client = (r: ClientRole) => this.clients[r];
     return pulumi.secret(
       pulumi.all({
         caCertPem: this.caCertPem,
-        serverCertPem: this.members[member].serverCertPem,
-        serverKeyPem: this.members[member].serverKeyPem,
-        peerCertPem: this.members[member].peerCertPem,
-        peerKeyPem: this.members[member].peerKeyPem,
+        serverCertPem: this.member(member as M).serverCertPem,
+        serverKeyPem: this.member(member as M).serverKeyPem,
+        peerCertPem: this.member(member as M).peerCertPem,
+        peerKeyPem: this.member(member as M).peerKeyPem,
         apiserverClientCertPem: client("apiserver-etcd-client").certPem,
         apiserverClientKeyPem: client("apiserver-etcd-client").keyPem,
         healthcheckClientCertPem: client("healthcheck-client").certPem,

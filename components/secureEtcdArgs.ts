@@ -1,5 +1,6 @@
 import type * as aws from "@pulumi/aws";
 import type * as k8s from "@pulumi/kubernetes";
+import type * as pulumi from "@pulumi/pulumi";
 import type { ColdStorageClass } from "./backup/defaults";
 import type { EncryptionProvider, KeyAlgorithm, KeyState, MinTlsVersion, SettingsInput } from "./config";
 import type { KeyStateRecord } from "./encryption/transitions";
@@ -10,14 +11,17 @@ import type { KeyStateRecord } from "./encryption/transitions";
  * stop describing the same keys, so a drift (an arg accepted but ignored) cannot compile.
  */
 
-/** One etcd member (a control-plane node running etcd as a static pod). */
-export interface EtcdMemberArgs {
-  /** Member name, also the node name and the server/peer cert CN (lowercase DNS label, e.g. `cp-1`). */
-  name: string;
-  /** The address etcd listens on and advertises for clients (2379) and peers (2380). IPv4 or IPv6. */
-  ip: string;
-  /** Extra DNS names for the server and peer certs (the member name is always included). */
-  dnsNames?: string[];
+/**
+ * One etcd member (a control-plane node running etcd as a static pod). The name is plain (it names
+ * resources); the address and DNS names may come from other resources (e.g. an ENI's `privateIp`).
+ */
+export interface EtcdMemberArgs<M extends string = string> {
+  /** Member name, also the node name and the server/peer cert CN (lowercase DNS label, e.g. `cp-1`). Plain: it names resources. */
+  name: M;
+  /** The address etcd listens on and advertises for clients (2379) and peers (2380). IPv4 or IPv6. Validated when it resolves. */
+  ip: pulumi.Input<string>;
+  /** Extra DNS names for the server and peer certs (the member name is always included). Validated when they resolve. */
+  dnsNames?: pulumi.Input<pulumi.Input<string>[]>;
 }
 
 export interface EncryptionKeyArgs {
@@ -136,16 +140,20 @@ export interface SecretStoreArgs {
 }
 
 /**
- * Args for {@link SecureEtcd}. They are plain values, not `pulumi.Input`s, on purpose: members and keys
- * decide which resources exist, and every value is validated at preview time, before anything is created.
+ * Args for {@link SecureEtcd}. Member addresses and DNS names are `pulumi.Input`s (they can come from
+ * other resources and decide no resource); everything else is plain because it decides which resources
+ * exist (member names and count, key names and states, feature switches, environment) or is small
+ * config known when the program is written. Known values are validated at construction (preview);
+ * Inputs are validated by the same schema, with the same messages, when they resolve.
+ * `M` is the union of member names: pass literals and lookups by a name not listed fail to compile.
  */
-export interface SecureEtcdArgs {
+export interface SecureEtcdArgs<M extends string = string> {
   /** Cluster name (lowercase DNS label); part of the etcd cluster token. */
   clusterName: string;
   /** Environment (e.g. `dev`, `staging`, `prod`); part of the etcd cluster token and backup prefix. */
   environment: string;
   /** etcd members: an odd count from 1 to 7. */
-  members: EtcdMemberArgs[];
+  members: EtcdMemberArgs<M>[];
   /** Target etcd release (e.g. `3.5.16`); only flags this release accepts are rendered. 3.4.0 ≤ v < 3.7.0. */
   etcdVersion: string;
   /** etcd image (default `registry.k8s.io/etcd:<version>-0`). */
@@ -190,6 +198,9 @@ export interface SecureEtcdArgs {
 /** Args that are resources or deployment state, not config: the schema never sees them. */
 type ResourceArgs = "kubernetesProvider" | "replicaProvider" | "previousEncryptionKeys";
 
+/** The Args with every Input resolved: the shape the schema validates once values are known. */
+type ResolvedArgs<A> = pulumi.Unwrap<Omit<A, ResourceArgs>>;
+
 /** Every key path of a shape (`backup.objectLock.days`), arrays looked through. */
 type DeepKeys<T> = T extends readonly (infer E)[]
   ? DeepKeys<E>
@@ -199,8 +210,8 @@ type DeepKeys<T> = T extends readonly (infer E)[]
 
 /** The key paths an Args shape and the schema do not share (both `never` when they agree). */
 export type ArgsDrift<A> = {
-  onlyInArgs: Exclude<DeepKeys<Omit<A, ResourceArgs>>, DeepKeys<SettingsInput>>;
-  onlyInSchema: Exclude<DeepKeys<SettingsInput>, DeepKeys<Omit<A, ResourceArgs>>>;
+  onlyInArgs: Exclude<DeepKeys<ResolvedArgs<A>>, DeepKeys<SettingsInput>>;
+  onlyInSchema: Exclude<DeepKeys<SettingsInput>, DeepKeys<ResolvedArgs<A>>>;
 };
 
 type ExpectNoDrift<T extends { onlyInArgs: never; onlyInSchema: never }> = T;
@@ -209,4 +220,4 @@ type ExpectAssignable<T extends U, U> = [T, U];
 /** Fails to compile, naming the key, when an arg has no schema key or a schema key has no arg. */
 export type ArgsMatchSchema = ExpectNoDrift<ArgsDrift<SecureEtcdArgs>>;
 /** Fails to compile when an arg's type is one the schema would not accept. */
-export type ArgsAcceptedBySchema = ExpectAssignable<Omit<SecureEtcdArgs, ResourceArgs>, SettingsInput>;
+export type ArgsAcceptedBySchema = ExpectAssignable<ResolvedArgs<SecureEtcdArgs>, SettingsInput>;

@@ -4,12 +4,13 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ResolvedBackup } from "../config/backup";
 import type { SecureEtcdSettings } from "../config/schema";
 import { inEncryptionConfiguration, orderKeys } from "../encryption/render";
-import { clientUrl } from "../manifests/urls";
 import { SnapshotJob } from "./snapshotJob";
 import { readSnapshotScript } from "./snapshotScript";
 import { SnapshotStore } from "./snapshotStore";
 
 export interface SnapshotWiring {
+  /** The members' client URLs, from the resolved settings (addresses may be Inputs). */
+  etcdEndpoints: pulumi.Input<string[]>;
   /** Backup client cert and key, and the etcd CA cert. */
   tls: { certPem: pulumi.Output<string>; keyPem: pulumi.Output<string>; caPem: pulumi.Output<string> };
   kubernetesProvider?: k8s.Provider;
@@ -50,7 +51,7 @@ export function createSnapshots(
       clusterName: s.clusterName,
       environment: s.environment,
       schedule: b.schedule,
-      etcdEndpoints: s.members.map(clientUrl),
+      etcdEndpoints: w.etcdEndpoints,
       etcdVersion: s.etcdVersion,
       encryptionKeys: orderKeys(s.encryption.keys)
         .filter(inEncryptionConfiguration)

@@ -32,9 +32,10 @@ import { absolutePath, checked, dnsLabel, dnsName, flag, matching, oneOf, show, 
 import { resolveSecretStore, secretStoreSchema, type SecretStoreSettings } from "./secretStore";
 
 /*
- * THE config shape: one zod schema validates both the component's plain args and a stack's
- * `secure-etcd:*` config, so a bad value fails the same way, before any resource exists, whichever way
- * the user came in. The settings type every renderer works from is derived from it (never restated).
+ * THE config shape: one zod schema validates both the component's args (member Inputs once they
+ * resolve, see ../memberInputs.ts) and a stack's `secure-etcd:*` config, so a bad value fails the same
+ * way whichever way the user came in — known values before any resource exists. The settings type every
+ * renderer works from is derived from it (never restated).
  */
 
 /** Kubernetes puts the key name into the stored prefix `k8s:enc:<provider>:v1:<name>:`, so no colons. */

@@ -23,11 +23,13 @@ export interface NodeDelivery {
 
 /**
  * The bundles, the secret store that holds them, and the user data that makes each node fetch its own,
- * from the member material (certs, keys, EncryptionConfiguration) and the encryption keys.
+ * from the member material (certs, keys, EncryptionConfiguration) and the encryption keys. `s` decides
+ * what exists; the files are rendered from `resolved` (member addresses known).
  */
 export function createNodeDelivery(
   name: string,
   s: SecureEtcdSettings,
+  resolved: pulumi.Output<SecureEtcdSettings>,
   material: (member: string) => pulumi.Output<NodeMaterial>,
   keys: pulumi.Output<EncryptionKeyMaterial[]>,
   parent: pulumi.Resource,
@@ -35,13 +37,17 @@ export function createNodeDelivery(
   const perMember = <T>(f: (m: SecureEtcdSettings["members"][number]) => T): Record<string, T> =>
     Object.fromEntries(s.members.map((m) => [m.name, f(m)]));
   const bundles = perMember((m) =>
-    pulumi.secret(pulumi.all([material(m.name), keys]).apply(([mat, k]) => renderMemberBundle(s, m, mat, k))),
+    pulumi.secret(
+      pulumi
+        .all([material(m.name), keys, resolved])
+        .apply(([mat, k, r]) => renderMemberBundle(r, memberOf(r, m.name), mat, k)),
+    ),
   );
   const offlineCloudInit = s.secretStore.offlineCloudInit
     ? perMember((m) =>
         pulumi.secret(
-          material(m.name).apply((mat) => {
-            const { files, dirs } = nodeFiles(s, m, mat);
+          pulumi.all([material(m.name), resolved]).apply(([mat, r]) => {
+            const { files, dirs } = nodeFiles(r, memberOf(r, m.name), mat);
             return renderOfflineCloudInit(files, dirs);
           }),
         ),
@@ -75,4 +81,8 @@ export function createNodeDelivery(
     ),
   );
   return { bundles, store, userData, offlineCloudInit };
+}
+
+function memberOf(s: SecureEtcdSettings, name: string): SecureEtcdSettings["members"][number] {
+  return s.members.find((m) => m.name === name)!;
 }

@@ -11,7 +11,6 @@ export interface IssuedCa {
 }
 
 export interface IssuedCert {
-  profile: LeafProfile;
   certPem: pulumi.Output<string>;
   /** PKCS#8 is not what kubeadm writes; etcd and kube-apiserver read either. We keep the provider's PEM. */
   keyPem: pulumi.Output<string>;
@@ -46,8 +45,22 @@ export function issueCa(profile: CaProfile, o: IssueOptions): IssuedCa {
   return { key, cert, certPem: cert.certPem, validityEndTime: cert.validityEndTime };
 }
 
-/** The one generic function: a profile row in, a key + CSR + CA-signed cert out. */
-export function issueLeaf(profile: LeafProfile, ca: IssuedCa, o: IssueOptions): IssuedCert {
+/** A leaf's SANs, possibly still Outputs (member addresses can come from other resources). */
+export interface LeafSans {
+  dnsNames: pulumi.Input<string[]>;
+  ipAddresses: pulumi.Input<string[]>;
+}
+
+/**
+ * The one generic function: a profile row in, a key + CSR + CA-signed cert out. `sans` (default: the
+ * profile's own) carries the SANs from the resolved settings when member addresses are Inputs.
+ */
+export function issueLeaf(
+  profile: LeafProfile,
+  ca: IssuedCa,
+  o: IssueOptions,
+  sans: LeafSans = profile,
+): IssuedCert {
   const name = `${o.baseName}-${profile.id}`;
   const key = new tls.PrivateKey(`${name}-key`, privateKeyArgs(o.algorithm), { parent: o.parent });
   const csr = new tls.CertRequest(
@@ -55,8 +68,8 @@ export function issueLeaf(profile: LeafProfile, ca: IssuedCa, o: IssueOptions): 
     {
       privateKeyPem: key.privateKeyPem,
       subject: { commonName: profile.commonName },
-      dnsNames: profile.dnsNames,
-      ipAddresses: profile.ipAddresses,
+      dnsNames: sans.dnsNames,
+      ipAddresses: sans.ipAddresses,
     },
     { parent: o.parent },
   );
@@ -73,7 +86,6 @@ export function issueLeaf(profile: LeafProfile, ca: IssuedCa, o: IssueOptions): 
     { parent: o.parent },
   );
   return {
-    profile,
     certPem: cert.certPem,
     keyPem: pulumi.secret(key.privateKeyPem),
     validityEndTime: cert.validityEndTime,

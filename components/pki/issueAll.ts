@@ -10,8 +10,17 @@ export interface IssuedPki {
   leaf(id: string): IssuedCert;
 }
 
-/** The whole etcd PKI the settings call for: the CA and every row of the profile table. */
-export function issuePki(baseName: string, s: SecureEtcdSettings, parent: pulumi.Resource): IssuedPki {
+/**
+ * The whole etcd PKI the settings call for: the CA and every row of the profile table. Which certs exist
+ * comes from the construction-time settings `s`; their SANs from `resolved` (the same profile table over
+ * the settings once member addresses are known), so an address from another resource lands in the CSR.
+ */
+export function issuePki(
+  baseName: string,
+  s: SecureEtcdSettings,
+  resolved: pulumi.Output<SecureEtcdSettings>,
+  parent: pulumi.Resource,
+): IssuedPki {
   const opts = {
     baseName,
     algorithm: s.keyAlgorithm,
@@ -21,7 +30,14 @@ export function issuePki(baseName: string, s: SecureEtcdSettings, parent: pulumi
   };
   const ca = issueCa(caProfile(s), opts);
   const leaves = new Map<string, IssuedCert>();
-  for (const profile of leafProfiles(s)) leaves.set(profile.id, issueLeaf(profile, ca, opts));
+  const resolvedProfiles = resolved.apply(leafProfiles);
+  leafProfiles(s).forEach((profile, i) => {
+    const sans = {
+      dnsNames: resolvedProfiles.apply((p) => p[i].dnsNames),
+      ipAddresses: resolvedProfiles.apply((p) => p[i].ipAddresses),
+    };
+    leaves.set(profile.id, issueLeaf(profile, ca, opts, sans));
+  });
   return {
     ca,
     leaves,
