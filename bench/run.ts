@@ -87,7 +87,7 @@ async function main(): Promise<void> {
       results.mtls = await runMtls({
         workDir,
         runs: o.quick ? 1 : 3,
-        seconds: o.quick ? 1 : 3,
+        seconds: o.quick ? 1 : 2,
         concurrency: 64,
         checkPerf: o.checkPerf,
         log,
@@ -96,7 +96,7 @@ async function main(): Promise<void> {
       results.snapshot = await runSnapshotPath({
         workDir,
         sizesMiB: o.quick ? [8, 32] : [64, 256, 1024],
-        runsFor: (mib) => (o.quick ? 1 : mib >= 1024 ? 2 : 3),
+        runsFor: (mib) => (o.quick ? 1 : mib >= 1024 ? 1 : 3),
         log,
       });
     if (o.only.has("scaling")) results.scaling = await runScaling(o.quick ? 1 : 3, log);

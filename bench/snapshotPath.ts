@@ -93,7 +93,7 @@ async function fillTo(e: BenchEtcd, bytes: number, log: (l: string) => void): Pr
       await Promise.all(
         Array.from({ length: 64 }, () => c.put(`/bench/bulk/${Date.now()}-${i++}`).value(value()).exec()),
       );
-      if (i % 512 === 0) size = await dbSize(e);
+      size = await dbSize(e);
     }
     log(`snapshot: DB at ${round(size / MiB, 1)} MiB`);
     return size;
