@@ -45,6 +45,22 @@ function snapshotTables(r: BenchResults): string[] {
     out.push(
       `| ${f(z.dbBytes / 1024 / 1024, 0)} MiB | ${z.runs} | ${f(z.gzBytes / z.dbBytes, 2)} | ${f(z.bareSave.medianSeconds)} (${f(z.bareSave.mibPerSec, 1)}) | ${f(z.script.medianSeconds)} (${f(z.script.mibPerSec, 1)}) | ${f(z.scriptRatio)} | ${f(z.scriptBefore?.medianSeconds)} | ${f(z.scriptBeforeRatio)} | ${f(z.bareRestore.medianSeconds)} | ${f(z.restoreTool.medianSeconds)} | ${f(z.restoreRatio)} |`,
     );
+  const phases = ["health", "save", "status", "compress", "keyCheck", "upload", "verifyAndMarker"];
+  out.push(
+    "",
+    "snapshot.sh phases, median seconds (before → after): health check, save, `snapshot status`, compress + hashes + `gzip -t`, key-free check, upload, head-object check + marker",
+    "",
+    `| DB | ${phases.join(" | ")} |`,
+    `|---|${phases.map(() => "---").join("|")}|`,
+  );
+  for (const z of s.sizes)
+    out.push(
+      `| ${f(z.dbBytes / 1024 / 1024, 0)} MiB | ${phases
+        .map(
+          (p) => `${z.scriptBeforePhases ? `${f(z.scriptBeforePhases[p])} → ` : ""}${f(z.scriptPhases[p])}`,
+        )
+        .join(" | ")} |`,
+    );
   return [...out, ""];
 }
 

@@ -87,7 +87,7 @@ async function main(): Promise<void> {
       results.mtls = await runMtls({
         workDir,
         runs: o.quick ? 1 : 3,
-        seconds: o.quick ? 1 : 2,
+        seconds: o.quick ? 1 : 3,
         concurrency: 64,
         checkPerf: o.checkPerf,
         log,

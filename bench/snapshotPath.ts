@@ -53,6 +53,9 @@ export interface SizeResult {
   bareRestore: Timed;
   restoreTool: Timed;
   restoreRatio: number;
+  /** Median seconds per snapshot.sh phase (after, and before where measured). */
+  scriptPhases: Phases;
+  scriptBeforePhases?: Phases;
 }
 
 export interface SnapshotResult {
@@ -126,10 +129,41 @@ function awsEnv(c: Ctx): NodeJS.ProcessEnv {
   };
 }
 
+/** snapshot.sh's progress lines that end each phase, in order. */
+const phaseEnds: [phase: string, line: RegExp][] = [
+  ["health", /is healthy; saving/],
+  ["save", /^snapshot: saved \d+ bytes/],
+  ["status", /^snapshot: integrity ok/],
+  ["compress", /^snapshot: compressed to/],
+  ["keyCheck", /^snapshot: uploading to/],
+  ["upload", /^snapshot: uploaded /],
+  ["verifyAndMarker", /^snapshot: OK /],
+];
+
+export type Phases = Record<string, number>;
+
+/** Seconds per phase, from the time each progress line arrived. */
+function phasesOf(t0: number, lines: { t: number; text: string }[]): Phases {
+  const out: Phases = {};
+  let prev = t0;
+  for (const [phase, re] of phaseEnds) {
+    const at = lines.find((l) => re.test(l.text))?.t;
+    if (at === undefined) continue;
+    out[phase] = round((at - prev) / 1000, 2);
+    prev = at;
+  }
+  return out;
+}
+
+const lastPhases = new Map<string, Phases[]>();
+
 async function runScript(c: Ctx, script: string): Promise<number> {
   const work = fs.mkdtempSync(path.join(c.work, "job-"));
+  const lines: { t: number; text: string }[] = [];
+  const t0 = Date.now();
   const r = await run("sh", [script], {
     timeoutMs: 20 * 60_000,
+    onLine: (text) => lines.push({ t: Date.now(), text }),
     env: {
       ...awsEnv(c),
       ETCD_ENDPOINTS: c.e.clientUrl,
@@ -146,6 +180,7 @@ async function runScript(c: Ctx, script: string): Promise<number> {
   });
   fs.rmSync(work, { recursive: true, force: true });
   if (r.code !== 0) throw new Error(`snapshot.sh (${script}) exited ${r.code}: ${r.output.slice(-1500)}`);
+  lastPhases.set(script, [...(lastPhases.get(script) ?? []), phasesOf(t0, lines)]);
   return r.seconds;
 }
 
@@ -214,6 +249,7 @@ async function toolRestore(c: Ctx, key: string, target: string): Promise<number>
 async function measureSize(c: Ctx, targetMiB: number, runs: number): Promise<SizeResult> {
   const dbBytes = await fillTo(c.e, targetMiB * MiB, c.log);
   const bareFile = path.join(c.work, "bare.db");
+  lastPhases.clear();
   const variants = c.before ? (["bare", "script", "before"] as const) : (["bare", "script"] as const);
   c.log(`snapshot: ${targetMiB} MiB, ${runs} runs of ${variants.join(" / ")}…`);
   const save = await sideBySide(runs, variants as readonly ("bare" | "script" | "before")[], async (v) => {
@@ -221,6 +257,9 @@ async function measureSize(c: Ctx, targetMiB: number, runs: number): Promise<Siz
     await emptyBucket(c);
     return runScript(c, v === "script" ? snapshotScriptPath : c.before!);
   });
+  const phases = (script: string): Phases => medianPhases(lastPhases.get(script) ?? []);
+  const scriptPhases = phases(snapshotScriptPath);
+  const scriptBeforePhases = c.before ? phases(c.before) : undefined;
   // The object the last run uploaded, for the restore tool.
   if (!fs.existsSync(bareFile)) await bareSave(c, bareFile);
   await emptyBucket(c);
@@ -255,7 +294,18 @@ async function measureSize(c: Ctx, targetMiB: number, runs: number): Promise<Siz
     bareRestore: bareRestoreT,
     restoreTool,
     restoreRatio: round(restoreTool.medianSeconds / bareRestoreT.medianSeconds, 2),
+    scriptPhases,
+    scriptBeforePhases,
   };
+}
+
+function medianPhases(runs: Phases[]): Phases {
+  const out: Phases = {};
+  for (const [phase] of phaseEnds) {
+    const xs = runs.map((r) => r[phase]).filter((x) => x !== undefined);
+    if (xs.length) out[phase] = round(median(xs), 2);
+  }
+  return out;
 }
 
 /** The script as of `baselineCommit`, from git (undefined outside a clone). */
