@@ -18,6 +18,10 @@ const rules = {
   ),
   shared: importing(["rehearsal", "test"], "harness/ is shared by drills and tests: it imports neither"),
   noTests: importing(["test"], "rehearsal/ imports no test code"),
+  bench: importing(
+    ["rehearsal", "test"],
+    "bench/ imports components/, tools/ library modules and harness/, never rehearsal/ or test/",
+  ),
   noCommand: {
     regex: "^(\\.\\./)+tools/(commands(/|$)|cli$)",
     message: "a command is an entry point: import the library module it uses instead",
@@ -65,4 +69,5 @@ export default tseslint.config(
   restrict(["tools/commands/**/*.ts"], [rules.shipped, rules.noDispatcher]),
   restrict(["harness/**/*.ts"], [rules.shared, rules.noCommand]),
   restrict(["rehearsal/**/*.ts"], [rules.noTests, rules.noCommand, rules.noRehearseCommand]),
+  restrict(["bench/**/*.ts"], [rules.bench, rules.noCommand]),
 );

@@ -11,7 +11,7 @@
 #   2. `etcdctl snapshot save` with the backup client certificate;
 #   3. integrity check: `etcdutl snapshot status -w json` (etcd >= 3.5 with etcdutl present) or
 #      `etcdctl snapshot status -w json` (3.4/3.5; etcdctl lost it in 3.6) -> hash, revision, totalKey;
-#   4. gzip (+ `gzip -t`), SHA-256 of the compressed object and of the raw snapshot;
+#   4. gzip (GZIP_LEVEL, + `gzip -t`), SHA-256 of the compressed object and of the raw snapshot, in one pass;
 #   5. upload with SSE-KMS to s3://$S3_BUCKET/$S3_PREFIX<UTC timestamp>-<run id>-<member>.db.gz (a key
 #      no other run can pick: two runs in the same second never write, or clean up, each other's object)
 #      with metadata hash, revision, etcd-version, sha256 (+ db-sha256, total-key, member, and
@@ -51,6 +51,8 @@
 #                     own to it, etcd-io/etcd#10298; ~100 MiB/s makes 8 GiB about 80 s); enforced with
 #                     `timeout` where installed, then the next member is tried
 #   VERIFY_DOWNLOAD   true|false (false): also download the object again and compare its SHA-256
+#   GZIP_LEVEL        1-9 (1): gzip -1 is ~1.5x faster than gzip's default -6 and only slightly larger on
+#                     etcd data (npm run bench, README "Benchmarks"); raise it to trade time for storage
 #   ENCRYPTION_KEYS   optional, the EncryptionConfiguration's keys in order as `<provider>:<name> …`
 #                     (no key material): recorded on the object so a restore names the keys it needs
 #   Large databases (etcd allows up to 8 GiB): awscli uploads above S3_MULTIPART_THRESHOLD (64MB) as
@@ -191,6 +193,7 @@ S3_MAX_CONCURRENT_REQUESTS=${S3_MAX_CONCURRENT_REQUESTS:-4}
 S3_READ_TIMEOUT=${S3_READ_TIMEOUT:-300}
 S3_CONNECT_TIMEOUT=${S3_CONNECT_TIMEOUT:-30}
 VERIFY_DOWNLOAD=${VERIFY_DOWNLOAD:-false}
+GZIP_LEVEL=${GZIP_LEVEL:-1}
 ETCD_VERSION=${ETCD_VERSION:-}
 KMS_KEY_ID=${KMS_KEY_ID:-}
 ENCRYPTION_KEYS=${ENCRYPTION_KEYS:-}
@@ -206,6 +209,7 @@ fi
 case "$S3_PREFIX" in */) ;; *) S3_PREFIX="$S3_PREFIX/" ;; esac
 case "$S3_PREFIX" in /* | *..*) fail "S3_PREFIX '$S3_PREFIX' must be relative like <cluster>/<env>/ without '..'" ;; esac
 case "$VERIFY_DOWNLOAD" in true | false) ;; *) fail "VERIFY_DOWNLOAD must be true or false (got '$VERIFY_DOWNLOAD')" ;; esac
+case "$GZIP_LEVEL" in [1-9]) ;; *) fail "GZIP_LEVEL must be 1 to 9 (got '$GZIP_LEVEL')" ;; esac
 case "$ENCRYPTION_KEYS" in *[!A-Za-z0-9:._\ -]*) fail "ENCRYPTION_KEYS must be '<provider>:<name>' words (got '$ENCRYPTION_KEYS')" ;; esac
 for size in "$S3_MULTIPART_THRESHOLD" "$S3_MULTIPART_CHUNKSIZE"; do
   case "$size" in '' | *[!0-9KMGB]* | [!0-9]*) fail "S3 multipart sizes must look like 64MB (got '$size')" ;; esac
@@ -216,7 +220,7 @@ done
 for f in "$ETCD_CACERT" "$ETCD_CERT" "$ETCD_KEY"; do
   [ -r "$f" ] || fail "cannot read $f (backup client CA/cert/key: ETCD_CACERT, ETCD_CERT, ETCD_KEY)"
 done
-for tool in "$ETCDCTL" "$AWS_CLI" gzip sha256sum; do
+for tool in "$ETCDCTL" "$AWS_CLI" gzip sha256sum mkfifo tee; do
   command -v "$tool" >/dev/null 2>&1 || fail "required tool '$tool' not found in PATH"
 done
 { [ -d "$WORK_DIR" ] && [ -w "$WORK_DIR" ]; } || fail "WORK_DIR $WORK_DIR is not a writable directory"
@@ -362,14 +366,35 @@ done
 
 # ---------------------------------------------------------------------------------------------- compress
 STEP="compressing the snapshot"
-DB_SHA256=$(sha256_of "$DB")
+# One pass over the data: the raw snapshot's SHA-256 runs beside gzip (on another core), and the
+# compressed stream is hashed and checked with `gzip -t` as it is written (tee into a FIFO), instead of
+# reading the .gz back twice afterwards (npm run bench measured each extra pass).
 GZ="$TMP/snapshot.db.gz"
-gzip -c "$DB" >"$GZ" 2>"$TMP/gzip.err" || fail "gzip failed ($(last_line "$TMP/gzip.err"))"
-gzip -t "$GZ" 2>"$TMP/gzip.err" || fail "the compressed snapshot does not pass gzip -t ($(last_line "$TMP/gzip.err"))"
+sha256_of "$DB" >"$TMP/db.sha256" 2>"$TMP/dbsha.err" &
+db_sha_pid=$!
+mkfifo "$TMP/gz.fifo" "$TMP/gzsha.fifo" || fail "cannot create FIFOs in $TMP"
+gzip -t <"$TMP/gz.fifo" 2>"$TMP/gzipt.err" &
+gzip_t_pid=$!
+sha256sum <"$TMP/gzsha.fifo" >"$TMP/gz.sha256" 2>"$TMP/gzsha.err" &
+gz_sha_pid=$!
+{ gzip "-$GZIP_LEVEL" -c "$DB" 2>"$TMP/gzip.err" || echo "$?" >"$TMP/gzip.rc"; } |
+  { tee "$TMP/gz.fifo" "$TMP/gzsha.fifo" >"$GZ" 2>"$TMP/tee.err" || echo "$?" >"$TMP/tee.rc"; }
+gzip_t_rc=0
+wait "$gzip_t_pid" || gzip_t_rc=$?
+gz_sha_rc=0
+wait "$gz_sha_pid" || gz_sha_rc=$?
+db_sha_rc=0
+wait "$db_sha_pid" || db_sha_rc=$?
+[ ! -e "$TMP/gzip.rc" ] || fail "gzip failed ($(last_line "$TMP/gzip.err"))"
+[ ! -e "$TMP/tee.rc" ] || fail "writing the compressed snapshot failed ($(last_line "$TMP/tee.err"))"
+[ "$gzip_t_rc" -eq 0 ] || fail "the compressed snapshot does not pass gzip -t ($(last_line "$TMP/gzipt.err"))"
+[ "$db_sha_rc" -eq 0 ] || fail "cannot hash the snapshot ($(last_line "$TMP/dbsha.err"))"
+[ "$gz_sha_rc" -eq 0 ] || fail "cannot hash the compressed snapshot ($(last_line "$TMP/gzsha.err"))"
+DB_SHA256=$(cat "$TMP/db.sha256")
+SHA256=$(cut -d ' ' -f 1 "$TMP/gz.sha256")
 rm -f "$DB"
 SIZE=$(file_size "$GZ")
-SHA256=$(sha256_of "$GZ")
-log "compressed to $SIZE bytes, sha256 $SHA256"
+log "compressed to $SIZE bytes (gzip -$GZIP_LEVEL), sha256 $SHA256"
 
 # ---------------------------------------------------------------------------------------------- upload
 STEP="uploading the snapshot"

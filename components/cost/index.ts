@@ -1,2 +1,3 @@
 export * from "./prices";
 export * from "./secretStoreCost";
+export * from "./snapshotStorageCost";

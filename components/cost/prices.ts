@@ -6,9 +6,12 @@
  * two-rotation cap from the KMS page). Checked 2026-12-01.
  * Prices are USD, before tax and free tiers (the KMS free tier of 20,000 requests per month is per
  * account, not per stack, so it is not subtracted).
+ * S3 (snapshot bucket): S3 Standard in us-east-1, first 50 TB tier, from https://aws.amazon.com/s3/pricing/
+ * (checked 2026-12-02); other regions differ by a few percent.
  */
 export const prices = Object.freeze({
-  source: "https://aws.amazon.com/secrets-manager/pricing/, https://aws.amazon.com/kms/pricing/",
+  source:
+    "https://aws.amazon.com/secrets-manager/pricing/, https://aws.amazon.com/kms/pricing/, https://aws.amazon.com/s3/pricing/",
   checkedOn: "2026-12-01",
   /** Per secret per month; every replica counts as one more secret. */
   secretPerMonth: 0.4,
@@ -22,6 +25,12 @@ export const prices = Object.freeze({
   kmsBilledRotations: 2,
   /** Symmetric KMS requests (Secrets Manager's Decrypt on every GetSecretValue), per 10,000. */
   kmsPer10kRequests: 0.03,
+  /** S3 Standard storage, per GB-month (AWS bills GB as 2^30 bytes). */
+  s3StandardPerGbMonth: 0.023,
+  /** S3 PUT, COPY, POST, LIST requests (multipart create/part/complete each count), per 1,000. */
+  s3PutPer1kRequests: 0.005,
+  /** S3 GET, HEAD and other requests, per 1,000. */
+  s3GetPer1kRequests: 0.0004,
   /** Hours AWS bills as one month. */
   hoursPerMonth: 730,
 });

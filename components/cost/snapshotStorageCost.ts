@@ -1,0 +1,64 @@
+import { cronMaxIntervalMinutes } from "../config/cron";
+import type { SecureEtcdSettings } from "../config/schema";
+import { prices } from "./prices";
+
+/** What one snapshot.sh run sends to S3 besides the upload itself: key check, verify, marker read. */
+export const SNAPSHOT_GET_CLASS_REQUESTS_PER_RUN = 3;
+/** The marker write (the upload's own requests are counted from its parts). */
+export const SNAPSHOT_EXTRA_PUT_REQUESTS_PER_RUN = 1;
+/** awscli's multipart settings as snapshot.sh writes them (S3_MULTIPART_THRESHOLD / _CHUNKSIZE). */
+export const SNAPSHOT_MULTIPART_BYTES = 64 * 1024 * 1024;
+
+export interface SnapshotStorageCost {
+  environment: string;
+  schedule: string;
+  runsPerMonth: number;
+  /** Objects held at steady state: current for the retention, then noncurrent for noncurrentVersionDays. */
+  objectsKept: number;
+  objectBytes: number;
+  storedGb: number;
+  storageUsd: number;
+  requestsUsd: number;
+  /** SSE-KMS data-key requests (one per upload; S3 Bucket Keys make it fewer). */
+  kmsUsd: number;
+  totalUsd: number;
+}
+
+/**
+ * Monthly S3 cost of an environment's snapshots at steady state, from {@link prices}: its schedule
+ * (runs per day = 1440 / the schedule's longest gap: exact for evenly spaced schedules, a lower bound
+ * otherwise), its retention, and the size of one compressed snapshot. Undefined when backups are off.
+ */
+export function snapshotStorageCostOf(
+  s: Pick<SecureEtcdSettings, "environment" | "backup">,
+  objectBytes: number,
+): SnapshotStorageCost | undefined {
+  if (!s.backup.enabled) return undefined;
+  const schedule = s.backup.schedule.schedule;
+  const runsPerDay = 1440 / cronMaxIntervalMinutes(schedule);
+  const runsPerMonth = (runsPerDay * prices.hoursPerMonth) / 24;
+  const r = s.backup.retention;
+  const objectsKept = runsPerDay * (r.days + r.noncurrentVersionDays);
+  const storedGb = (objectsKept * objectBytes) / 1024 ** 3;
+  const parts =
+    objectBytes > SNAPSHOT_MULTIPART_BYTES ? Math.ceil(objectBytes / SNAPSHOT_MULTIPART_BYTES) + 2 : 1;
+  const putRequests = runsPerMonth * (parts + SNAPSHOT_EXTRA_PUT_REQUESTS_PER_RUN);
+  const getRequests = runsPerMonth * SNAPSHOT_GET_CLASS_REQUESTS_PER_RUN;
+  const storageUsd = storedGb * prices.s3StandardPerGbMonth;
+  const requestsUsd =
+    (putRequests / 1000) * prices.s3PutPer1kRequests + (getRequests / 1000) * prices.s3GetPer1kRequests;
+  const kmsUsd =
+    ((runsPerMonth * (1 + SNAPSHOT_EXTRA_PUT_REQUESTS_PER_RUN)) / 10_000) * prices.kmsPer10kRequests;
+  return {
+    environment: s.environment,
+    schedule,
+    runsPerMonth,
+    objectsKept,
+    objectBytes,
+    storedGb,
+    storageUsd,
+    requestsUsd,
+    kmsUsd,
+    totalUsd: storageUsd + requestsUsd + kmsUsd,
+  };
+}
