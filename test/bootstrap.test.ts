@@ -291,7 +291,7 @@ const modeOf = (p: string) => (fs.statSync(p).mode & 0o7777).toString(8).padStar
 
 // ---------------------------------------------------------------------------------------------
 
-describe("node bootstrap script (tools/bootstrap/secure-etcd-bootstrap.sh)", function () {
+describe("node bootstrap script (tools/bootstrap/secure-etcd-bootstrap.sh), the real AWS CLI against a loopback Secrets Manager @integration", function () {
   this.timeout(120_000);
   let sm: LocalSecretsManager;
   let fx: Fixture;
@@ -880,7 +880,7 @@ describe("node bootstrap script (tools/bootstrap/secure-etcd-bootstrap.sh)", fun
   });
 });
 
-describe("local Secrets Manager (harness/localSecretsManager.ts) as the AWS CLI sees it", function () {
+describe("local Secrets Manager (harness/localSecretsManager.ts) as the AWS CLI sees it @integration", function () {
   this.timeout(60_000);
   let sm: LocalSecretsManager;
   before(async () => {
