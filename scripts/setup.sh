@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what secure-etcd's rehearsal and tests need on a fresh Debian machine:
-# npm packages from the lock file, and (when missing) Debian's etcd 3.4, awscli, shellcheck and cloud-init (its schema check and write_files module test the node bootstrap).
+# npm packages from the lock file, and (when missing) Debian's etcd 3.4, awscli, shellcheck, cloud-init (its schema check and write_files module test the node bootstrap) and openssh-client (ssh-keygen cross-checks the emulated OpenSSH keys).
 # Idempotent: with everything installed it only checks, and runs `npm ci` when the lock file changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,7 @@ command -v aws >/dev/null 2>&1 || need+=(awscli)
 command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v cloud-init >/dev/null 2>&1 || need+=(cloud-init)
+command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 
 sudo_cmd=""
 [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
