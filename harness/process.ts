@@ -57,16 +57,30 @@ export function freePort(host: string): Promise<number> {
   });
 }
 
-/** A 127.0.0.x address (x in 100..250) nobody listens on at the given ports. */
+/**
+ * Where free addresses come from: 127.0.0.100–249, or one half of it per test lane (scripts/test.mjs
+ * sets SECURE_ETCD_TEST_LANE), so two lanes checking "is this address free?" at once never pick the same.
+ */
+function loopbackRange(): { first: number; count: number } {
+  const lane = process.env.SECURE_ETCD_TEST_LANE;
+  if (lane === "0") return { first: 100, count: 75 };
+  if (lane === "1") return { first: 175, count: 75 };
+  return { first: 100, count: 150 };
+}
+
+/** A 127.0.0.x address in loopbackRange() nobody listens on at the given ports. */
 export async function freeLoopbackAddress(ports: number[], avoid: readonly string[] = []): Promise<string> {
-  const start = Math.floor(Math.random() * 150);
-  for (let i = 0; i < 150; i++) {
-    const ip = `127.0.0.${100 + ((start + i) % 150)}`;
+  const { first, count } = loopbackRange();
+  const start = Math.floor(Math.random() * count);
+  for (let i = 0; i < count; i++) {
+    const ip = `127.0.0.${first + ((start + i) % count)}`;
     if (avoid.includes(ip)) continue;
     const problems = await Promise.all(ports.map((p) => portProblem(ip, p)));
     if (problems.every((p) => p === undefined)) return ip;
   }
-  throw new Error(`no free loopback address in 127.0.0.100-249 for ports ${ports.join(", ")}`);
+  throw new Error(
+    `no free loopback address in 127.0.0.${first}-${first + count - 1} for ports ${ports.join(", ")}`,
+  );
 }
 
 export function tailFile(file: string, lines = 25): string {

@@ -5,7 +5,8 @@
 // start-up, TLS handshakes that must time out), so a second lane on the second core roughly halves the
 // wall time. Why not mocha --parallel: the files that start the rendered cluster bind the fixed
 // 127.0.0.11–13 the rehearsal maps members to, so they must run one after another, in one lane. Every
-// other etcd a test starts picks a free address in 127.0.0.100–249 (harness/process.ts).
+// other etcd a test starts picks a free address in 127.0.0.100–249 (harness/process.ts), each lane from
+// its own half (SECURE_ETCD_TEST_LANE), so the lanes never race for one.
 //
 // The "rest" lane streams as it runs; the "loopback-cluster" lane is printed when it ends; the last lines
 // are the combined mocha summary (what .ci/run reads). Extra arguments go to both mochas.
@@ -55,13 +56,14 @@ function lanes() {
   ];
 }
 
-function runLane(lane, extra) {
+function runLane(lane, index, extra) {
   const mocha = path.join(root, "node_modules", ".bin", "mocha");
   const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), `test-lane-${lane.name}-`)), "out.log");
   const out = fs.openSync(log, "w");
   const started = Date.now();
   const child = spawn(mocha, [...extra, ...lane.files], {
     cwd: root,
+    env: { ...process.env, SECURE_ETCD_TEST_LANE: String(index) },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true, // its own process group, so an interrupt stops the lane and everything it started
   });
@@ -90,7 +92,7 @@ function summary(text) {
 
 async function main() {
   const extra = process.argv.slice(2);
-  const running = lanes().map((l) => runLane(l, extra));
+  const running = lanes().map((l, i) => runLane(l, i, extra));
   const stop = () => {
     for (const r of running)
       try {
