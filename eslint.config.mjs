@@ -43,7 +43,7 @@ const restrict = (files, patterns) => ({
 });
 
 export default tseslint.config(
-  { ignores: ["node_modules/**", "bin/**", ".rehearsal/**"] },
+  { ignores: ["node_modules/**", "bin/**", ".rehearsal/**", ".bench/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

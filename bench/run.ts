@@ -4,7 +4,9 @@
  *   --only <mtls|snapshot|scaling|cost>   run one section (repeatable)
  *   --quick                               small sizes and short runs, for a smoke run
  *   --check-perf                          also run `etcdctl check perf --load=s` (60 s) on the TLS etcd
- * Start it under the etcd lock on a shared machine: `flock /tmp/secure-etcd-etcd.lock npm run bench`.
+ *   --out DIR                             where to write; default bench/ for a full run, .bench/ for a
+ *                                         --quick or --only run (so a smoke run never replaces the
+ *                                         committed full results)
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -48,18 +50,22 @@ async function versions(): Promise<BenchResults["versions"]> {
   };
 }
 
-function options(): { only: Set<Section>; quick: boolean; checkPerf: boolean } {
+function options(): { only: Set<Section>; quick: boolean; checkPerf: boolean; outDir: string } {
   const { values } = parseArgs({
     options: {
       only: { type: "string", multiple: true },
       quick: { type: "boolean", default: false },
       "check-perf": { type: "boolean", default: false },
+      out: { type: "string" },
     },
   });
   const only = new Set((values.only ?? [...sections]) as Section[]);
   for (const s of only)
     if (!sections.includes(s)) throw new Error(`--only ${s}: expected one of ${sections.join(", ")}`);
-  return { only, quick: values.quick ?? false, checkPerf: values["check-perf"] ?? false };
+  const quick = values.quick ?? false;
+  const full = !quick && values.only === undefined;
+  const outDir = path.resolve(values.out ?? (full ? __dirname : path.join(__dirname, "..", ".bench")));
+  return { only, quick, checkPerf: values["check-perf"] ?? false, outDir };
 }
 
 async function main(): Promise<void> {
@@ -109,11 +115,13 @@ async function main(): Promise<void> {
     fs.rmSync(workDir, { recursive: true, force: true });
   }
   results.durationSeconds = Math.round((Date.now() - started) / 1000);
-  const out = path.join(__dirname);
+  const out = o.outDir;
+  fs.mkdirSync(out, { recursive: true });
   fs.writeFileSync(path.join(out, "results.json"), `${JSON.stringify(results, null, 2)}\n`);
   fs.writeFileSync(path.join(out, "results.md"), renderMarkdown(results));
   if (results.snapshot) fs.writeFileSync(path.join(out, "snapshot.svg"), snapshotSvg(results.snapshot));
-  log(`wrote bench/results.json, bench/results.md${results.snapshot ? ", bench/snapshot.svg" : ""}`);
+  const rel = path.relative(process.cwd(), out) || ".";
+  log(`wrote ${rel}/results.json, ${rel}/results.md${results.snapshot ? `, ${rel}/snapshot.svg` : ""}`);
 }
 
 main().then(
