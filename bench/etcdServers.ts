@@ -16,9 +16,9 @@ import type { SecureEtcdSettings } from "../components/config/schema";
 import { renderArtifacts } from "../harness/artifacts";
 import { planCluster } from "../harness/clusterPlan";
 import { withFlags } from "../harness/etcdFlags";
-import { etcdctlTlsArgs, runEtcdctl } from "../harness/etcdctl";
+import { etcdctlTlsArgs, runEtcdctl, untilHealthy } from "../harness/etcdctl";
 import { layout } from "../harness/layout";
-import { freeLoopbackAddress, sleep, spawnManaged, tailFile, type ManagedProcess } from "../harness/process";
+import { freeLoopbackAddress, spawnManaged, type ManagedProcess } from "../harness/process";
 
 export interface ClientTls {
   ca: string;
@@ -51,22 +51,18 @@ async function ipFor(): Promise<string> {
 }
 
 async function waitHealthy(e: Omit<BenchEtcd, "stop">): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const r = await runEtcdctl("etcdctl", [
-      `--endpoints=${e.clientUrl}`,
-      ...e.etcdctlTls,
-      "endpoint",
-      "health",
-    ]);
-    if (r.code === 0) return;
-    if (e.proc.exitStatus !== undefined || Date.now() > deadline) {
-      await e.proc.stop();
-      throw new Error(
-        `${e.label} on ${e.clientUrl} did not become healthy: ${r.output}\n${tailFile(e.proc.logFile)}`,
-      );
-    }
-    await sleep(200);
+  try {
+    await untilHealthy({
+      name: e.label,
+      endpoint: e.clientUrl,
+      tlsArgs: e.etcdctlTls,
+      proc: e.proc,
+      logFile: e.proc.logFile,
+      timeoutMs: 30_000,
+    });
+  } catch (err) {
+    await e.proc.stop();
+    throw err;
   }
 }
 

@@ -6,9 +6,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { planCluster, type InstalledNode, type MemberPlan } from "./clusterPlan";
-import { endpointHealth } from "./etcdctl";
+import { etcdctlTlsArgs, untilHealthy } from "./etcdctl";
 import { layout } from "./layout";
-import { portProblem, requireBinary, sleep, spawnManaged, tailFile, type ManagedProcess } from "./process";
+import { portProblem, requireBinary, spawnManaged, type ManagedProcess } from "./process";
 
 export interface StartClusterOptions {
   /** Artifacts directory (DIR/pki, DIR/manifests/<member>/etcd.yaml, ...). */
@@ -194,26 +194,17 @@ class LocalCluster implements RunningCluster {
 
   private async untilHealthy(name: string, deadline: number, timeoutMs: number): Promise<void> {
     const m = this.member(name);
-    const proc = this.procs.get(name);
-    for (;;) {
-      if (!proc || proc.exitStatus !== undefined)
-        throw new Error(
-          `etcd member ${name} exited (${proc?.exitStatus ?? "not started"}) before it became healthy; ` +
-            `last lines of ${m.logFile}:\n${tailFile(m.logFile)}`,
-        );
-      const h = await endpointHealth(this.etcdctlBinary, this.dir, m.clientUrl);
-      if (h.healthy) {
-        this.log(`${name}: healthy at ${m.clientUrl}`);
-        return;
-      }
-      if (Date.now() > deadline)
-        throw new Error(
-          `etcd member ${name} did not report healthy at ${m.clientUrl} within ${Math.round(timeoutMs / 1000)} s ` +
-            `(etcdctl endpoint health: ${h.output.split("\n").slice(-2).join(" ")}); last lines of ${m.logFile}:\n` +
-            tailFile(m.logFile),
-        );
-      await sleep(300);
-    }
+    await untilHealthy({
+      name,
+      endpoint: m.clientUrl,
+      tlsArgs: etcdctlTlsArgs(this.dir, "healthcheck-client"),
+      proc: this.procs.get(name),
+      logFile: m.logFile,
+      timeoutMs,
+      deadline,
+      etcdctlBinary: this.etcdctlBinary,
+    });
+    this.log(`${name}: healthy at ${m.clientUrl}`);
   }
 
   async stopMember(name: string): Promise<void> {

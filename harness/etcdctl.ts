@@ -2,7 +2,7 @@
 import type { ClientRole } from "../components/secureEtcd";
 import { run, type RunResult } from "../tools/shared/process";
 import { layout } from "./layout";
-import { cleanEnv } from "./process";
+import { cleanEnv, sleep, tailFile, type ManagedProcess } from "./process";
 
 /** `--cacert/--cert/--key` for one of the client certs in the artifacts directory. */
 export function etcdctlTlsArgs(dir: string, role: ClientRole): string[] {
@@ -44,6 +44,46 @@ export async function endpointHealth(
   ]);
   return { healthy: r.code === 0 && r.output.includes("is healthy"), output: r.output };
 }
+/**
+ * Polls `etcdctl endpoint health` on one member until it passes. Throws, with the last lines of the
+ * member's log, as soon as its process exits or once the deadline passes.
+ */
+export async function untilHealthy(o: {
+  name: string;
+  endpoint: string;
+  /** `--cacert/--cert/--key` (none for a plaintext endpoint). */
+  tlsArgs: readonly string[];
+  proc: ManagedProcess | undefined;
+  logFile: string;
+  timeoutMs: number;
+  /** Shared by members started together (default: now + timeoutMs). */
+  deadline?: number;
+  etcdctlBinary?: string;
+}): Promise<void> {
+  const deadline = o.deadline ?? Date.now() + o.timeoutMs;
+  for (;;) {
+    if (!o.proc || o.proc.exitStatus !== undefined)
+      throw new Error(
+        `etcd member ${o.name} exited (${o.proc?.exitStatus ?? "not started"}) before it became healthy; ` +
+          `last lines of ${o.logFile}:\n${tailFile(o.logFile)}`,
+      );
+    const r = await runEtcdctl(o.etcdctlBinary ?? "etcdctl", [
+      `--endpoints=${o.endpoint}`,
+      ...o.tlsArgs,
+      "endpoint",
+      "health",
+    ]);
+    if (r.code === 0 && r.output.includes("is healthy")) return;
+    if (Date.now() > deadline)
+      throw new Error(
+        `etcd member ${o.name} did not report healthy at ${o.endpoint} within ${Math.round(o.timeoutMs / 1000)} s ` +
+          `(etcdctl endpoint health: ${r.output.split("\n").slice(-2).join(" ")}); last lines of ${o.logFile}:\n` +
+          tailFile(o.logFile),
+      );
+    await sleep(300);
+  }
+}
+
 export interface MemberRow {
   id: string;
   status: string;
