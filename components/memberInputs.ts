@@ -26,26 +26,32 @@ const isPending = (v: unknown): boolean => pulumi.Output.isInstance(v) || v inst
  */
 const standInIp = (i: number): string => `2001:db8:5ec:e7cd::${(i + 1).toString(16)}`;
 
+/** Which of a member's Inputs are not known yet (an Output or a Promise, or a list holding one). */
+function pendingOf(m: MemberInput | undefined): { ip: boolean; dnsNames: boolean } {
+  const dns = m?.dnsNames;
+  return {
+    ip: isPending(m?.ip),
+    dnsNames: isPending(dns) || (Array.isArray(dns) && dns.some(isPending)),
+  };
+}
+
 /** The args with every Input not known at construction replaced by a valid stand-in. */
 export function withStandIns(config: ConfigWithInputs): Record<string, unknown> {
   if (!Array.isArray(config.members)) return config;
   const members = config.members.map((m: MemberInput, i: number) => {
     if (typeof m !== "object" || m === null) return m;
-    const dns = m.dnsNames;
-    const dnsPending = isPending(dns) || (Array.isArray(dns) && dns.some(isPending));
-    return { ...m, ip: isPending(m.ip) ? standInIp(i) : m.ip, ...(dnsPending ? { dnsNames: [] } : {}) };
+    const pending = pendingOf(m);
+    return { ...m, ip: pending.ip ? standInIp(i) : m.ip, ...(pending.dnsNames ? { dnsNames: [] } : {}) };
   });
   return { ...config, members };
 }
 
 /** True when some member's ip or dnsNames is an Input (then only the resolved settings carry them). */
 export function hasPendingInputs(config: ConfigWithInputs): boolean {
-  return (config.members ?? []).some(
-    (m) =>
-      isPending(m?.ip) ||
-      isPending(m?.dnsNames) ||
-      (Array.isArray(m?.dnsNames) && m.dnsNames.some(isPending)),
-  );
+  return (config.members ?? []).some((m) => {
+    const pending = pendingOf(m);
+    return pending.ip || pending.dnsNames;
+  });
 }
 
 /**
