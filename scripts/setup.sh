@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Installs what secure-etcd's rehearsal and tests need on a fresh Debian machine:
-# npm packages from the lock file, and (when missing) Debian's etcd 3.4, awscli, shellcheck, cloud-init (its schema check and write_files module test the node bootstrap) and openssh-client (ssh-keygen cross-checks the emulated OpenSSH keys).
+# npm packages from the lock file; (when missing) Debian's etcd 3.4, awscli, shellcheck, cloud-init (its
+# schema check and write_files module test the node bootstrap) and openssh-client (ssh-keygen
+# cross-checks the emulated OpenSSH keys); the upstream binaries built from their Go modules (etcd
+# 3.5/3.6/3.7, kube-apiserver and kubectl, etcd's benchmark tool: scripts/build-upstream.mjs, cached
+# outside the clone); and the Python virtualenv with moto and parliament (upstream/python/requirements.txt).
 # Idempotent: with everything installed it only checks, and runs `npm ci` when the lock file changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +18,8 @@ command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v cloud-init >/dev/null 2>&1 || need+=(cloud-init)
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
+command -v go >/dev/null 2>&1 || need+=(golang-go)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 
 sudo_cmd=""
 [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
@@ -54,4 +60,19 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   echo "setup: npm ci"
   npm ci --no-audit --no-fund --loglevel=error
 fi
-echo "setup: ready (etcd $(etcd --version 2>/dev/null | head -1 | awk '{print $3}'), node $(node --version))"
+
+# Upstream binaries: built once per machine (a fresh machine: about 25 minutes on 2 cores, with progress).
+node scripts/build-upstream.mjs
+
+# moto and parliament in a virtualenv keyed by the requirements file's hash (the harness computes the same).
+cache="${SECURE_ETCD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/secure-etcd}"
+venv="$cache/venv-$(sha256sum upstream/python/requirements.txt | cut -c1-12)"
+if [ ! -f "$venv/.complete" ]; then
+  echo "setup: creating the Python virtualenv (moto, parliament) in $venv — about 1 min"
+  # Made in place (a venv's scripts name its path); .complete marks a finished install.
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps -r upstream/python/requirements.txt
+  touch "$venv/.complete"
+fi
+echo "setup: ready (etcd $(etcd --version 2>/dev/null | head -1 | awk '{print $3}') + built $(node -e 'console.log(require("./upstream/binaries.json").builds.map(b=>b.id+" "+b.version).join(", "))'), node $(node --version))"
