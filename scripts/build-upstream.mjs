@@ -22,7 +22,9 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const upstreamDir = path.join(root, "upstream");
+// SECURE_ETCD_UPSTREAM_DIR: another table and its modules (the build script's own tests use it).
+const upstreamDir = path.resolve(process.env.SECURE_ETCD_UPSTREAM_DIR ?? path.join(root, "upstream"));
+const moduleLabel = (b) => path.relative(root, path.join(upstreamDir, b.module));
 const table = JSON.parse(fs.readFileSync(path.join(upstreamDir, "binaries.json"), "utf8"));
 
 export function cacheRoot() {
@@ -151,8 +153,8 @@ async function build(b) {
   fs.mkdirSync(work, { recursive: true });
   const log = path.join(work, "build.log");
   console.log(
-    `setup: building ${b.id} ${b.version} (${names.join(", ")}) from upstream/${b.module} — ` +
-      `first time on this machine only, about ${b.estimateMinutes} min on 2 cores; log: ${final}/build.log`,
+    `setup: building ${b.id} ${b.version} (${names.join(", ")}) from ${moduleLabel(b)} — ` +
+      `first time on this machine only, about ${b.estimateMinutes} min on 2 cores; log: ${log}`,
   );
   const started = Date.now();
   let compiled = 0;
@@ -179,7 +181,7 @@ async function build(b) {
     }
   } catch (e) {
     clearInterval(beat);
-    console.error(`setup: building ${b.id} ${b.version} from upstream/${b.module} failed: ${e.message}`);
+    console.error(`setup: building ${b.id} ${b.version} from ${moduleLabel(b)} failed: ${e.message}`);
     console.error(`setup: last lines of ${log}:\n${tail(log)}`);
     process.exit(1);
   }

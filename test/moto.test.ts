@@ -29,7 +29,15 @@ describe("moto server and the fault proxy @integration", function () {
 
   const secrets = () =>
     new SecretsManagerClient({ ...moto.clientConfig(), endpoint: proxy.url, maxAttempts: 1 });
-  const s3 = () => new S3Client({ ...moto.clientConfig(), endpoint: proxy.url, maxAttempts: 1 });
+  // No SDK checksums: the lost-bytes case must reach the store (the SDK would refuse the answer first).
+  const s3 = () =>
+    new S3Client({
+      ...moto.clientConfig(),
+      endpoint: proxy.url,
+      maxAttempts: 1,
+      requestChecksumCalculation: "WHEN_REQUIRED",
+      responseChecksumValidation: "WHEN_REQUIRED",
+    });
 
   it("serves Secrets Manager and S3 through the proxy, recording each operation", async () => {
     await secrets().send(new CreateSecretCommand({ Name: "a/b", SecretString: "v1" }));
