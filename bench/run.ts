@@ -50,18 +50,31 @@ async function versions(): Promise<BenchResults["versions"]> {
   };
 }
 
-function options(): { only: Set<Section>; quick: boolean; checkPerf: boolean; outDir: string } {
-  const { values } = parseArgs({
-    options: {
-      only: { type: "string", multiple: true },
-      quick: { type: "boolean", default: false },
-      "check-perf": { type: "boolean", default: false },
-      out: { type: "string" },
-    },
-  });
+const usage = `usage: npm run bench -- [--quick] [--only ${sections.join("|")}]... [--check-perf] [--out DIR]`;
+
+/** A bad flag: said with the usage and exit 2, not a stack trace. */
+class UsageError extends Error {}
+
+function options(): { only: Set<Section>; quick: boolean; checkPerf: boolean; outDir: string } | "help" {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        only: { type: "string", multiple: true },
+        quick: { type: "boolean", default: false },
+        "check-perf": { type: "boolean", default: false },
+        out: { type: "string" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }));
+  } catch (e) {
+    throw new UsageError(`bench: ${(e as Error).message}\n${usage}`);
+  }
+  if (values.help) return "help";
   const only = new Set((values.only ?? [...sections]) as Section[]);
   for (const s of only)
-    if (!sections.includes(s)) throw new Error(`--only ${s}: expected one of ${sections.join(", ")}`);
+    if (!sections.includes(s))
+      throw new UsageError(`bench: --only ${s}: expected one of ${sections.join(", ")}`);
   const quick = values.quick ?? false;
   const full = !quick && values.only === undefined;
   const outDir = path.resolve(values.out ?? (full ? __dirname : path.join(__dirname, "..", ".bench")));
@@ -70,6 +83,7 @@ function options(): { only: Set<Section>; quick: boolean; checkPerf: boolean; ou
 
 async function main(): Promise<void> {
   const o = options();
+  if (o === "help") return console.log(usage);
   const started = Date.now();
   const log = (l: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(0)}s] ${l}`);
   const cpus = os.cpus();
@@ -127,6 +141,10 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (e: unknown) => {
+    if (e instanceof UsageError) {
+      console.error(e.message);
+      process.exit(2);
+    }
     console.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
     process.exit(1);
   },
