@@ -237,7 +237,7 @@ describe("docs: every command shown runs, and takes the flags shown", function (
     entry.labels.add(program.label);
     for (const f of flagsOf(c.command).filter((f) => f !== "--help"))
       if (!entry.flags.has(f)) entry.flags.set(f, `${c.page}:${c.line}`);
-    byProgram.set(program.label, entry);
+    byProgram.set(key, entry);
   }
   for (const { argv, labels, flags } of byProgram.values()) {
     const label = [...labels].join(" = ");
