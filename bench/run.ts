@@ -50,17 +50,21 @@ async function versions(): Promise<BenchResults["versions"]> {
   };
 }
 
-function options(): { only: Set<Section>; quick: boolean; checkPerf: boolean; outDir: string } {
+const usage = `usage: npm run bench -- [--quick] [--only ${sections.join("|")}]... [--check-perf] [--out DIR]`;
+
+function options(): { only: Set<Section>; quick: boolean; checkPerf: boolean; outDir: string } | "help" {
   // The shared repeated-flag rule: each flag once, except --only (repeatable).
   const values = parseFlags(process.argv.slice(2), {
     only: { type: "string", multiple: true },
     quick: { type: "boolean", default: false },
     "check-perf": { type: "boolean", default: false },
     out: { type: "string" },
+    help: { type: "boolean", short: "h", default: false },
   } as const);
+  if (values.help) return "help";
   const only = new Set((values.only ?? [...sections]) as Section[]);
   for (const s of only)
-    if (!sections.includes(s)) throw new Error(`--only ${s}: expected one of ${sections.join(", ")}`);
+    if (!sections.includes(s)) throw new UsageError("--only", `${s}: expected one of ${sections.join(", ")}`);
   const quick = values.quick ?? false;
   const full = !quick && values.only === undefined;
   const outDir = path.resolve(values.out ?? (full ? __dirname : path.join(__dirname, "..", ".bench")));
@@ -69,6 +73,7 @@ function options(): { only: Set<Section>; quick: boolean; checkPerf: boolean; ou
 
 async function main(): Promise<void> {
   const o = options();
+  if (o === "help") return console.log(usage);
   const started = Date.now();
   const log = (l: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(0)}s] ${l}`);
   const cpus = os.cpus();
@@ -127,7 +132,7 @@ main().then(
   () => process.exit(0),
   (e: unknown) => {
     if (e instanceof UsageError) {
-      console.error(`bench: ${e.message}`);
+      console.error(`bench: ${e.message}\n${usage}`);
       process.exit(2);
     }
     console.error(e instanceof Error ? (e.stack ?? e.message) : String(e));

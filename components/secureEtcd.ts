@@ -115,7 +115,7 @@ export class SecureEtcd<M extends string = string> extends pulumi.ComponentResou
   readonly encryptionKeyStates: pulumi.Output<KeyStateRecord[]>;
   /**
    * The package version and the promotable settings (nothing secret) with their fingerprint: the stack
-   * promoted from this one compares it at preview (see README "Promotion").
+   * promoted from this one compares it at preview (docs/promotion.md).
    */
   readonly promotion: pulumi.Output<PromotionRecord>;
   /** The snapshot bucket and policies (when backups are enabled). */

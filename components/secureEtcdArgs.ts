@@ -217,7 +217,7 @@ export interface SecureEtcdSchemaArgs {
   members: EtcdMember[];
   /** Target etcd release (e.g. `3.5.21`); only flags this release accepts are rendered. */
   etcdVersion: string;
-  /** etcd image (default `registry.k8s.io/etcd:<version>-0`); tagged, never `:latest`. */
+  /** etcd image (default `registry.k8s.io/etcd:<etcdVersion>-0`); tagged, never `:latest`. */
   etcdImage?: string;
   /** Key algorithm of every key of the PKI: `ECDSA-P256` (default), `ECDSA-P384`, `RSA-2048`, `RSA-3072`, `RSA-4096`. */
   keyAlgorithm?: KeyAlgorithm;

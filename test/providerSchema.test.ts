@@ -1,11 +1,7 @@
 import { strict as assert } from "node:assert";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import {
-  Analyzer,
-  type AnalyzeResult,
-  type PropertyDefinition,
-} from "@pulumi/pulumi/provider/experimental/analyzer";
+import type { AnalyzeResult, PropertyDefinition } from "@pulumi/pulumi/provider/experimental/analyzer";
 import * as ts from "typescript";
 import {
   encryptionProviders,
@@ -17,6 +13,7 @@ import {
 } from "../components";
 import { coldStorageClasses } from "../components/backup/defaults";
 import { repoRoot } from "../harness/stackFiles";
+import { providerDir, providerSchema } from "../scripts/docs/schema";
 import { SecureEtcd } from "../provider/secureEtcd";
 import { RecordingMocks, valueOf } from "./support/recordingMocks";
 import * as fs from "node:fs";
@@ -25,10 +22,6 @@ import * as fs from "node:fs";
  * What other languages get: the schema the SDK's own analyzer (what `pulumi package add` runs) infers from
  * provider/, and the provider's component under mocks (secrets stay secret: the schema cannot say so).
  */
-
-const providerDir = path.join(repoRoot, "provider");
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const providerPackage = require(path.join(providerDir, "package.json")) as Record<string, unknown>;
 
 const outputs = [
   "caCertPem",
@@ -71,7 +64,7 @@ describe("the component provider's schema, as the SDK's analyzer infers it from 
     "$ref" in p ? p.$ref.replace("#/types/secure-etcd:index:", "") : "";
 
   before(() => {
-    schema = new Analyzer(providerDir, "secure-etcd", providerPackage, new Set(["SecureEtcd"])).analyze();
+    schema = providerSchema(); // the SDK's Analyzer over provider/, once per process (the docs test shares it)
   });
 
   it("every arg of the config schema (and previousEncryptionKeys) is an input with a description; all plain", () => {
