@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import type { DeploymentContext } from "./config/replication";
 import { parseSettings, type SecureEtcdConfig, type SecureEtcdSettings } from "./config/schema";
 
 /*
@@ -62,12 +63,13 @@ export function resolveSettings(
   config: ConfigWithInputs,
   planned: { config: SecureEtcdConfig; settings: SecureEtcdSettings },
   source: string,
+  context: DeploymentContext = {},
 ): pulumi.Output<SecureEtcdSettings> {
   // Every value already known: the construction-time parse is the resolved one (no second run).
   if (!hasPendingInputs(config)) return pulumi.output(planned.settings) as pulumi.Output<SecureEtcdSettings>;
   return pulumi
     .output(config.members ?? [])
     .apply(
-      (members) => parseSettings({ ...config, members }, "", source).settings,
+      (members) => parseSettings({ ...config, members }, "", source, context).settings,
     ) as pulumi.Output<SecureEtcdSettings>;
 }

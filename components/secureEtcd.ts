@@ -20,6 +20,7 @@ import {
 } from "./manifests";
 import { resourceNameProblem } from "./naming";
 import { packageVersion } from "./packageInfo";
+import { checkedAgainstProviderRegion, constructionContext } from "./deploymentRegion";
 import { resolveSettings, withStandIns } from "./memberInputs";
 import { createNodeDelivery } from "./node/delivery";
 import { issuePki, type IssuedPki } from "./pki/issueAll";
@@ -129,9 +130,16 @@ export class SecureEtcd<M extends string = string> extends pulumi.ComponentResou
     const source = `SecureEtcd ${JSON.stringify(name)} args`;
     // Known values are checked now (preview); member Inputs not yet known get stand-ins here and are
     // checked by the same schema when they resolve (`resolved`). Only `resolved` is ever rendered.
-    const planned = parseSettings(withStandIns(config), "", source);
+    // Replica regions are checked against the region this deploys to (deploymentRegion.ts).
+    const context = constructionContext(this);
+    const planned = parseSettings(withStandIns(config), "", source, context);
     const { config: parsed, settings: s } = planned;
-    const resolved = resolveSettings(config, planned, source);
+    const resolved = checkedAgainstProviderRegion(
+      this,
+      parsed,
+      source,
+      resolveSettings(config, planned, source, context),
+    );
     const nameProblem = resourceNameProblem(name, s);
     if (nameProblem) throw new ConfigError([{ path: "(resource name)", message: nameProblem }], source);
     for (const warning of s.warnings) pulumi.log.warn(`${name}: ${warning}`, this);

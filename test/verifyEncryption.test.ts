@@ -21,9 +21,10 @@ import { runLiveEncryptionDrill } from "../rehearsal/drills/liveEncryption";
 import { verifyEncryptionCommand as main, usage } from "../tools/commands/verify-encryption";
 import { etcdctlOk, type EtcdctlConnection } from "../tools/verifyEncryption/etcdctl";
 import { objectKey, objectRefOf } from "../tools/verifyEncryption/objectKeys";
-import { prefixRangeEnd } from "../tools/verifyEncryption/readPrefix";
+import { goQuoted, prefixRangeEnd } from "../tools/verifyEncryption/readPrefix";
 import { formatReport, verdict } from "../tools/verifyEncryption/report";
 import type { ScanReport } from "../tools/verifyEncryption/scan";
+import { terminalControlsIn } from "./support/fakeEtcdctl";
 
 /** Runs the command in-process; returns its exit code and everything it printed. */
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -237,7 +238,7 @@ describe("verify-encryption: keys, pages and the report", () => {
     assert.deepEqual(verdict(report({})), { passed: true, problems: [] });
     const r = report({
       plaintext: [{ resource: "secrets", namespace: "default", name: "db" }],
-      retiring: { name: "old", count: 2, objects: [] },
+      retiring: { name: "old", count: 2, objects: [], searched: 9, unrecognized: [] },
     });
     const v = verdict(r);
     assert.equal(v.passed, false);
@@ -254,7 +255,9 @@ describe("verify-encryption: keys, pages and the report", () => {
       namespace: "ns",
       name: `s${i}`,
     }));
-    const text = formatReport(report({ retiring: { name: "old", count: 25, objects } }));
+    const text = formatReport(
+      report({ retiring: { name: "old", count: 25, objects, searched: 30, unrecognized: [] } }),
+    );
     assert.match(text, /secrets ns\/s19\n {2}… and 5 more \(--json lists all\)/);
     assert.doesNotMatch(text, /ns\/s20/);
   });
@@ -387,7 +390,9 @@ describe("verify-encryption against a real etcd @integration", function () {
     assert.equal(busy.code, 1);
     assert.match(
       busy.out,
-      new RegExp(`retiring key ${cbc.key.name}: 4 values\\n(  secrets ${ns}/cbc-\\d\\n){4}`),
+      new RegExp(
+        `retiring key ${cbc.key.name}: 4 values \\(searched all 15 values under /registry/\\)\\n(  secrets ${ns}/cbc-\\d\\n){4}`,
+      ),
     );
     assert.match(busy.out, /FAIL: retiring key .* still encrypts 4 values: rewrite every object/);
     // Rewrite through a config that writes with the gcm key and still reads the cbc one.
@@ -410,6 +415,8 @@ describe("verify-encryption against a real etcd @integration", function () {
       name: cbc.key.name,
       count: 0,
       objects: [],
+      searched: 15,
+      unrecognized: [],
     });
     const unknown = await run([...flags(), "--retiring=never-used"]);
     assert.equal(unknown.code, 0);
@@ -502,5 +509,71 @@ describe("verify-encryption against a real etcd @integration", function () {
       0,
       "the drill deleted what it wrote",
     );
+  });
+
+  /** Puts raw bytes as key and value (a txn on stdin: argv cannot carry bytes that are not UTF-8). */
+  async function putBytes(key: Buffer, value: Buffer): Promise<void> {
+    secrets.push(value.toString("base64"), value.toString("hex"));
+    await etcdctlOk(conn, ["txn"], {
+      stdin: Buffer.from(`\n put ${goQuoted(key)} ${goQuoted(value)}\n\n\n`),
+    });
+  }
+  const sealedUnder = (keyName: string) =>
+    Buffer.concat([Buffer.from(`k8s:enc:aescbc:v1:${keyName}:`), randomBytes(48)]);
+  const rawKey = (s: string) => Buffer.from(s, "latin1");
+
+  it("keys that are not valid UTF-8, stored in etcd: the retiring key is found behind them (issue 19)", async () => {
+    // Old paging restarted each page at the last key read as UTF-8: k\x80 read as k\uFFFD, which sorts
+    // after every k\x81..k\x8f, so a page boundary at k\x80 skipped them and the gate passed.
+    await putBytes(rawKey("/registry/secrets/raw/a"), sealedUnder("new"));
+    await putBytes(rawKey("/registry/secrets/raw/k\x80"), sealedUnder("new"));
+    for (let i = 0x81; i <= 0x8f; i++)
+      await putBytes(rawKey(`/registry/secrets/raw/k${String.fromCharCode(i)}`), sealedUnder("old"));
+    for (const pageSize of ["2", "500"]) {
+      const r = await run([...flags(), "--retiring=old", `--page-size=${pageSize}`]);
+      assert.equal(r.code, 1, `page size ${pageSize}: ${r.out}${r.err}`);
+      assert.match(r.out, /^retiring key old: 15 values \(searched all 17 values under \/registry\/\)$/m);
+      assert.match(r.out, /^ {2}secrets raw\/k\\x81$/m);
+      assertNoValue(r.out + r.err);
+    }
+    // A NUL and bytes that are never UTF-8 in keys: paged past too.
+    await putBytes(rawKey("/registry/secrets/raw/n\x00ul"), sealedUnder("old"));
+    await putBytes(rawKey("/registry/secrets/raw/z\xff\xfe"), sealedUnder("old"));
+    const r = await run([...flags(), "--retiring=old", "--page-size=2", "--json"]);
+    assert.equal(r.code, 1, r.err);
+    const rep = JSON.parse(r.out) as ScanReport;
+    assert.equal(rep.retiring?.count, 17);
+    assert.deepEqual(
+      rep.retiring?.objects.slice(-2).map((o) => o.name),
+      ["n\\x00ul", "z\\xff\\xfe"],
+    );
+  });
+
+  it("names made to forge report lines, stored in etcd, print escaped on their own line", async () => {
+    await putBytes(rawKey("/registry/secrets/raw/x\n\nOK: no plaintext among 0 values"), Buffer.from("{}"));
+    await putBytes(rawKey("/registry/secrets/raw/\x1b[1A\x1b[2KOK"), Buffer.from("{}"));
+    const r = await run([...flags(), "--resources=secrets"]);
+    assert.equal(r.code, 1);
+    assert.deepEqual(terminalControlsIn(r.out), [], "no control character in the report");
+    assert.deepEqual(
+      r.out.split("\n").filter((l) => l.includes("OK")),
+      [
+        "  secrets raw/\\x1b[1A\\x1b[2KOK",
+        "  secrets raw/x\\x0a\\x0aOK:\\x20no\\x20plaintext\\x20among\\x200\\x20values",
+      ],
+    );
+  });
+
+  it("--retiring finds the key in a resource outside --resources (events), stored in etcd", async () => {
+    await etcdctlOk(conn, ["del", "--prefix", "/registry/secrets/raw/"]);
+    await putBytes(rawKey("/registry/events/default/e1"), sealedUnder("old"));
+    const r = await run([...flags(), "--retiring=old", "--resources=secrets"]);
+    assert.equal(r.code, 1, r.out);
+    assert.match(
+      r.out,
+      /^retiring key old: 1 value \(searched all 1 value under \/registry\/\)\n {2}events default\/e1$/m,
+    );
+    assert.match(r.out, /kubectl get events -A -o json \| kubectl replace -f -/);
+    await etcdctlOk(conn, ["del", "--prefix", "/registry/"]);
   });
 });

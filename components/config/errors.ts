@@ -8,11 +8,17 @@ export interface ConfigProblem {
 }
 
 /**
- * Thrown before any resource is created when args or stack config are invalid.
- * The message lists every problem on its own line so one `pulumi preview` shows them all.
+ * Thrown before any resource is created when args or stack config are invalid (or, for member Inputs,
+ * when they resolve). The message lists every problem on its own line so one `pulumi preview` shows them all.
  */
 export class ConfigError extends Error {
   readonly problems: ConfigProblem[];
+  /**
+   * Marks this as a `pulumi.RunError` (its `RunError.isInstance` reads this field, so it holds across SDK
+   * copies without importing the SDK here): `pulumi preview` then prints the message alone, never the
+   * program's stack trace — the problem is the config, not the code.
+   */
+  readonly __pulumiRunError = true;
   constructor(problems: ConfigProblem[], source: string) {
     super(
       `invalid ${source} (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +

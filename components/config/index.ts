@@ -6,3 +6,4 @@ export * from "./schema";
 export * from "./secretStore";
 export * from "./stackConfig";
 export * from "./promotion";
+export * from "./replication";

@@ -20,15 +20,17 @@ import {
 } from "./constants";
 import { parseOrThrow, ProblemList } from "./errors";
 import {
-  canonicalIp,
   cipherSuitesProblem,
   dnsNameProblem,
   encryptedResourceProblems,
   imageProblem,
   ipProblem,
+  memberIdentityProblems,
+  memberNameProblem,
   pathOverlapProblems,
 } from "./checks";
 import { absolutePath, checked, dnsLabel, dnsName, flag, matching, oneOf, show, wholeHours } from "./fields";
+import { selfReplicationProblems, type DeploymentContext } from "./replication";
 import { resolveSecretStore, secretStoreSchema, type SecretStoreSettings } from "./secretStore";
 
 /*
@@ -45,7 +47,7 @@ const goDuration = /^\d+(ms|s|m|h)$/;
 
 const memberSchema = z
   .object({
-    name: matching(dnsLabel, "member name (lowercase DNS label, e.g. cp-1)"),
+    name: matching(dnsLabel, "member name (lowercase DNS label, e.g. cp-1)").pipe(checked(memberNameProblem)),
     ip: checked(ipProblem),
     dnsNames: z
       .array(matching(dnsName, "DNS name (lowercase, e.g. cp-1.etcd.internal)").pipe(checked(dnsNameProblem)))
@@ -174,19 +176,7 @@ function crossChecks(s: ParsedSettings, problems: ProblemList): void {
   if (n === 0) add("members", "must list at least one etcd member");
   else if (n % 2 === 0 || n > 7)
     add("members", `has ${n} members; etcd needs an odd member count from 1 to 7 to keep quorum safely`);
-  for (const field of ["name", "ip"] as const) {
-    const seen = new Map<string, number>();
-    s.members.forEach((m, i) => {
-      const value = field === "ip" ? canonicalIp(m.ip) : m.name;
-      const first = seen.get(value);
-      if (first === undefined) seen.set(value, i);
-      else
-        add(
-          `members[${i}].${field}`,
-          `${show(m[field])} duplicates members[${first}].${field}; ${field === "name" ? "names must be unique" : "each member needs its own address"}`,
-        );
-    });
-  }
+  for (const p of memberIdentityProblems(s.members)) add(p.path, p.message);
 
   const versionProblem = unsupportedVersionReason(s.etcdVersion);
   if (versionProblem) add("etcdVersion", versionProblem);
@@ -315,17 +305,19 @@ export type SecureEtcdConfig = ParsedSettings;
 /**
  * Validates raw args/config and fills in every default (snapshot defaults per environment included).
  * Throws one ConfigError listing every problem, each naming `${prefix}<key>`, the bad value and what is
- * allowed. Returns both the parsed config (Args-shaped, e.g. for handing to SecureEtcd) and the resolved
+ * allowed (replication targets against `context.stackRegion` too, when known). Returns both the parsed config (Args-shaped, e.g. for handing to SecureEtcd) and the resolved
  * settings.
  */
 export function parseSettings(
   raw: unknown,
   prefix: string,
   source: string,
+  context: DeploymentContext = {},
 ): { config: SecureEtcdConfig; settings: SecureEtcdSettings } {
   const s = parseOrThrow(settingsSchema, raw, prefix, source);
   const problems = new ProblemList(prefix);
   crossChecks(s, problems);
+  for (const p of selfReplicationProblems(s, context)) problems.add(p.path, p.message);
   const backup = resolveBackup(s.environment, s.backup, problems);
   const members = s.members.map((m) => m.name);
   const snapshotReplica = s.backup.enabled ? s.backup.replicaRegion : undefined;

@@ -76,7 +76,12 @@ export function loadStackConfig(allConfig: Record<string, string>, stackName: st
       kubeContext === undefined ? {} : { kubeContext },
     );
   }
-  const { config, settings } = parseSettings(raw, prefix, source);
+  // The AWS provider deploys to aws:region (when the stack file sets it): replicas must go elsewhere.
+  const region = allConfig["aws:region"];
+  const { config, settings } = parseSettings(raw, prefix, source, {
+    stackRegion: region?.trim() || undefined,
+    stackRegionSource: "aws:region",
+  });
   // The program names SecureEtcd after the cluster, so the cluster name carries the physical-name budget.
   const nameProblem = resourceNameProblem(settings.clusterName, settings);
   if (nameProblem) throw new ConfigError([{ path: `${prefix}clusterName`, message: nameProblem }], source);

@@ -4,16 +4,22 @@
  * Shows which promotable settings of the target stack file change to the source's (a readable diff),
  * validates the result with the stack loader, and writes the target only with --apply (comments and
  * order kept). Refuses (exit 2, the key named) to touch a key the environment owns, to skip an
- * environment, or to write a file the loader would reject. A dry run changes no file.
+ * environment, or to write a file the loader would reject. Exit 3 when a stack file's ESC
+ * `environment:` may supply a setting the promotion depends on (promote cannot open environments, so it
+ * names the settings to write in the file instead of guessing). Each flag once. A dry run changes no file.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { formatPlan, planPromotion, PromotionRefused, type StackText } from "../promote/plan";
+import { SettingsUnknowable } from "../promote/stackEnvironment";
 import { parseFlags, UsageError, type CommandIo } from "../shared/commandLine";
 import { stackConfigDir, stackFileIn } from "../shared/stackFiles";
 
-export const usage =
-  "usage: secure-etcd promote --from STACK --to STACK [--apply] [--only KEY,...] [--stacks-dir DIR]";
+export const usage = [
+  "usage: secure-etcd promote --from STACK --to STACK [--apply] [--only KEY,...] [--stacks-dir DIR]",
+  "Each flag once. Exit 0: planned (written with --apply); 1: failed; 2: refused or bad arguments;",
+  "3: a stack file's ESC environment: may supply a setting the promotion needs (write it in config:).",
+].join("\n");
 
 /** Each flag once (the shared repeated-flag rule): `--to staging --to prod` is refused, not last-wins. */
 const promoteFlags = {
@@ -67,6 +73,10 @@ export async function promoteCommand(
     if (e instanceof PromotionRefused) {
       io.err(`promote: refused: ${e.message}`);
       return 2;
+    }
+    if (e instanceof SettingsUnknowable) {
+      io.err(`promote: cannot know the settings: ${e.message}`);
+      return 3;
     }
     io.err(`promote: failed: ${(e as Error).message}`);
     return 1;

@@ -14,11 +14,24 @@ import {
   type StackSettings,
 } from "../../components";
 import { packageVersion } from "../../components/packageInfo";
+import {
+  describeLayer,
+  hasUnreadableLayer,
+  isKnowable,
+  readStackEnvironment,
+  SettingsUnknowable,
+  type StackEnvironment,
+} from "./stackEnvironment";
 
 /*
  * A promotion as data: which promotable settings of the target stack file change to the source's, the
  * target file's new text (comments and order kept: the yaml library's document API edits it in place),
  * and everything that makes the promotion unsafe. Pure: text in, plan out; the command writes.
+ *
+ * Settings are read as Pulumi will see them: a file's `config:` over its ESC `environment:`
+ * (stackEnvironment.ts). Where an imported or computed environment may supply a setting the plan
+ * depends on, promote cannot know it and says so (SettingsUnknowable, exit 3) instead of planning as if
+ * the setting took its default.
  */
 
 export interface StackText {
@@ -63,18 +76,22 @@ export interface PlanOptions {
 }
 
 export function planPromotion(source: StackText, target: StackText, o: PlanOptions = {}): PromotionPlan {
-  const src = loadStack(source);
-  const dst = loadStack(target);
-  checkChain(source.name, target, dst.program.promotedFrom);
+  const src = readStack(source);
+  const dst = readStack(target);
+  checkChain(source.name, target, dst);
   const keys = selectedKeys(o.only);
-  const before = promotionRecord(dst.args, packageVersion()).settings;
-  const wanted = promotionRecord(src.args, packageVersion()).settings;
+  requireKnowable(keys, [
+    [source, src],
+    [target, dst],
+  ]);
+  const before = promotionRecord(dst.settings.args, packageVersion()).settings;
+  const wanted = promotionRecord(src.settings.args, packageVersion()).settings;
   const doc = parseDocument(target.text);
   const sourceDoc = parseDocument(source.text);
   const changes: PromotionChange[] = [];
   for (const key of keys) {
     if (JSON.stringify(before[key]) === JSON.stringify(wanted[key])) continue;
-    const raw = sourceDoc.getIn(yamlPath(key));
+    const raw = writtenValue(sourceDoc, src, key);
     if (raw === undefined) {
       removeIn(doc, key);
       changes.push({ key, kind: "remove", from: before[key], to: wanted[key] });
@@ -83,39 +100,110 @@ export function planPromotion(source: StackText, target: StackText, o: PlanOptio
       changes.push({ key, kind: "set", from: before[key], to: wanted[key] });
     }
   }
-  refuseImplicitProviderChange(dst, changes, target.name);
+  refuseImplicitProviderChange(dst.settings, changes, target.name);
   // No padding inside [a, b]: keep the style stack files are written in.
   const text = changes.length > 0 ? doc.toString({ flowCollectionPadding: false }) : target.text;
-  const result = loadStack({ ...target, text }, "the promoted stack file");
-  checkOwnedKeysUntouched(dst, result, target.name);
+  const result = readStack({ ...target, text }, "the promoted stack file");
+  checkOwnedKeysUntouched(dst.settings, result.settings, target.name);
+  checkPromotedAsWanted(keys, wanted, result.settings, target.name);
   return { changes, text, warnings: versionWarnings(changes) };
 }
 
-function loadStack(s: StackText, what = `${s.file}`) {
+/** A stack file read as Pulumi will see it: its ESC environment's known values under its `config:`. */
+interface ReadStack {
+  settings: StackSettings;
+  /** The file's own `config:`, by full key. */
+  fileConfig: Record<string, unknown>;
+  env: StackEnvironment;
+}
+
+function readStack(s: StackText, what = `${s.file}`): ReadStack {
   const doc = parseDocument(s.text);
   if (doc.errors.length > 0)
     throw new PromotionRefused(s.file, `is not valid YAML: ${doc.errors[0].message}`);
-  const config = (doc.toJS() as { config?: Record<string, unknown> } | null)?.config ?? {};
+  const top = (doc.toJS() as { config?: Record<string, unknown>; environment?: unknown } | null) ?? {};
+  const fileConfig = top.config ?? {};
+  const env = readStackEnvironment(top.environment, s.file);
+  const effective = { ...env.staticConfig, ...fileConfig };
   const flat = Object.fromEntries(
-    Object.entries(config).map(([k, v]) => [
+    Object.entries(effective).map(([k, v]) => [
       k,
       typeof v === "object" && v !== null ? JSON.stringify(v) : String(v),
     ]),
   );
   try {
-    return loadStackConfig(flat, s.name);
+    return { settings: loadStackConfig(flat, s.name), fileConfig, env };
   } catch (e) {
-    if (e instanceof ConfigError) throw new PromotionRefused(what, e.message);
-    throw e;
+    if (!(e instanceof ConfigError)) throw e;
+    if (hasUnreadableLayer(env))
+      throw new SettingsUnknowable(
+        `${what} ${describeLayer(env)}, which may supply settings promote cannot read offline; ` +
+          `without them it is rejected (${e.message}). Write the settings it needs in its config: to promote it`,
+      );
+    throw new PromotionRefused(what, e.message);
   }
 }
 
-function checkChain(from: string, target: StackText, promotedFrom: string | undefined): void {
+/** The top-level config key a setting lives in: `backup.schedule` → `secure-etcd:backup`. */
+const configKeyOf = (key: string) => `${configNamespace}:${key.split(".")[0]}`;
+
+/**
+ * Every setting the plan reads must be knowable in both files: an imported (or computed) environment may
+ * set one the file leaves out, and the file's value or the default would then be a guess.
+ */
+function requireKnowable(keys: readonly ConfigKeyPath[], stacks: [StackText, ReadStack][]): void {
+  const problems = stacks.flatMap(([s, r]) => {
+    const unknown = [...new Set(keys.map(configKeyOf))].filter((k) => !isKnowable(r.env, r.fileConfig, k));
+    return unknown.length === 0
+      ? []
+      : [
+          `${s.file} ${describeLayer(r.env)} and leaves ${unknown.join(", ")} out of its config:, so an environment may set ${unknown.length === 1 ? "it" : "them"}`,
+        ];
+  });
+  if (problems.length > 0)
+    throw new SettingsUnknowable(
+      `${problems.join("; ")}. Promote cannot read ESC environments offline: write those settings in the ` +
+        `stack file's config: (a value there wins over every environment), or leave them out with --only`,
+    );
+}
+
+/** The source's value for `key` as written: in its config: if the file sets that block, else its inline environment. */
+function writtenValue(sourceDoc: Document, src: ReadStack, key: ConfigKeyPath): unknown {
+  if (Object.hasOwn(src.fileConfig, configKeyOf(key))) return sourceDoc.getIn(yamlPath(key));
+  let v: unknown = src.env.staticConfig[configKeyOf(key)];
+  for (const part of key.split(".").slice(1))
+    v = typeof v === "object" && v !== null ? (v as Record<string, unknown>)[part] : undefined;
+  return v;
+}
+
+/** After the write, each promoted setting must read (config: over the environment) as the source's. */
+function checkPromotedAsWanted(
+  keys: readonly ConfigKeyPath[],
+  wanted: Record<string, unknown>,
+  after: StackSettings,
+  target: string,
+): void {
+  const got = promotionRecord(after.args, packageVersion()).settings;
+  for (const key of keys)
+    if (JSON.stringify(got[key]) !== JSON.stringify(wanted[key]))
+      throw new PromotionRefused(
+        key,
+        `would read ${JSON.stringify(got[key] ?? null)} in ${target} after the promotion, not the source's ${JSON.stringify(wanted[key] ?? null)} (${target}'s environment: sets ${configKeyOf(key)}; move it into config: first)`,
+      );
+}
+
+function checkChain(from: string, target: StackText, dst: ReadStack): void {
+  const key = `${configNamespace}:promotedFrom`;
+  if (!isKnowable(dst.env, dst.fileConfig, key))
+    throw new SettingsUnknowable(
+      `${target.file} ${describeLayer(dst.env)} and leaves ${key} out of its config:, so promote cannot tell which stack ${target.name} is promoted from; write it in the file`,
+    );
+  const promotedFrom = dst.settings.program.promotedFrom;
   if (promotedFrom !== undefined) {
     const name = promotedFrom.split("/").pop();
     if (name !== from)
       throw new PromotionRefused(
-        `${configNamespace}:promotedFrom`,
+        key,
         `${target.name} is promoted from ${JSON.stringify(promotedFrom)}, not ${JSON.stringify(from)}; environments are not skipped`,
       );
     return;

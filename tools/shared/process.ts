@@ -13,6 +13,8 @@ export interface RunResult {
   stdout: string;
   stderr: string;
   timedOut: boolean;
+  /** Killed because stdout and stderr together passed `maxOutputBytes` (what was kept is cut short). */
+  overflowed: boolean;
   /** stdout and stderr, trimmed, for error messages. */
   output: string;
   seconds: number;
@@ -28,6 +30,11 @@ export interface RunOptions {
   input?: Buffer | string;
   /** Called with each complete stdout line as it arrives (progress output, timings). */
   onLine?: (line: string) => void;
+  /**
+   * Kill (SIGKILL) once stdout and stderr together pass this many bytes, and keep no more: a bound on
+   * the memory a command's output can take (default: none).
+   */
+  maxOutputBytes?: number;
 }
 
 /** Runs `cmd` with `args`; rejects only when it cannot be started. */
@@ -46,14 +53,27 @@ export function run(cmd: string, args: readonly string[], o: RunOptions = {}): P
     let stderr = "";
     let partial = "";
     let timedOut = false;
+    let overflowed = false;
+    let outputBytes = 0;
+    const keep = (d: Buffer): boolean => {
+      if (overflowed) return false;
+      outputBytes += d.length;
+      if (o.maxOutputBytes === undefined || outputBytes <= o.maxOutputBytes) return true;
+      overflowed = true;
+      child.kill("SIGKILL");
+      return false;
+    };
     child.stdout.on("data", (d: Buffer) => {
+      if (!keep(d)) return;
       stdout += d.toString();
       if (!o.onLine) return;
       const lines = (partial + d.toString()).split("\n");
       partial = lines.pop() ?? "";
       for (const line of lines) o.onLine(line);
     });
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.stderr.on("data", (d: Buffer) => {
+      if (keep(d)) stderr += d.toString();
+    });
     const timer = setTimeout(() => {
       timedOut = true;
       child.kill("SIGKILL");
@@ -67,7 +87,16 @@ export function run(cmd: string, args: readonly string[], o: RunOptions = {}): P
       clearTimeout(timer);
       if (partial && o.onLine) o.onLine(partial);
       const output = [stdout.trim(), stderr.trim()].filter(Boolean).join("\n");
-      resolve({ code, signal, stdout, stderr, timedOut, output, seconds: (Date.now() - started) / 1000 });
+      resolve({
+        code,
+        signal,
+        stdout,
+        stderr,
+        timedOut,
+        overflowed,
+        output,
+        seconds: (Date.now() - started) / 1000,
+      });
     });
   });
 }

@@ -12,11 +12,13 @@ import type { ScanOptions } from "./scan";
 export const usage = [
   "usage: secure-etcd verify-encryption --endpoints URLS --cacert FILE --cert FILE --key FILE",
   "         [--resources secrets,configmaps] [--retiring KEYNAME] [--json]",
-  "         [--etcd-prefix /registry] [--page-size 500] [--etcdctl PATH]",
+  "         [--etcd-prefix /registry] [--page-size 500] [--max-page-mib 64] [--etcdctl PATH]",
   "Scans what kube-apiserver stored in etcd (reads values, never prints one) and counts them per",
-  "provider and key. Exit 0: nothing in plaintext and the --retiring key encrypts nothing;",
-  "1: plaintext found (each named) or the retiring key is still in use; 2: bad arguments;",
-  "3: etcd could not be scanned (nothing was verified).",
+  "provider and key; with --retiring it searches every value under the etcd prefix for that key.",
+  "Each flag may be given once. Exit 0: nothing in plaintext and the --retiring key encrypts nothing;",
+  "1: plaintext found (each named) or the retiring key may still be in use; 2: bad arguments;",
+  "3: etcd could not be scanned completely (nothing was verified);",
+  "4: one value alone passes --max-page-mib, the memory bound of a page (nothing was verified).",
 ].join("\n");
 
 /** A bad argument: the shared UsageError, so every command names the flag the same way (exit 2). */
@@ -40,6 +42,7 @@ const verifyFlags = {
   json: { type: "boolean", default: false },
   "etcd-prefix": { type: "string", default: defaultEtcdPrefix },
   "page-size": { type: "string", default: "500" },
+  "max-page-mib": { type: "string", default: "64" },
   etcdctl: { type: "string", default: "etcdctl" },
   help: { type: "boolean", default: false },
 } as const;
@@ -63,6 +66,7 @@ export function parseVerifyArgs(argv: readonly string[]): VerifyArgs | "help" {
       retiring: values.retiring === undefined ? undefined : keyName(values.retiring),
       etcdPrefix: etcdPrefix(values["etcd-prefix"]!),
       pageSize: pageSize(values["page-size"]!),
+      maxPageBytes: maxPageMib(values["max-page-mib"]!) * 1024 * 1024,
     },
   };
 }
@@ -126,19 +130,33 @@ function resourceList(v: string): string[] {
   return [...new Set(list)];
 }
 
+/**
+ * A name the stored-value prefix can carry (classifyStoredValue: printable ASCII, no colon or space,
+ * at most 255): any other name could never be found, so its "encrypts nothing" would be a false pass.
+ */
 function keyName(v: string): string {
-  if (v === "" || /[:\s]/.test(v))
-    throw new ArgumentError("--retiring", `${JSON.stringify(v)} is not a key name (no colons or spaces)`);
+  if (!/^[\x21-\x39\x3b-\x7e]{1,255}$/.test(v))
+    throw new ArgumentError(
+      "--retiring",
+      `${JSON.stringify(v)} is not a key name (1-255 printable ASCII characters, no colons or spaces)`,
+    );
   return v;
 }
 
 function etcdPrefix(v: string): string {
-  if (!/^\/[^\s]*$/.test(v) || v === "/")
+  if (!/^\/[\x21-\x7e]*$/.test(v) || v === "/")
     throw new ArgumentError(
       "--etcd-prefix",
       `${JSON.stringify(v)} must be an absolute key prefix like /registry`,
     );
   return v.replace(/\/+$/, "");
+}
+
+function maxPageMib(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 1 || n > 4096)
+    throw new ArgumentError("--max-page-mib", `${JSON.stringify(v)} must be a whole number from 1 to 4096`);
+  return n;
 }
 
 function pageSize(v: string): number {

@@ -5,6 +5,7 @@
  * and argv is visible to every process on the node.
  */
 import { run } from "../shared/process";
+import { quotableDiagnostic } from "./displayText";
 
 export interface EtcdctlConnection {
   /** etcdctl binary: a path, or a name looked up on PATH. */
@@ -17,9 +18,12 @@ export interface EtcdctlConnection {
 
 export interface EtcdctlResult {
   code: number | null;
+  signal?: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
   timedOut: boolean;
+  /** Killed for passing `maxOutputBytes`. */
+  overflowed?: boolean;
 }
 
 export interface EtcdctlOptions {
@@ -28,17 +32,36 @@ export interface EtcdctlOptions {
   timeoutMs?: number;
   /** etcdctl's own --command-timeout (default 30s: a page of 500 values over TLS takes well under 1 s). */
   commandTimeout?: string;
+  /** Kill etcdctl once its output passes this many bytes (see run()). */
+  maxOutputBytes?: number;
 }
 
-/** An etcdctl call that failed; the message has the subcommand and etcdctl's error, never a value. */
+/**
+ * An etcdctl call that failed. The message names the subcommand, how it ended and the last line of
+ * etcdctl's error output (escaped, capped); never its standard output, which holds what etcd returned
+ * (a killed `get` leaves half a page of stored values there).
+ */
 export class EtcdctlError extends Error {
   constructor(
     readonly args: readonly string[],
     readonly result: EtcdctlResult,
   ) {
-    const why = result.timedOut ? "timed out" : (result.stderr.trim() || result.stdout.trim()).slice(-400);
-    super(`etcdctl ${args.slice(0, 2).join(" ")} failed (exit ${result.code ?? "none"}): ${why}`);
+    const ended = result.timedOut
+      ? "timed out"
+      : result.code === null
+        ? `killed${result.signal ? ` by ${result.signal}` : ""}`
+        : `exit ${result.code}`;
+    const why = quotableDiagnostic(result.stderr) || "no error output";
+    super(`etcdctl ${args[0] ?? ""} failed (${ended}): ${why}`);
     this.name = "EtcdctlError";
+  }
+}
+
+/** etcdctl could not be started at all (not installed, not executable). */
+export class EtcdctlNotRunnable extends Error {
+  constructor(message: string, cause: unknown) {
+    super(message, { cause });
+    this.name = "EtcdctlNotRunnable";
   }
 }
 
@@ -71,12 +94,20 @@ export async function runEtcdctl(
       env: etcdctlEnv(),
       input: o.stdin,
       timeoutMs: o.timeoutMs ?? 60_000,
+      maxOutputBytes: o.maxOutputBytes,
     });
-    return { code: r.code, stdout: r.stdout, stderr: r.stderr, timedOut: r.timedOut };
+    return {
+      code: r.code,
+      signal: r.signal,
+      stdout: r.stdout,
+      stderr: r.stderr,
+      timedOut: r.timedOut,
+      overflowed: r.overflowed,
+    };
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT")
-      throw new Error(`${c.etcdctl} not found (install etcdctl, or pass --etcdctl PATH)`, { cause: e });
-    throw e;
+      throw new EtcdctlNotRunnable(`${c.etcdctl} not found (install etcdctl, or pass --etcdctl PATH)`, e);
+    throw new EtcdctlNotRunnable((e as Error).message, e);
   }
 }
 

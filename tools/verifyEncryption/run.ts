@@ -5,12 +5,18 @@
  */
 import { UsageError, type CommandIo } from "../shared/commandLine";
 import { parseVerifyArgs, usage } from "./args";
+import { EtcdctlError, EtcdctlNotRunnable } from "./etcdctl";
+import { PageTooLargeError, ScanError } from "./readPrefix";
 import { formatReport, reportJson, verdict } from "./report";
 import { scanEncryption } from "./scan";
 
 export { usage };
 
-/** 0 pass; 1 plaintext remains or the retiring key still encrypts something; 2 bad arguments; 3 etcd not scanned. */
+/**
+ * 0 pass; 1 plaintext remains or the retiring key may still encrypt something; 2 bad arguments;
+ * 3 etcd could not be scanned completely; 4 a single key's value passes the memory bound. With 3 and 4
+ * nothing is reported as verified, and the message quotes nothing etcd returned.
+ */
 export async function verifyEncryption(
   argv: readonly string[],
   io: CommandIo = { out: console.log, err: console.error },
@@ -31,7 +37,16 @@ export async function verifyEncryption(
   try {
     report = await scanEncryption(args.connection, args.scan);
   } catch (e) {
-    io.err(`verify-encryption: could not scan etcd, nothing was verified: ${(e as Error).message}`);
+    if (e instanceof PageTooLargeError) {
+      io.err(`verify-encryption: ${e.message}`);
+      return 4;
+    }
+    // Only our own errors are quoted (they are written to hold no stored data); anything else is named.
+    const why =
+      e instanceof EtcdctlError || e instanceof EtcdctlNotRunnable || e instanceof ScanError
+        ? e.message
+        : `unexpected ${e instanceof Error ? e.name : typeof e}`;
+    io.err(`verify-encryption: could not scan etcd, nothing was verified: ${why}`);
     return 3;
   }
   const v = verdict(report);

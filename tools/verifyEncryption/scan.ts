@@ -1,7 +1,12 @@
 /**
  * The verify-encryption scan: every value of the named resources, classified by its stored prefix and
  * counted per provider and key; plaintext entries and entries still under the retiring key are kept BY
- * NAME only. Values are read and dropped page by page; none is kept or returned.
+ * NAME only (escaped). Values are read and dropped page by page; none is kept or returned.
+ *
+ * With a retiring key the scan reads every value under `<etcd-prefix>/`, not only the named resources:
+ * its report is the gate for dropping that key, and a key that still encrypts anything anywhere (an
+ * Event, a CRD, a resource the EncryptionConfiguration once covered) must not pass it. Values outside
+ * the named resources are only looked at for that key.
  */
 import {
   classifyStoredValue,
@@ -9,7 +14,14 @@ import {
   type StoredValueClass,
 } from "../../components/encryption/classifyStoredValue";
 import type { EtcdctlConnection } from "./etcdctl";
-import { defaultEtcdPrefix, objectRefOf, resourcePrefix, type ObjectRef } from "./objectKeys";
+import {
+  anyObjectRefOf,
+  defaultEtcdPrefix,
+  objectRefOf,
+  resourcePrefix,
+  resourceSegmentOf,
+  type ObjectRef,
+} from "./objectKeys";
 import { readPrefix } from "./readPrefix";
 
 export interface ScanOptions {
@@ -19,6 +31,8 @@ export interface ScanOptions {
   /** Key (or kms provider) name that is about to leave the EncryptionConfiguration. */
   retiring?: string;
   pageSize?: number;
+  /** Most etcdctl output held in memory at once (readPrefix's bound; default 64 MiB). */
+  maxPageBytes?: number;
 }
 
 export interface ProviderCount {
@@ -48,42 +62,76 @@ export interface ScanReport {
   seconds: number;
   counts: ProviderCount[];
   plaintext: PlaintextEntry[];
-  retiring?: { name: string; count: number; objects: ObjectRef[] };
+  retiring?: RetiringReport;
 }
 
-/** Reads every value of every resource once, at one revision. Throws EtcdctlError if etcd cannot be read. */
+export interface RetiringReport {
+  name: string;
+  /** Values under the key, anywhere under `<etcdPrefix>/`. */
+  count: number;
+  objects: ObjectRef[];
+  /** Every value under `<etcdPrefix>/` was searched for the key: how many. */
+  searched: number;
+  /**
+   * Values outside the named resources that start with `k8s:enc:` in no form a provider writes: the
+   * key may encrypt them (inside the named resources they are plaintext entries), so they fail the gate.
+   */
+  unrecognized: ObjectRef[];
+}
+
+/**
+ * Reads every value of every resource once (with a retiring key: every value under the prefix), at one
+ * revision. Throws EtcdctlError or ScanError if etcd cannot be read completely.
+ */
 export async function scanEncryption(c: EtcdctlConnection, o: ScanOptions): Promise<ScanReport> {
   const started = process.hrtime.bigint();
   const etcdPrefix = o.etcdPrefix ?? defaultEtcdPrefix;
   const counts = new Map<string, ProviderCount>();
   const plaintext: PlaintextEntry[] = [];
-  const retiring =
-    o.retiring === undefined ? undefined : { name: o.retiring, count: 0, objects: [] as ObjectRef[] };
+  const named = new Map(o.resources.map((r) => [r, Buffer.from(r)]));
+  const retiring: RetiringReport | undefined =
+    o.retiring === undefined
+      ? undefined
+      : { name: o.retiring, count: 0, objects: [], searched: 0, unrecognized: [] };
+  const ranges = retiring
+    ? [`${etcdPrefix.replace(/\/+$/, "")}/`]
+    : o.resources.map((r) => resourcePrefix(r, etcdPrefix));
   let revision: number | undefined;
   let scanned = 0;
   let pages = 0;
-  for (const resource of o.resources) {
-    for await (const page of readPrefix(c, resourcePrefix(resource, etcdPrefix), {
+  for (const range of ranges) {
+    for await (const page of readPrefix(c, range, {
       pageSize: o.pageSize,
       revision,
+      maxPageBytes: o.maxPageBytes,
     })) {
       revision = page.revision;
       pages++;
       for (const kv of page.kvs) {
-        scanned++;
+        const segment = resourceSegmentOf(kv.keyBytes, etcdPrefix);
+        const resource = [...named].find(([, b]) => segment?.equals(b))?.[0];
         const cls = classifyStoredValue(kv.value);
-        count(counts, resource, cls);
-        const ref = objectRefOf(kv.key, resource, etcdPrefix);
-        if (!cls.encrypted)
-          plaintext.push(
-            cls.reason === "unrecognized-prefix"
-              ? { ...ref, note: "starts with k8s:enc: but in no form a provider writes" }
-              : ref,
-          );
-        else if (retiring && cls.keyName === retiring.name) {
-          retiring.count++;
-          retiring.objects.push(ref);
+        const ref = () =>
+          resource === undefined
+            ? anyObjectRefOf(kv.keyBytes, etcdPrefix)
+            : objectRefOf(kv.keyBytes, resource, etcdPrefix);
+        if (resource !== undefined) {
+          scanned++;
+          count(counts, resource, cls);
+          if (!cls.encrypted)
+            plaintext.push(
+              cls.reason === "unrecognized-prefix"
+                ? { ...ref(), note: "starts with k8s:enc: but in no form a provider writes" }
+                : ref(),
+            );
         }
+        if (!retiring) continue;
+        retiring.searched++;
+        if (cls.encrypted && cls.keyName === retiring.name) {
+          retiring.count++;
+          retiring.objects.push(ref());
+        } else if (resource === undefined && !cls.encrypted && cls.reason === "unrecognized-prefix")
+          retiring.unrecognized.push(ref());
       }
     }
   }
