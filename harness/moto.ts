@@ -57,9 +57,10 @@ export interface StartMotoOptions {
   /** How long it may take to answer (default 60 s: moto imports a lot on a loaded machine). */
   startTimeoutMs?: number;
   /**
-   * Authorize Secrets Manager calls against the secret's ARN, as AWS does, instead of moto's `*`
-   * (moto 5.2.6 names a resource only for S3, IAM, STS and SQS, so a policy scoped to one secret's ARN
-   * would refuse even that secret): runs moto through harness/motoSecretsByArn.py.
+   * Secrets Manager as AWS behaves where moto 5.2.6 does not (harness/motoSecretsByArn.py): calls
+   * authorized against the secret's ARN instead of `*` (moto names a resource only for S3, IAM, STS and
+   * SQS, so a policy scoped to one secret would refuse even that secret), and UpdateSecretVersionStage
+   * moving what GetSecretValue reads.
    */
   secretsByArn?: boolean;
 }
