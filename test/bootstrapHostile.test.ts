@@ -489,6 +489,44 @@ describe("node bootstrap against hostile and unlucky input (issue 19) @integrati
       assert.equal(after.code, 0, after.stderr);
       assert.match(after.stdout, /already installed, nothing changed/);
     });
+
+    it("a TERM midway (systemd's TimeoutStartSec): exit 75 'interrupted', never an undocumented code; the next run completes the install", async () => {
+      const node = await installed();
+      const next = newCaBundle();
+      await aws.put(node.secretId, next.text);
+      const shim = tempDir("mv-shim-");
+      fs.writeFileSync(
+        path.join(shim, "mv"),
+        ["#!/bin/sh", 'case "$3" in */swap) ;; *) kill -TERM "$PPID" ;; esac', 'exec /bin/mv "$@"', ""].join(
+          "\n",
+        ),
+        { mode: 0o755 },
+      );
+      // Run directly: the journal keeps the staged files for the next run, which boot() would call leftovers.
+      const r = await runBootstrap({
+        secretId: node.secretId,
+        region: aws.region,
+        member: "cp-1",
+        cluster: fx.settings.clusterName,
+        environment: fx.settings.environment,
+        signingKey: fx.signing.publicKeyBase64,
+        endpointUrl: aws.proxy.url,
+        root: node.root,
+        shell: "dash",
+        env: {
+          ...aws.nodeEnv(node.secretId),
+          TMPDIR: tempDir("term-tmp-"),
+          PATH: `${shim}:${process.env.PATH}`,
+        },
+      });
+      assert.equal(r.code, bootstrapExit.retryLater, `exit ${r.code}: ${r.stderr}`);
+      assert.match(r.stderr, /interrupted; the next run completes or redoes the install/);
+      const again = await run1(node, {}, next.extra);
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stdout, /completed an install that was interrupted/);
+      assert.match(again.stdout, /etcd must be restarted/);
+      assert.equal(fs.readFileSync(path.join(node.root, p().caCert), "utf8"), next.caCertPem);
+    });
   });
 
   it("stuck day 2: a node off through a whole key rotation keeps renewing its certs (exit 79, the EncryptionConfiguration held) until SECURE_ETCD_ACCEPT_KEYS=1 takes the cluster's keys", async () => {

@@ -6,7 +6,7 @@
 # key); optional _ENDPOINT_URL, _ROOT (/), _STATE_DIR (/var/lib/secure-etcd), _OWNER (root:root),
 # _TIMEOUT (s per AWS call, 30), _ACCEPT_KEYS=1 (take encryption keys the rotation check holds back).
 # Exit: 0 installed/unchanged, 64 bad config, 65 refused (nothing written), 74 could not write (nothing
-# changed), 75 retry later, 79 installed but the EncryptionConfiguration held back.
+# changed), 75 retry later (or interrupted), 79 installed but the EncryptionConfiguration held back.
 # Never prints a secret or a value read from the bundle: no set -x.
 set -eu
 umask 077
@@ -50,7 +50,7 @@ T=$(mktemp -d "$D/$P.XXXXXX")
 C=
 unstage() { [ -n "$C" ] || [ ! -f "$T/swap" ] || while read -r w d; do rm -f "$w"; done <"$T/swap"; }
 trap 'unstage; rm -rf "$T"' EXIT
-trap 'exit 1' HUP INT TERM
+trap 'die 75 "interrupted; the next run completes or redoes the install"' HUP INT TERM
 { printf -- '-----BEGIN PUBLIC KEY-----\n' && printf '%s\n' "$SECURE_ETCD_SIGNING_KEY" | fold -w 64 &&
   printf -- '-----END PUBLIC KEY-----\n'; } >"$T/k0"
 openssl pkey -pubin -in "$T/k0" -out "$T/key" 2>/dev/null || die 64 "SECURE_ETCD_SIGNING_KEY is not a public key"
