@@ -59,14 +59,17 @@ export function renderBootstrapEnv(e: BootstrapEnv): string {
     ["SECURE_ETCD_SIGNING_KEY", e.signingKey],
     ["SECURE_ETCD_ENDPOINT_URL", e.endpointUrl],
   ];
-  return vars
-    .filter((v): v is [string, string] => v[1] !== undefined)
-    .map(([k, v]) => {
-      if (!envValue.test(v))
-        throw new Error(`bootstrap env: ${k}=${JSON.stringify(v)} has characters systemd would mangle`);
-      return `${k}=${v}\n`;
-    })
-    .join("");
+  return (
+    vars
+      // An empty value is left out: the bootstrap then stops with "set SECURE_ETCD_…" (exit 64).
+      .filter((v): v is [string, string] => v[1] !== undefined && v[1] !== "")
+      .map(([k, v]) => {
+        if (!envValue.test(v))
+          throw new Error(`bootstrap env: ${k}=${JSON.stringify(v)} has characters systemd would mangle`);
+        return `${k}=${v}\n`;
+      })
+      .join("")
+  );
 }
 
 /** A oneshot run of the bootstrap; exit 75 is "retry on the next tick", not a failed unit. */
