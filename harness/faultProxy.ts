@@ -114,7 +114,8 @@ export async function startFaultProxy(target: string, host = "127.0.0.1"): Promi
     }
     if (action?.kind === "delay") await sleep(action.ms);
     if (action?.kind === "dropRequestBytes") body = body.subarray(0, Math.max(0, body.length - action.bytes));
-    const headers = { ...req.headers, host: upstream.host, "content-length": String(body.length) };
+    // The client's Host stays: SigV4 signs it, and moto with IAM enforcement on checks the signature.
+    const headers = { ...req.headers, "content-length": String(body.length) };
     delete headers["transfer-encoding"];
     const out = http.request(
       { host: upstream.hostname, port: upstream.port, method: seen.method, path: seen.url, headers },

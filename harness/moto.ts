@@ -56,14 +56,17 @@ export interface StartMotoOptions {
   region?: string;
   /** How long it may take to answer (default 60 s: moto imports a lot on a loaded machine). */
   startTimeoutMs?: number;
+  /**
+   * Secrets Manager as AWS behaves where moto 5.2.6 does not (harness/motoSecretsByArn.py): calls
+   * authorized against the secret's ARN instead of `*` (moto names a resource only for S3, IAM, STS and
+   * SQS, so a policy scoped to one secret would refuse even that secret), and UpdateSecretVersionStage
+   * moving what GetSecretValue reads.
+   */
+  secretsByArn?: boolean;
 }
 
-async function post(url: string, body?: unknown): Promise<void> {
-  const r = await fetch(url, {
-    method: "POST",
-    body: body === undefined ? undefined : JSON.stringify(body),
-    headers: body === undefined ? undefined : { "content-type": "application/json" },
-  });
+async function post(url: string, body?: string): Promise<void> {
+  const r = await fetch(url, { method: "POST", body });
   if (!r.ok) throw new Error(`POST ${url}: HTTP ${r.status}`);
 }
 
@@ -97,12 +100,16 @@ export async function startMoto(o: StartMotoOptions): Promise<MotoServer> {
   const port = await freePort(host);
   fs.mkdirSync(o.workDir, { recursive: true, mode: 0o700 });
   const logFile = path.join(o.workDir, `moto-${port}.log`);
-  const proc = spawnManaged(
-    "moto",
-    pythonVenv().bin("moto_server"),
-    ["-H", host, "-p", String(port)],
-    logFile,
-  );
+  const venv = pythonVenv();
+  const listen = ["-H", host, "-p", String(port)];
+  const proc = o.secretsByArn
+    ? spawnManaged(
+        "moto",
+        venv.bin("python"),
+        [path.join(__dirname, "motoSecretsByArn.py"), ...listen],
+        logFile,
+      )
+    : spawnManaged("moto", venv.bin("moto_server"), listen, logFile);
   const endpoint = `http://${host}:${port}`;
   await untilAnswering(endpoint, proc, o.startTimeoutMs ?? 60_000);
   const credentialsOr = (c?: AwsCredentials): AwsCredentials => c ?? { ...motoRootCredentials };
@@ -133,7 +140,8 @@ export async function startMoto(o: StartMotoOptions): Promise<MotoServer> {
       return { endpoint, region, forcePathStyle: true, credentials: credentialsOr(c) };
     },
     reset: () => post(`${endpoint}/moto-api/reset`),
-    enforceIam: (freeCalls = 0) => post(`${endpoint}/moto-api/reset-auth`, { value: freeCalls }),
+    // moto reads the body as a bare number (`float(request.data)`), not JSON.
+    enforceIam: (freeCalls = 0) => post(`${endpoint}/moto-api/reset-auth`, String(freeCalls)),
     stop: () => proc.stop(),
   };
 }

@@ -46,7 +46,9 @@ export interface LiveDrillOutcome {
 export async function runClusterDrills(a: RenderedArtifacts, o: LiveDrillOptions): Promise<LiveDrillOutcome> {
   const workDir = path.join(a.outDir, "run");
   // Every member is installed the way a node installs itself: its secret, fetched by the node bootstrap.
-  o.log("• installing every member through the node bootstrap (Secrets Manager wire protocol, AWS CLI)…");
+  o.log(
+    "• installing every member through the node bootstrap (Secrets Manager on moto, AWS CLI, each node its own role)…",
+  );
   const installed = await installMembersThroughBootstrap(a, workDir);
   let cluster: RunningCluster;
   try {
@@ -60,7 +62,7 @@ export async function runClusterDrills(a: RenderedArtifacts, o: LiveDrillOptions
       log: (l) => o.log(`  ${l}`),
     });
   } catch (e) {
-    await installed.secrets.stop();
+    await installed.stop();
     throw e;
   }
   let keep = false;
@@ -71,7 +73,9 @@ export async function runClusterDrills(a: RenderedArtifacts, o: LiveDrillOptions
       await runTlsDrills({ dir: a.outDir, cluster, workDir, caKeyPem: a.caKeyPem, caCertPem: a.caCertPem }),
     );
     if (o.scope === "all") {
-      o.log("• node bootstrap: second run, renewal without a restart, refused bundles…");
+      o.log(
+        "• node bootstrap: second run, renewal without a restart, refused bundles (bad, signed by another key, written by another principal, re-staged)…",
+      );
       o.record(
         await runNodeBootstrapDrills({
           dir: a.outDir,
@@ -94,7 +98,7 @@ export async function runClusterDrills(a: RenderedArtifacts, o: LiveDrillOptions
   } finally {
     if (!keep) {
       await cluster.stop();
-      await installed.secrets.stop();
+      await installed.stop();
     }
   }
   const members = cluster.members.map((m) => ({

@@ -1,26 +1,13 @@
 import { strict as assert } from "node:assert";
 import { createHash, randomBytes, X509Certificate } from "node:crypto";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import * as tls from "node:tls";
 import { parse } from "yaml";
-import { validateSettings, type SecureEtcdSettings } from "../components/config";
-import {
-  orderKeys,
-  renderEncryptionConfiguration,
-  type EncryptionKeyMaterial,
-} from "../components/encryption/render";
-import { nodeFiles, nodePaths, type NodeMaterial } from "../components/manifests";
-import { renderNodeBundle } from "../components/secretStore/bundle";
-import { startLocalSecretsManager, type LocalSecretsManager } from "../harness/localSecretsManager";
-import {
-  foreignCa,
-  issueLeaf,
-  reissueWithExtraIps,
-  type CaPair,
-  type IssuedPair,
-} from "../harness/oneHostPki";
+import type { EncryptionKeyMaterial } from "../components/encryption/render";
+import { nodeFiles, nodePaths } from "../components/manifests";
+import { startNodeSecretsOnMoto, type NodeSecretsOnMoto } from "../harness/motoNodeSecrets";
+import { foreignCa, issueLeaf, reissueWithExtraIps } from "../harness/oneHostPki";
 import {
   cleanEnv,
   findBinary,
@@ -31,290 +18,67 @@ import {
   tailFile,
   type ManagedProcess,
 } from "../harness/process";
-import { bootstrapExit, bootstrapScriptPath, runBootstrap, type BootstrapResult } from "../tools/bootstrap";
+import { bootstrapExit, bootstrapScriptPath, runBootstrap } from "../tools/bootstrap";
 import { run } from "../tools/shared/process";
+import {
+  boot,
+  bundle,
+  editKeepingSeal,
+  expectRefusal,
+  keyLines,
+  listing,
+  makeFixture,
+  material,
+  memberPki,
+  modeOf,
+  newKey,
+  removeTempDirs,
+  reportTimings,
+  reseal,
+  secretNeedles,
+  showListing,
+  tempDir,
+  type BootOptions,
+  type Fixture,
+  type Node,
+} from "./support/bootstrapFixture";
 
 /*
- * The node bootstrap script, run with the real AWS CLI against a loopback Secrets Manager, into a
- * scratch root per member. Bundles are built the way the component builds them
- * (renderNodeBundle(nodeFiles(...))) from real certs and keys.
+ * The node bootstrap script, run with the real AWS CLI against moto (IAM enforcement on, each node with
+ * its own role's credentials from moto STS, through the fault proxy), into a scratch root per node.
+ * Bundles are built the way the component builds them (renderMemberBundleBody, sealed) from real certs.
  */
 
-const sha256 = (b: string | Buffer) => createHash("sha256").update(b).digest("hex");
 const region = "eu-west-1";
+after(removeTempDirs);
 
-// ---------------------------------------------------------------------------------------------
-// Fixture: a cluster's PKI and keys, and bundles made from them
-
-interface MemberPki {
-  name: string;
-  ip: string;
-  server: IssuedPair;
-  peer: IssuedPair;
-}
-
-interface Fixture {
-  settings: SecureEtcdSettings;
-  ca: CaPair;
-  members: Map<string, MemberPki>;
-  apiserver: IssuedPair;
-  healthcheck: IssuedPair;
-  keys: EncryptionKeyMaterial[];
-}
-
-const newKey = (name: string, state: EncryptionKeyMaterial["state"]): EncryptionKeyMaterial => ({
-  name,
-  state,
-  provider: "secretbox",
-  secretBase64: randomBytes(32).toString("base64"),
-});
-
-function memberPki(ca: CaPair, name: string, ip: string): MemberPki {
-  return {
-    name,
-    ip,
-    server: issueLeaf({
-      ca,
-      commonName: name,
-      uses: ["server_auth", "client_auth"],
-      dnsNames: [name, "localhost"],
-      ipAddresses: [ip, "127.0.0.1"],
-    }),
-    // 127.0.0.1 too: on one host every peer connects from it, and etcd checks the source against the SANs.
-    peer: issueLeaf({
-      ca,
-      commonName: name,
-      uses: ["server_auth", "client_auth"],
-      dnsNames: [name],
-      ipAddresses: [ip, "127.0.0.1"],
-    }),
-  };
-}
-
-function makeFixture(members: { name: string; ip: string }[]): Fixture {
-  const ca = foreignCa("etcd-ca");
-  const settings = validateSettings(
-    { clusterName: "payments", environment: "dev", etcdVersion: "3.4.23", members },
-    "",
-    "test",
-  );
-  return {
-    settings,
-    ca,
-    members: new Map(members.map((m) => [m.name, memberPki(ca, m.name, m.ip)])),
-    apiserver: issueLeaf({ ca, commonName: "kube-apiserver-etcd-client", uses: ["client_auth"] }),
-    healthcheck: issueLeaf({ ca, commonName: "kube-etcd-healthcheck-client", uses: ["client_auth"] }),
-    keys: [newKey("key1", "primary")],
-  };
-}
-
-interface BundleOptions {
-  /** Overrides of the node material (e.g. a foreign server cert). */
-  material?: Partial<NodeMaterial>;
-  /** The `member` line says this instead. */
-  memberLine?: string;
-  keys?: EncryptionKeyMaterial[];
-}
-
-function material(fx: Fixture, member: string, keys: EncryptionKeyMaterial[]): NodeMaterial {
-  const m = fx.members.get(member)!;
-  return {
-    caCertPem: fx.ca.certPem,
-    serverCertPem: m.server.certPem,
-    serverKeyPem: m.server.keyPem,
-    peerCertPem: m.peer.certPem,
-    peerKeyPem: m.peer.keyPem,
-    apiserverClientCertPem: fx.apiserver.certPem,
-    apiserverClientKeyPem: fx.apiserver.keyPem,
-    healthcheckClientCertPem: fx.healthcheck.certPem,
-    healthcheckClientKeyPem: fx.healthcheck.keyPem,
-    encryptionConfiguration: renderEncryptionConfiguration({
-      resources: ["secrets"],
-      keys: keys.filter((k) => k.state !== "archived"),
-      identityFallback: false,
-    }),
-  };
-}
-
-function bundle(fx: Fixture, member: string, o: BundleOptions = {}): string {
-  const keys = o.keys ?? fx.keys;
-  const spec = fx.settings.members.find((m) => m.name === member)!;
-  const { files, dirs } = nodeFiles(fx.settings, spec, { ...material(fx, member, keys), ...o.material });
-  return renderNodeBundle({
-    cluster: fx.settings.clusterName,
-    environment: fx.settings.environment,
-    member: o.memberLine ?? member,
-    keys: orderKeys(keys).map((k) => ({ state: k.state, provider: k.provider, name: k.name })),
-    dirs,
-    files,
-  });
-}
-
-/** Re-seals an edited bundle body (every line but `end`) so only the edit itself can be caught. */
-function reseal(text: string, edit: (lines: string[]) => string[]): string {
-  const lines = edit(text.trimEnd().split("\n").slice(0, -1));
-  const body = lines.map((l) => `${l}\n`).join("");
-  return `${body}end ${lines.filter((l) => l.startsWith("file ")).length} ${sha256(body)}\n`;
-}
-
-/** What must never appear in any output: PEM markers, key bodies, encryption keys, file contents. */
-function secretNeedles(fx: Fixture, extra: string[] = []): string[] {
-  const pairs = [
-    fx.apiserver,
-    fx.healthcheck,
-    ...[...fx.members.values()].flatMap((m) => [m.server, m.peer]),
-  ];
-  const keyBodies = pairs.flatMap((p) => p.keyPem.split("\n").filter((l) => l && !l.startsWith("-----")));
-  return [
-    "-----BEGIN",
-    "PRIVATE KEY",
-    Buffer.from("-----BEGIN").toString("base64").slice(0, 12),
-    Buffer.from("apiVersion: apiserver").toString("base64").slice(0, 16),
-    ...keyBodies.filter((l) => l.length >= 16),
-    ...fx.keys.map((k) => k.secretBase64!),
-    ...extra,
-  ];
-}
-
-// ---------------------------------------------------------------------------------------------
-// Node roots: listings with hashes and mtimes, to prove what a run did (or did not) write
-
-interface Entry {
-  type: "dir" | "file" | "link";
-  mode: string;
-  owner: string;
-  mtimeNs: bigint;
-  sha256?: string;
-}
-
-function listing(root: string): Map<string, Entry> {
-  const out = new Map<string, Entry>();
-  const walk = (abs: string, rel: string) => {
-    const st = fs.lstatSync(abs, { bigint: true });
-    const e: Entry = {
-      type: st.isDirectory() ? "dir" : st.isSymbolicLink() ? "link" : "file",
-      mode: (Number(st.mode) & 0o7777).toString(8).padStart(4, "0"),
-      owner: `${st.uid}:${st.gid}`,
-      mtimeNs: st.mtimeNs,
-    };
-    if (e.type === "file") e.sha256 = sha256(fs.readFileSync(abs));
-    out.set(rel || "/", e);
-    if (e.type === "dir") for (const n of fs.readdirSync(abs).sort()) walk(path.join(abs, n), `${rel}/${n}`);
-  };
-  walk(root, "");
-  return out;
-}
-
-const showListing = (l: Map<string, Entry>) =>
-  [...l].map(([p, e]) => `${e.type} ${e.mode} ${e.owner} ${e.mtimeNs} ${e.sha256 ?? ""} ${p}`).join("\n");
-
-// ---------------------------------------------------------------------------------------------
-// Running the script
-
-const scratch: string[] = [];
-function tempDir(prefix: string): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  scratch.push(d);
-  return d;
-}
-
-interface Node {
-  member: string;
-  root: string;
-  secretId: string;
-}
-
-interface Run extends BootstrapResult {
-  lines: string[];
-}
-
-const timings: number[] = [];
-after(() => {
-  for (const d of scratch.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
-
-async function boot(
-  sm: LocalSecretsManager,
-  node: Node,
-  needles: string[],
-  o: { env?: Record<string, string | undefined>; timeoutSeconds?: number; secretId?: string } = {},
-): Promise<Run> {
-  const tmp = tempDir("bootstrap-tmp-");
-  const r = await runBootstrap({
-    secretId: o.secretId ?? node.secretId,
-    region,
-    member: node.member,
-    endpointUrl: sm.url,
-    root: node.root,
-    timeoutSeconds: o.timeoutSeconds,
-    shell: "dash",
-    env: {
-      AWS_ACCESS_KEY_ID: "test",
-      AWS_SECRET_ACCESS_KEY: "test",
-      AWS_CONFIG_FILE: path.join(tmp, "no-aws-config"),
-      AWS_SHARED_CREDENTIALS_FILE: path.join(tmp, "no-aws-credentials"),
-      AWS_EC2_METADATA_DISABLED: "true",
-      TMPDIR: tmp,
-      ...o.env,
-    },
-  });
-  timings.push(r.durationMs);
-  const all = `${r.stdout}\n${r.stderr}`;
-  for (const n of needles)
-    assert.ok(!all.includes(n), `output contains a secret (${n.slice(0, 8)}…):\n${all}`);
-  assert.deepEqual(fs.readdirSync(tmp), [], "the script left its temp dir behind");
-  const leftovers = [...listing(node.root).keys()].filter((p) => path.basename(p).startsWith(".secure-etcd"));
-  assert.deepEqual(leftovers, [], "temp files left in the root");
-  return { ...r, lines: r.stdout.trimEnd().split("\n").filter(Boolean) };
-}
-
-/** Exit 65, exactly one line on stderr matching `why`, nothing on stdout, and the root untouched. */
-async function expectRefusal(
-  sm: LocalSecretsManager,
-  node: Node,
-  needles: string[],
-  why: RegExp,
-): Promise<string> {
-  const before = listing(node.root);
-  const r = await boot(sm, node, needles);
-  assert.equal(r.code, bootstrapExit.refused, `exit ${r.code}\n${r.stdout}${r.stderr}`);
-  assert.equal(r.stdout, "");
-  const lines = r.stderr.trimEnd().split("\n");
-  assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0], why);
-  assert.match(lines[0], /^secure-etcd-bootstrap: \S+: refused: .*; nothing written$/);
-  assert.equal(showListing(listing(node.root)), showListing(before), "a refused bundle wrote something");
-  return lines[0];
-}
-
-const modeOf = (p: string) => (fs.statSync(p).mode & 0o7777).toString(8).padStart(4, "0");
-
-// ---------------------------------------------------------------------------------------------
-
-describe("node bootstrap script (tools/bootstrap/secure-etcd-bootstrap.sh), the real AWS CLI against a loopback Secrets Manager @integration", function () {
-  this.timeout(120_000);
-  let sm: LocalSecretsManager;
+describe("node bootstrap script (tools/bootstrap/secure-etcd-bootstrap.sh), the real AWS CLI against moto @integration", function () {
+  this.timeout(180_000);
+  let aws: NodeSecretsOnMoto;
   let fx: Fixture;
   let needles: string[];
   const paths = () => nodePaths(fx.settings);
 
-  function newNode(member = "cp-1"): Node {
-    return {
+  async function newNode(member = "cp-1", value?: string): Promise<Node> {
+    const node = {
       member,
       root: tempDir(`bootstrap-root-${member}-`),
       secretId: `payments/dev/etcd/${member}-${randomBytes(3).toString("hex")}`,
     };
+    await aws.addNode(member, node.secretId, value);
+    return node;
   }
   async function installed(member = "cp-1"): Promise<Node> {
-    const node = newNode(member);
-    sm.put(node.secretId, bundle(fx, member));
-    const r = await boot(sm, node, needles);
+    const node = await newNode(member, bundle(fx, member));
+    const r = await boot(aws, fx, node, needles);
     assert.equal(r.code, 0, r.stderr);
     return node;
   }
+  const run1 = (node: Node, o?: BootOptions, extra: string[] = []) =>
+    boot(aws, fx, node, [...needles, ...extra], o);
 
   before(async () => {
-    sm = await startLocalSecretsManager({ region });
+    aws = await startNodeSecretsOnMoto({ workDir: tempDir("moto-"), region });
     fx = makeFixture([
       { name: "cp-1", ip: "10.0.1.10" },
       { name: "cp-2", ip: "10.0.1.11" },
@@ -323,18 +87,11 @@ describe("node bootstrap script (tools/bootstrap/secure-etcd-bootstrap.sh), the 
     needles = secretNeedles(fx);
   });
   after(async () => {
-    await sm?.stop();
-    if (timings.length > 0) {
-      const s = [...timings].sort((a, b) => a - b);
-      console.log(
-        `      bootstrap runs: ${s.length}, median ${s[Math.floor(s.length / 2)]} ms, max ${s[s.length - 1]} ms`,
-      );
-    }
+    await aws?.stop();
+    reportTimings();
   });
 
-  it("is POSIX sh (dash -n), shellcheck-clean and under 10 KB", async () => {
-    const size = fs.statSync(bootstrapScriptPath).size;
-    assert.ok(size < 10 * 1024, `the script is ${size} bytes; user data needs it under 10 KB`);
+  it("is POSIX sh (dash -n), shellcheck-clean and never traces", async () => {
     const syntax = await run("dash", ["-n", bootstrapScriptPath]);
     assert.equal(syntax.code, 0, syntax.output);
     const sc = findBinary("shellcheck");
@@ -351,16 +108,15 @@ describe("node bootstrap script (tools/bootstrap/secure-etcd-bootstrap.sh), the 
     );
   });
 
-  it("installs a member into an empty root: the bundle's contents and modes, dirs 0700, the manifest last, the version recorded", async () => {
-    const node = newNode();
+  it("installs a member into an empty root: the bundle's contents and modes, dirs 0700, the manifest last, version and generation recorded", async () => {
     const text = bundle(fx, "cp-1");
-    const version = sm.put(node.secretId, text);
-    const r = await boot(sm, node, needles);
+    const node = await newNode("cp-1", text);
+    const version = (await aws.current(node.secretId)).versionId;
+    const r = await run1(node);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stderr, "");
     const p = paths();
-    const spec = fx.settings.members[0];
-    const { files, dirs } = nodeFiles(fx.settings, spec, material(fx, "cp-1", fx.keys));
+    const { files, dirs } = nodeFiles(fx.settings, fx.settings.members[0], material(fx, "cp-1", fx.keys));
     for (const f of files) {
       const abs = path.join(node.root, f.path);
       assert.equal(fs.readFileSync(abs, "utf8"), f.content, f.path);
@@ -382,9 +138,20 @@ describe("node bootstrap script (tools/bootstrap/secure-etcd-bootstrap.sh), the 
       assert.ok(mtime(f.path) < mtime(p.etcdManifest), `${f.path} was written after the manifest`);
     const state = path.join(node.root, "var/lib/secure-etcd");
     assert.equal(fs.readFileSync(path.join(state, "installed-version"), "utf8"), `${version}\n`);
-    assert.equal(fs.readFileSync(path.join(state, "installed-keys"), "utf8"), "primary:secretbox:key1\n");
-    assert.equal(modeOf(path.join(state, "installed-version")), "0600");
+    const fp = (k: EncryptionKeyMaterial) => createHashHex(`${k.provider}:${k.secretBase64}`);
+    assert.equal(
+      fs.readFileSync(path.join(state, "installed-keys"), "utf8"),
+      `primary:secretbox:key1:${fp(fx.keys[0])}\n`,
+      "keys are recorded by fingerprint, not by name alone",
+    );
+    assert.match(
+      fs.readFileSync(path.join(state, "installed-generation"), "utf8"),
+      /^\d{14} [0-9a-f]{64}\n$/,
+    );
+    for (const f of ["installed-version", "installed-keys", "installed-generation", "notices"])
+      assert.equal(modeOf(path.join(state, f)), "0600", f);
     assert.equal(modeOf(state), "0700");
+    assert.ok(!fs.existsSync(path.join(state, "swap")), "the install journal is removed once done");
     assert.match(r.stdout, new RegExp(`version ${version} installed \\(11 files written\\)`));
     assert.match(r.stdout, /first install: kubelet starts etcd from the manifest/);
   });
@@ -392,22 +159,22 @@ describe("node bootstrap script (tools/bootstrap/secure-etcd-bootstrap.sh), the 
   it("a second run changes nothing (same listing, hashes and mtimes) and says so", async () => {
     const node = await installed();
     const before = listing(node.root);
-    const r = await boot(sm, node, needles);
+    const r = await run1(node);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(r.lines, [
-      `secure-etcd-bootstrap: cp-1: version ${sm.currentVersion(node.secretId)} already installed, nothing changed`,
+      `secure-etcd-bootstrap: cp-1: version ${(await aws.current(node.secretId)).versionId} already installed, nothing changed`,
     ]);
     assert.equal(showListing(listing(node.root)), showListing(before));
   });
 
-  it("repairs only what differs: a loosened key mode, a loosened dir and an edited manifest, nothing else", async () => {
+  it("repairs only what differs: a loosened key mode, a loosened dir and an edited manifest (and the state it records)", async () => {
     const node = await installed();
     const p = paths();
     fs.chmodSync(path.join(node.root, p.certs.peer.key), 0o644);
     fs.appendFileSync(path.join(node.root, p.etcdManifest), "# edited\n");
     fs.chmodSync(path.join(node.root, p.etcdPkiDir), 0o755);
     const before = listing(node.root);
-    const r = await boot(sm, node, needles);
+    const r = await run1(node);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(modeOf(path.join(node.root, p.certs.peer.key)), "0600");
     assert.equal(modeOf(path.join(node.root, p.etcdPkiDir)), "0700");
@@ -415,14 +182,18 @@ describe("node bootstrap script (tools/bootstrap/secure-etcd-bootstrap.sh), the 
     const changed = [...after.keys()].filter(
       (k) => showListing(new Map([[k, after.get(k)!]])) !== showListing(new Map([[k, before.get(k)!]])),
     );
-    assert.deepEqual(changed.sort(), [p.manifestDir, p.etcdManifest, p.certs.peer.key, p.etcdPkiDir].sort());
-    assert.match(r.stdout, /kubelet restarts etcd \(new static pod manifest\)/);
+    const state = "/var/lib/secure-etcd";
+    assert.deepEqual(
+      changed.sort(),
+      [p.manifestDir, p.etcdManifest, p.certs.peer.key, p.etcdPkiDir, state, `${state}/notices`].sort(),
+    );
+    assert.match(r.stdout, /kubelet restarts the static pod \(new etcd-manifest\)/);
   });
 
   it("installs with the owner it is given (SECURE_ETCD_OWNER) and accepts the secret's ARN", async () => {
-    const node = newNode();
-    const arn = sm.create(node.secretId, bundle(fx, "cp-1")).arn;
-    const r = await boot(sm, node, needles, { secretId: arn, env: { SECURE_ETCD_OWNER: "65534:65534" } });
+    const node = await newNode("cp-1", bundle(fx, "cp-1"));
+    const arn = aws.node(node.secretId).secretArn;
+    const r = await run1(node, { secretId: arn, env: { SECURE_ETCD_OWNER: "65534:65534" } });
     assert.equal(r.code, 0, r.stderr);
     const l = listing(node.root);
     for (const f of nodeFiles(fx.settings, fx.settings.members[0], material(fx, "cp-1", fx.keys)).files)
@@ -431,20 +202,35 @@ describe("node bootstrap script (tools/bootstrap/secure-etcd-bootstrap.sh), the 
     assert.equal(l.get("/var/lib/secure-etcd/installed-version")?.owner, "65534:65534");
   });
 
-  it("reads AWSCURRENT's VersionId first, then exactly that version (no mix of two versions)", async () => {
-    const node = newNode();
-    const version = sm.put(node.secretId, bundle(fx, "cp-1"));
-    const since = sm.requests().length;
-    const r = await boot(sm, node, needles);
-    assert.equal(r.code, 0, r.stderr);
-    const reqs = sm.requests().slice(since);
+  it("reads the current version's id and value in one GetSecretValue call (no mix of two versions), signed with the node role's session", async () => {
+    const node = await newNode("cp-1", bundle(fx, "cp-1"));
+    const seen: { target?: string; auth: string; token?: string }[] = [];
+    aws.proxy.faults.push({
+      match: (q) => {
+        seen.push({
+          target: q.target,
+          auth: String(q.headers.authorization ?? ""),
+          token: q.headers["x-amz-security-token"] as string | undefined,
+        });
+        return false;
+      },
+      action: { kind: "reset" },
+    });
+    try {
+      const r = await run1(node);
+      assert.equal(r.code, 0, r.stderr);
+    } finally {
+      aws.proxy.faults.length = 0;
+    }
+    const creds = aws.node(node.secretId).credentials;
     assert.deepEqual(
-      reqs.map((q) => [q.operation, q.secretId, q.versionId, q.versionStage, q.status, q.region, q.service]),
-      [
-        ["GetSecretValue", node.secretId, undefined, undefined, 200, region, "secretsmanager"],
-        ["GetSecretValue", node.secretId, version, undefined, 200, region, "secretsmanager"],
-      ],
+      seen.map((q) => q.target),
+      ["secretsmanager.GetSecretValue"],
     );
+    for (const q of seen) {
+      assert.match(q.auth, new RegExp(`Credential=${creds.accessKeyId}/\\d{8}/${region}/secretsmanager/`));
+      assert.equal(q.token, creds.sessionToken);
+    }
   });
 
   describe("day 2", () => {
@@ -457,9 +243,12 @@ describe("node bootstrap script (tools/bootstrap/secure-etcd-bootstrap.sh), the 
         ca: fx.ca,
         extraIps: [],
       });
-      const version = sm.put(node.secretId, bundle(fx, "cp-1", { material: { serverCertPem: renewed } }));
+      const version = await aws.put(
+        node.secretId,
+        bundle(fx, "cp-1", { material: { serverCertPem: renewed } }),
+      );
       const before = listing(node.root);
-      const r = await boot(sm, node, needles);
+      const r = await run1(node);
       assert.equal(r.code, 0, r.stderr);
       const p = paths();
       assert.deepEqual(
@@ -487,10 +276,8 @@ describe("node bootstrap script (tools/bootstrap/secure-etcd-bootstrap.sh), the 
         commonName: "kube-etcd-healthcheck-client",
         uses: ["client_auth"],
       });
-      const extra = [m.server, m.peer, apiserver, healthcheck].flatMap((p) =>
-        p.keyPem.split("\n").filter((l) => l.length >= 16 && !l.startsWith("-----")),
-      );
-      sm.put(
+      const extra = keyLines(m.server.keyPem, m.peer.keyPem, apiserver.keyPem, healthcheck.keyPem);
+      await aws.put(
         node.secretId,
         bundle(fx, "cp-1", {
           material: {
@@ -506,7 +293,7 @@ describe("node bootstrap script (tools/bootstrap/secure-etcd-bootstrap.sh), the 
           },
         }),
       );
-      const r = await boot(sm, node, [...needles, ...extra]);
+      const r = await run1(node, {}, extra);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /etcd must be restarted \(new CA: etcd reads CA files only at start\)/);
       assert.doesNotMatch(r.stdout, /no restart needed/);
@@ -517,32 +304,31 @@ describe("node bootstrap script (tools/bootstrap/secure-etcd-bootstrap.sh), the 
       const node = await installed();
       const key1 = fx.keys[0];
       const key2 = newKey("key2", "staged");
-      const rotationNeedles = [...needles, key2.secretBase64!];
+      const fp = (k: EncryptionKeyMaterial) => createHashHex(`${k.provider}:${k.secretBase64}`);
       const steps: [EncryptionKeyMaterial[], string][] = [
-        [[key1, key2], "primary:secretbox:key1,staged:secretbox:key2"],
+        [[key1, key2], `primary:secretbox:key1:${fp(key1)},staged:secretbox:key2:${fp(key2)}`],
         [
           [
             { ...key2, state: "primary" },
             { ...key1, state: "retired" },
           ],
-          "primary:secretbox:key2,retired:secretbox:key1",
+          `primary:secretbox:key2:${fp(key2)},retired:secretbox:key1:${fp(key1)}`,
         ],
         [
           [
             { ...key2, state: "primary" },
             { ...key1, state: "archived" },
           ],
-          "primary:secretbox:key2,archived:secretbox:key1",
+          `primary:secretbox:key2:${fp(key2)}`,
         ],
-        [[{ ...key2, state: "primary" }], "primary:secretbox:key2"],
+        [[{ ...key2, state: "primary" }], `primary:secretbox:key2:${fp(key2)}`],
       ];
       for (const [keys, line] of steps) {
-        sm.put(node.secretId, bundle(fx, "cp-1", { keys }));
-        const r = await boot(sm, node, rotationNeedles);
+        await aws.put(node.secretId, bundle(fx, "cp-1", { keys }));
+        const r = await run1(node, {}, [key2.secretBase64!]);
         assert.equal(r.code, 0, `${line}: ${r.stderr}`);
         const state = fs.readFileSync(path.join(node.root, "var/lib/secure-etcd/installed-keys"), "utf8");
         assert.equal(state, `${line}\n`);
-        // The last step only drops the archived key from the list: the EncryptionConfiguration stays as it is.
         if (r.lines.some((l) => l.includes("wrote encryption-config")))
           assert.match(
             r.stdout,
@@ -555,25 +341,25 @@ describe("node bootstrap script (tools/bootstrap/secure-etcd-bootstrap.sh), the 
 
   describe("refuses a bad bundle with one line, exit 65, writing nothing", () => {
     it("on an empty root, not even the state dir (wrong member, foreign CA)", async () => {
-      const node = newNode();
-      sm.put(node.secretId, bundle(fx, "cp-2"));
-      const line = await expectRefusal(sm, node, needles, /bundle is for member 'cp-2', this node is 'cp-1'/);
-      assert.ok(!line.includes("BEGIN"));
+      const node = await newNode("cp-1", bundle(fx, "cp-2"));
+      const line = await expectRefusal(aws, fx, node, needles, /the bundle is for another member/);
+      assert.ok(!line.includes("cp-2"), "the message quotes nothing from the bundle");
       assert.deepEqual(fs.readdirSync(node.root), []);
       const foreign = issueLeaf({
         ca: foreignCa(),
         commonName: "cp-1",
         uses: ["server_auth", "client_auth"],
       });
-      sm.put(
+      await aws.put(
         node.secretId,
         bundle(fx, "cp-1", { material: { serverCertPem: foreign.certPem, serverKeyPem: foreign.keyPem } }),
       );
       await expectRefusal(
-        sm,
+        aws,
+        fx,
         node,
-        [...needles, ...foreign.keyPem.split("\n").filter((l) => l.length >= 16 && !l.startsWith("-----"))],
-        /server-cert does not verify against the bundle's ca-cert \(unable to get local issuer certificate\)/,
+        [...needles, ...keyLines(foreign.keyPem)],
+        /server-cert does not verify against the bundle's ca-cert for TLS server use \(unable to get local issuer certificate\)/,
       );
       assert.deepEqual(fs.readdirSync(node.root), []);
     });
@@ -609,7 +395,7 @@ describe("node bootstrap script (tools/bootstrap/secure-etcd-bootstrap.sh), the 
           });
           return bundle(f, "cp-1", { material: { serverCertPem: old.certPem, serverKeyPem: old.keyPem } });
         },
-        /server-cert does not verify against the bundle's ca-cert \(certificate has expired\)/,
+        /server-cert does not verify against the bundle's ca-cert for TLS server use \(certificate has expired\)/,
       ],
       [
         "a bundle truncated in the middle of a file line",
@@ -617,12 +403,12 @@ describe("node bootstrap script (tools/bootstrap/secure-etcd-bootstrap.sh), the 
           const t = bundle(f, "cp-1");
           return t.slice(0, Math.floor(t.length / 2));
         },
-        /bundle is truncated \(no end line\)/,
+        /the bundle is truncated \(no end line\)/,
       ],
       [
         "a bundle that lost its last lines (end line included)",
         (f) => bundle(f, "cp-1").trimEnd().split("\n").slice(0, -3).join("\n") + "\n",
-        /bundle is truncated \(no end line\)/,
+        /the bundle is truncated \(no end line\)/,
       ],
       [
         "a bundle whose end line no longer matches (a line dropped)",
@@ -630,13 +416,13 @@ describe("node bootstrap script (tools/bootstrap/secure-etcd-bootstrap.sh), the 
           const lines = bundle(f, "cp-1").trimEnd().split("\n");
           return [...lines.slice(0, -3), ...lines.slice(-2)].join("\n") + "\n";
         },
-        /bundle is truncated or edited \(the end line's sha256 does not match\)/,
+        /the bundle is truncated or edited \(the end line's sha256 does not match\)/,
       ],
-      ["a wrong member", (f) => bundle(f, "cp-2"), /bundle is for member 'cp-2', this node is 'cp-1'/],
+      ["a wrong member", (f) => bundle(f, "cp-2"), /the bundle is for another member/],
       [
         "a tampered file (content no longer matches its sha256, bundle re-sealed)",
         (f) =>
-          reseal(bundle(f, "cp-1"), (lines) =>
+          reseal(f, bundle(f, "cp-1"), (lines) =>
             lines.map((l) => {
               if (!l.startsWith("file encryption-config ")) return l;
               const parts = l.split(" ");
@@ -649,39 +435,39 @@ describe("node bootstrap script (tools/bootstrap/secure-etcd-bootstrap.sh), the 
       [
         "a file path that leaves the root (re-sealed)",
         (f) =>
-          reseal(bundle(f, "cp-1"), (lines) =>
+          reseal(f, bundle(f, "cp-1"), (lines) =>
             lines.map((l) =>
               l.startsWith("file ca-cert ")
                 ? l.replace(" /etc/kubernetes/pki/etcd/ca.crt ", " /etc/../../ca.crt ")
                 : l,
             ),
           ),
-        /file ca-cert: path has unsafe characters/,
+        /file ca-cert: the path must be a declared directory\/ca\.crt/,
       ],
       [
         "a private key shipped 0644 (re-sealed)",
         (f) =>
-          reseal(bundle(f, "cp-1"), (lines) =>
+          reseal(f, bundle(f, "cp-1"), (lines) =>
             lines.map((l) =>
               l.startsWith("file server-key 0600 ")
                 ? l.replace("file server-key 0600 ", "file server-key 0644 ")
                 : l,
             ),
           ),
-        /file server-key: mode 0644 \(must be 0600\)/,
+        /file server-key: mode must be 0600/,
       ],
       [
         "a secret that is not a bundle",
         () => "hunter2-not-a-bundle\n",
-        /the secret is not a secure-etcd-node-bundle 1/,
+        /the secret is not a secure-etcd-node-bundle 2/,
       ],
       [
-        "two primary keys (re-sealed)",
+        "an edit after sealing (the seal names the old sha256)",
         (f) =>
-          reseal(bundle(f, "cp-1"), (lines) =>
-            lines.map((l) => (l.startsWith("keys ") ? `${l},primary:secretbox:key9` : l)),
+          editKeepingSeal(bundle(f, "cp-1"), (lines) =>
+            lines.map((l) => (l.startsWith("keys ") ? `${l},staged:secretbox:key9` : l)),
           ),
-        /keys: the bundle must have exactly one primary key, it has 2/,
+        /the bundle's seal is for another bundle/,
       ],
     ];
     // One installed node for every case: each refusal must leave it exactly as it was.
@@ -691,78 +477,108 @@ describe("node bootstrap script (tools/bootstrap/secure-etcd-bootstrap.sh), the 
     });
     for (const [what, make, why] of cases)
       it(what, async () => {
-        sm.put(node.secretId, make(fx));
-        await expectRefusal(sm, node, [...needles, "hunter2"], why);
+        await aws.put(node.secretId, make(fx));
+        await expectRefusal(aws, fx, node, [...needles, "hunter2"], why);
       });
   });
 
-  describe("refuses an unsafe key transition (DESIGN.md's rotation order), naming the rule and the next step", () => {
+  describe("holds the EncryptionConfiguration back (exit 79) on an unsafe key step, installing the rest and naming the way out", () => {
     const k = newKey;
-    const transitions: [string, string, () => EncryptionKeyMaterial[], RegExp][] = [
+    const transitions: [string, () => EncryptionKeyMaterial[][], RegExp][] = [
       [
         "a new key made primary without the staged step",
-        "primary:secretbox:key1",
-        () => [k("key2", "primary"), k("key1", "retired")],
-        /unsafe key rotation: key2 becomes primary without being staged first; publish it as staged, restart every kube-apiserver, then make it primary/,
-      ],
-      [
-        "an archived key made primary again",
-        "primary:secretbox:key2,archived:secretbox:key1",
-        () => [k("key1", "primary"), k("key2", "retired")],
-        /key1 becomes primary without being staged first/,
+        () => [[k("key2", "primary"), { ...fx.keys[0], state: "retired" }]],
+        /unsafe key rotation: the new primary key was never installed here as staged/,
       ],
       [
         "the old primary dropped in the same step that makes the staged key primary",
-        "primary:secretbox:key1,staged:secretbox:key2",
-        () => [k("key2", "primary")],
-        /unsafe key rotation: key1 is dropped in the same step that makes key2 primary; keep it retired until every object is rewritten with key2, then drop it/,
-      ],
-      [
-        "the primary archived in the step that replaces it",
-        "primary:secretbox:key1,staged:secretbox:key2",
-        () => [k("key2", "primary"), k("key1", "archived")],
-        /key1 is dropped in the same step that makes key2 primary/,
+        () => {
+          const key2 = k("key2", "staged");
+          return [[fx.keys[0], key2], [{ ...key2, state: "primary" }]];
+        },
+        /unsafe key rotation: the installed primary key is dropped in the step that replaces it/,
       ],
       [
         "a staged key dropped",
-        "primary:secretbox:key1,staged:secretbox:key2",
-        () => [k("key1", "primary")],
-        /unsafe key rotation: key2 is installed as staged and would be dropped; mark it retired, rewrite every object, then drop it/,
+        () => [[fx.keys[0], k("key2", "staged")], [fx.keys[0]]],
+        /unsafe key rotation: a key installed as staged would be dropped/,
       ],
       [
         "the same name under another provider (a different key) made primary",
-        "primary:secretbox:key1",
-        () => [{ ...k("key1", "primary"), provider: "aescbc" }, k("key0", "retired")],
-        /key1 becomes primary without being staged first/,
+        () => [
+          [
+            { ...k("key1", "primary"), provider: "aescbc" },
+            { ...fx.keys[0], state: "retired" },
+          ],
+        ],
+        /unsafe key rotation: the new primary key was never installed here as staged/,
       ],
     ];
-    let node: Node;
-    before(async () => {
-      node = await installed();
-    });
-    for (const [what, installedKeys, keys, why] of transitions)
+    for (const [what, steps, why] of transitions)
       it(what, async () => {
-        fs.writeFileSync(path.join(node.root, "var/lib/secure-etcd/installed-keys"), `${installedKeys}\n`);
-        const ks = keys();
-        sm.put(node.secretId, bundle(fx, "cp-1", { keys: ks }));
-        await expectRefusal(sm, node, [...needles, ...ks.map((x) => x.secretBase64!)], why);
+        const node = await installed();
+        const all = steps();
+        for (const keys of all.slice(0, -1)) {
+          await aws.put(node.secretId, bundle(fx, "cp-1", { keys }));
+          assert.equal(
+            (
+              await run1(
+                node,
+                {},
+                keys.map((x) => x.secretBase64!),
+              )
+            ).code,
+            0,
+          );
+        }
+        const p = paths();
+        const enc = path.join(node.root, p.encryptionConfig);
+        const state = path.join(node.root, "var/lib/secure-etcd/installed-keys");
+        const [encBefore, stateBefore] = [fs.readFileSync(enc, "utf8"), fs.readFileSync(state, "utf8")];
+        const last = all[all.length - 1];
+        await aws.put(node.secretId, bundle(fx, "cp-1", { keys: last }));
+        const r = await run1(
+          node,
+          {},
+          last.map((x) => x.secretBase64!),
+        );
+        assert.equal(r.code, bootstrapExit.keysHeld, `exit ${r.code}: ${r.stderr}`);
+        assert.match(r.stderr, why);
+        assert.match(
+          r.stderr,
+          /the EncryptionConfiguration is held back, the rest is installed; .*SECURE_ETCD_ACCEPT_KEYS=1/,
+        );
+        assert.equal(fs.readFileSync(enc, "utf8"), encBefore, "the EncryptionConfiguration stayed");
+        assert.equal(fs.readFileSync(state, "utf8"), stateBefore, "the installed keys stayed");
       });
 
     it("allows a rollback to the retired key (it was installed, so every API server can read it)", async () => {
-      const state = path.join(node.root, "var/lib/secure-etcd/installed-keys");
-      fs.writeFileSync(state, "primary:secretbox:key2,retired:secretbox:key1\n");
-      const ks = [k("key1", "primary"), k("key2", "retired")];
-      sm.put(node.secretId, bundle(fx, "cp-1", { keys: ks }));
-      const r = await boot(sm, node, [...needles, ...ks.map((x) => x.secretBase64!)]);
-      assert.equal(r.code, 0, r.stderr);
-      assert.equal(fs.readFileSync(state, "utf8"), "primary:secretbox:key1,retired:secretbox:key2\n");
+      const node = await installed();
+      const key2 = k("key2", "staged");
+      const key1 = fx.keys[0];
+      for (const keys of [
+        [key1, key2],
+        [
+          { ...key2, state: "primary" as const },
+          { ...key1, state: "retired" as const },
+        ],
+        [key1, { ...key2, state: "retired" as const }],
+      ]) {
+        await aws.put(node.secretId, bundle(fx, "cp-1", { keys }));
+        const r = await run1(node, {}, [key2.secretBase64!]);
+        assert.equal(r.code, 0, r.stderr);
+      }
+      assert.match(
+        fs.readFileSync(path.join(node.root, "var/lib/secure-etcd/installed-keys"), "utf8"),
+        /^primary:secretbox:key1:[0-9a-f]{64},retired:secretbox:key2:[0-9a-f]{64}\n$/,
+      );
     });
   });
 
   describe("retry later (exit 75) when the secret or the service is not there, writing nothing", () => {
-    async function expectRetry(node: Node, why: RegExp, o: Parameters<typeof boot>[3] = {}) {
+    async function expectRetry(node: Node, why: RegExp, o: BootOptions = {}) {
       const before = listing(node.root);
-      const r = await boot(sm, node, needles, o);
+      const r = await run1(node, o);
       assert.equal(r.code, bootstrapExit.retryLater, `exit ${r.code}: ${r.stdout}${r.stderr}`);
       assert.equal(r.stdout, "");
       assert.equal(r.stderr.trimEnd().split("\n").length, 1, r.stderr);
@@ -770,25 +586,33 @@ describe("node bootstrap script (tools/bootstrap/secure-etcd-bootstrap.sh), the 
       assert.equal(showListing(listing(node.root)), showListing(before));
       return r;
     }
+    const fast = { timeoutSeconds: 2, env: { AWS_MAX_ATTEMPTS: "1", AWS_RETRY_MODE: "standard" } };
 
-    it("the secret does not exist yet", async () => {
+    it("the secret does not exist yet (the deployer's credentials: no node role without a secret)", async () => {
+      const node = { member: "cp-1", root: tempDir("bootstrap-root-"), secretId: "payments/dev/etcd/none" };
       await expectRetry(
-        newNode(),
-        /secret payments\/dev\/etcd\/cp-1-\w+ \(or its current version\) does not exist yet; retry later/,
+        node,
+        /secret payments\/dev\/etcd\/none \(or its current version\) does not exist yet; retry later/,
+        { asDeployer: true },
       );
     });
 
     it("the secret exists without a value (no AWSCURRENT version)", async () => {
-      const node = newNode();
-      sm.create(node.secretId);
-      await expectRetry(node, /does not exist yet; retry later/);
+      await expectRetry(await newNode(), /does not exist yet; retry later/);
     });
 
-    it("Secrets Manager is unreachable, then answers too slowly, then fails; succeeds once it is back", async () => {
-      const node = newNode();
-      sm.put(node.secretId, bundle(fx, "cp-1"));
-      const fast = { timeoutSeconds: 2, env: { AWS_MAX_ATTEMPTS: "1", AWS_RETRY_MODE: "standard" } };
-      await sm.stop();
+    it("the node's role may not read it (another member's secret): AccessDenied, named", async () => {
+      const mine = await newNode("cp-1", bundle(fx, "cp-1"));
+      const theirs = await newNode("cp-2", bundle(fx, "cp-2"));
+      await expectRetry(mine, /this node's role may not read secret .* \(AccessDenied\); retry later/, {
+        secretId: theirs.secretId,
+      });
+    });
+
+    it("Secrets Manager is down, answers 500, answers too slowly, cuts the answer short; succeeds once it is back", async () => {
+      const node = await newNode("cp-1", bundle(fx, "cp-1"));
+      const sm = (q: { target?: string }) => q.target === "secretsmanager.GetSecretValue";
+      await aws.proxy.down();
       try {
         await expectRetry(
           node,
@@ -796,33 +620,51 @@ describe("node bootstrap script (tools/bootstrap/secure-etcd-bootstrap.sh), the 
           fast,
         );
       } finally {
-        await sm.restart();
+        await aws.proxy.up();
       }
-      sm.faults.delayMs = 5000;
+      const faults = aws.proxy.faults;
       try {
-        await expectRetry(node, /cannot read secret .*(timeout|timed out).*; retry later/i, fast);
-      } finally {
-        sm.faults.delayMs = undefined;
-      }
-      sm.faults.error = { status: 500, type: "InternalServiceError", message: "injected" };
-      try {
+        faults.push({
+          match: sm,
+          action: {
+            kind: "respond",
+            status: 500,
+            contentType: "application/x-amz-json-1.1",
+            body: JSON.stringify({ __type: "InternalServiceError", message: "injected" }),
+          },
+        });
         await expectRetry(node, /cannot read secret .*InternalServiceError.*; retry later/, fast);
+        faults.length = 0;
+        faults.push({ match: sm, action: { kind: "delay", ms: 5000 } });
+        await expectRetry(node, /cannot read secret .*(timeout|timed out).*; retry later/i, fast);
+        faults.length = 0;
+        faults.push({ match: sm, action: { kind: "truncateResponse", bytes: 40 } });
+        await expectRetry(node, /cannot read secret .*; retry later/, fast);
       } finally {
-        sm.faults.error = undefined;
+        faults.length = 0;
       }
-      const r = await boot(sm, node, needles);
+      const r = await run1(node);
       assert.equal(r.code, 0, r.stderr);
     });
   });
 
   it("bad configuration exits 64 with one line, before any AWS call", async () => {
-    const node = newNode();
-    const since = sm.requests().length;
+    const node = await newNode();
+    const since = aws.proxy.records.length;
     const bad: [Partial<Parameters<typeof runBootstrap>[0]>, Record<string, string>, RegExp][] = [
-      [{ region: "" }, {}, /set SECURE_ETCD_SECRET_ID, SECURE_ETCD_REGION and SECURE_ETCD_MEMBER/],
-      [{ member: "" }, {}, /set SECURE_ETCD_SECRET_ID, SECURE_ETCD_REGION and SECURE_ETCD_MEMBER/],
+      [{ region: "" }, {}, /set SECURE_ETCD_REGION/],
+      [{ member: "" }, {}, /set SECURE_ETCD_MEMBER/],
+      [{ cluster: "" }, {}, /set SECURE_ETCD_CLUSTER/],
+      [{ signingKey: "" }, {}, /set SECURE_ETCD_SIGNING_KEY/],
+      [{ signingKey: "not base64!" }, {}, /SECURE_ETCD_SIGNING_KEY must be base64/],
+      [{ signingKey: "AAAA" }, {}, /SECURE_ETCD_SIGNING_KEY is not a public key/],
       [{ root: path.join(node.root, "missing") }, {}, /SECURE_ETCD_ROOT .*missing\/ is not a directory/],
       [{ stateDir: "var/lib/secure-etcd" }, {}, /SECURE_ETCD_STATE_DIR must be an absolute path/],
+      [
+        { stateDir: "/../../tmp/elsewhere" },
+        {},
+        /SECURE_ETCD_STATE_DIR must be an absolute path .*no '\.\.'/,
+      ],
       [{}, { SECURE_ETCD_TIMEOUT: "soon" }, /SECURE_ETCD_TIMEOUT must be whole seconds/],
     ];
     for (const [o, env, why] of bad) {
@@ -830,17 +672,20 @@ describe("node bootstrap script (tools/bootstrap/secure-etcd-bootstrap.sh), the 
         secretId: node.secretId,
         region,
         member: "cp-1",
+        cluster: fx.settings.clusterName,
+        environment: fx.settings.environment,
+        signingKey: fx.signing.publicKeyBase64,
         root: node.root,
-        endpointUrl: sm.url,
+        endpointUrl: aws.proxy.url,
         shell: "dash",
         ...o,
-        env,
+        env: { ...aws.nodeEnv(node.secretId), ...env },
       });
       assert.equal(r.code, bootstrapExit.usage, `${JSON.stringify(o)}: ${r.stderr}`);
       assert.equal(r.stderr.trimEnd().split("\n").length, 1);
       assert.match(r.stderr, why);
     }
-    assert.equal(sm.requests().length, since);
+    assert.equal(aws.proxy.records.length, since);
     assert.deepEqual(fs.readdirSync(node.root), []);
   });
 
@@ -853,115 +698,40 @@ describe("node bootstrap script (tools/bootstrap/secure-etcd-bootstrap.sh), the 
       ["PATH=/usr/bin:$PATH", { PATH: `/usr/bin:${process.env.PATH}` }],
     ];
     for (const [what, env] of clis) {
-      const since = sm.requests().length;
-      const node = newNode();
-      const version = sm.put(node.secretId, bundle(fx, "cp-1"));
-      const r = await boot(sm, node, needles, { env });
-      assert.equal(r.code, 0, `${what}: ${r.stderr}`);
-      assert.match(r.stdout, new RegExp(`version ${version} installed \\(11 files written\\)`));
-      const again = await boot(sm, node, needles, { env });
-      assert.match(again.stdout, /already installed, nothing changed/, what);
-      const missing = await boot(sm, newNode(), needles, { env });
-      assert.equal(missing.code, bootstrapExit.retryLater, `${what}: ${missing.stderr}`);
-      assert.match(missing.stderr, /does not exist yet; retry later/);
-      const agents = [
-        ...new Set(
-          sm
-            .requests()
-            .slice(since)
-            .map((q) => q.userAgent?.split(" ")[0]),
-        ),
-      ];
-      assert.equal(agents.length, 1, `${what}: ${agents.join(", ")}`);
-      console.log(`      ${what}: ${agents[0]}`);
+      const agents = new Set<string>();
+      aws.proxy.faults.push({
+        match: (q) => {
+          agents.add(String(q.headers["user-agent"]).split(" ")[0]);
+          return false;
+        },
+        action: { kind: "reset" },
+      });
+      try {
+        const node = await newNode("cp-1", bundle(fx, "cp-1"));
+        const version = (await aws.current(node.secretId)).versionId;
+        const r = await run1(node, { env });
+        assert.equal(r.code, 0, `${what}: ${r.stderr}`);
+        assert.match(r.stdout, new RegExp(`version ${version} installed \\(11 files written\\)`));
+        const again = await run1(node, { env });
+        assert.match(again.stdout, /already installed, nothing changed/, what);
+      } finally {
+        aws.proxy.faults.length = 0;
+      }
+      assert.equal(agents.size, 1, `${what}: ${[...agents].join(", ")}`);
+      const [agent] = agents;
+      console.log(`      ${what}: ${agent}`);
       // The CLI that sent the requests is the one `aws --version` names on that PATH.
       const v = await run("aws", ["--version"], { env: { ...process.env, ...env } });
-      assert.equal(agents[0], v.output.split(" ")[0], what);
-      if (env.PATH) assert.match(agents[0]!, /^aws-cli\/2\./);
+      assert.equal(agent, v.output.split(" ")[0], what);
+      if (env.PATH) assert.match(agent, /^aws-cli\/2\./);
     }
   });
 });
 
-describe("local Secrets Manager (harness/localSecretsManager.ts) as the AWS CLI sees it @integration", function () {
-  this.timeout(60_000);
-  let sm: LocalSecretsManager;
-  before(async () => {
-    sm = await startLocalSecretsManager({ region });
-  });
-  after(async () => sm?.stop());
-  const aws = async (...args: string[]) => {
-    const r = await run(
-      "aws",
-      ["--endpoint-url", sm.url, "--region", region, "--output", "json", "secretsmanager", ...args],
-      {
-        env: { ...process.env, AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test", AWS_PAGER: "" },
-      },
-    );
-    return { ...r, json: r.code === 0 && r.stdout.trim() ? JSON.parse(r.stdout) : undefined };
-  };
-
-  it("create, put, AWSCURRENT/AWSPREVIOUS, --version-stage and --version-id, DescribeSecret's stages", async () => {
-    const created = await aws("create-secret", "--name", "t/one", "--secret-string", "first");
-    assert.equal(created.code, 0, created.output);
-    const put = await aws("put-secret-value", "--secret-id", "t/one", "--secret-string", "second");
-    assert.deepEqual(put.json.VersionStages, ["AWSCURRENT"]);
-    const current = await aws("get-secret-value", "--secret-id", created.json.ARN);
-    assert.equal(current.json.SecretString, "second");
-    const previous = await aws("get-secret-value", "--secret-id", "t/one", "--version-stage", "AWSPREVIOUS");
-    assert.equal(previous.json.SecretString, "first");
-    assert.equal(previous.json.VersionId, created.json.VersionId);
-    const byId = await aws(
-      "get-secret-value",
-      "--secret-id",
-      "t/one",
-      "--version-id",
-      created.json.VersionId,
-    );
-    assert.equal(byId.json.SecretString, "first");
-    const third = sm.put("t/one", "third");
-    const described = await aws("describe-secret", "--secret-id", "t/one");
-    assert.deepEqual(described.json.VersionIdsToStages, {
-      [put.json.VersionId]: ["AWSPREVIOUS"],
-      [third]: ["AWSCURRENT"],
-    });
-    // the oldest version lost its last label but stays readable by id, as in AWS
-    const oldest = await aws(
-      "get-secret-value",
-      "--secret-id",
-      "t/one",
-      "--version-id",
-      created.json.VersionId,
-    );
-    assert.equal(oldest.json.SecretString, "first");
-  });
-
-  it("answers errors in the AWS JSON shape: ResourceNotFoundException, ResourceExistsException, a missing signature", async () => {
-    const missing = await aws("get-secret-value", "--secret-id", "t/none");
-    assert.notEqual(missing.code, 0);
-    assert.match(
-      missing.stderr,
-      /ResourceNotFoundException.*GetSecretValue operation: Secrets Manager can't find the specified secret/,
-    );
-    sm.create("t/empty");
-    const empty = await aws("get-secret-value", "--secret-id", "t/empty");
-    assert.match(empty.stderr, /ResourceNotFoundException.*staging label: AWSCURRENT/);
-    const twice = await aws("create-secret", "--name", "t/empty");
-    assert.match(twice.stderr, /ResourceExistsException/);
-    const unsigned = await fetch(sm.url, {
-      method: "POST",
-      headers: {
-        "x-amz-target": "secretsmanager.GetSecretValue",
-        "content-type": "application/x-amz-json-1.1",
-      },
-      body: JSON.stringify({ SecretId: "t/empty" }),
-    });
-    assert.equal(unsigned.status, 400);
-    assert.deepEqual(await unsigned.json(), {
-      __type: "MissingAuthenticationTokenException",
-      Message: "Missing Authentication Token",
-    });
-  });
-});
+/** A key's fingerprint as the node records it: sha256 of `<provider>:<secret>`. */
+function createHashHex(s: string): string {
+  return createHash("sha256").update(s).digest("hex");
+}
 
 // ---------------------------------------------------------------------------------------------
 // A real etcd cluster from the files the bootstrap installed, then a renewal without a restart
@@ -1000,34 +770,33 @@ function serialServed(o: { host: string; ca: string; cert: string; key: string }
 }
 
 describe("node bootstrap → a real etcd cluster, renewal without a restart @integration", function () {
-  this.timeout(180_000);
-  let sm: LocalSecretsManager;
+  this.timeout(240_000);
+  let aws: NodeSecretsOnMoto;
   let fx: Fixture;
   const procs: ManagedProcess[] = [];
   const nodes: (Node & { ip: string })[] = [];
-  const dirs: string[] = [];
+  // The bundle's manifest runs the version it was rendered for (3.4.23: Debian's etcd, on PATH).
+  const etcd = findBinary("etcd");
+  const etcdctlBin = findBinary("etcdctl");
 
   before(async function () {
-    const etcd = findBinary("etcd");
-    const etcdctl = findBinary("etcdctl");
-    if (!etcd || !etcdctl)
+    if (!etcd || !etcdctlBin)
       throw new Error("etcd/etcdctl not installed (apt-get install etcd-server etcd-client)");
-    sm = await startLocalSecretsManager({ region });
+    aws = await startNodeSecretsOnMoto({ workDir: tempDir("moto-"), region });
     const ips: string[] = [];
     for (let i = 0; i < 3; i++) ips.push(await freeLoopbackAddress([2379, 2380, 2381], ips));
     fx = makeFixture(ips.map((ip, i) => ({ name: `cp-${i + 1}`, ip })));
   });
   after(async () => {
     for (const p of procs) await p.stop();
-    await sm?.stop();
-    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+    await aws?.stop();
   });
 
   const etcdctl = (node: Node & { ip: string }, args: string[]) => {
     const p = nodePaths(fx.settings);
     const r = (f: string) => path.join(node.root, f);
     return run(
-      findBinary("etcdctl")!,
+      etcdctlBin!,
       [
         `--endpoints=https://${node.ip}:2379`,
         `--cacert=${r(p.caCert)}`,
@@ -1044,11 +813,10 @@ describe("node bootstrap → a real etcd cluster, renewal without a restart @int
   it("installs three members through the bootstrap and starts the cluster from the installed files", async () => {
     const needles = secretNeedles(fx);
     for (const m of fx.settings.members) {
-      const root = fs.mkdtempSync(path.join(os.tmpdir(), `bootstrap-live-${m.name}-`));
-      dirs.push(root);
+      const root = tempDir(`bootstrap-live-${m.name}-`);
       const node = { member: m.name, root, secretId: `payments/dev/etcd/${m.name}`, ip: m.ip };
-      sm.put(node.secretId, bundle(fx, m.name));
-      const r = await boot(sm, node, needles);
+      await aws.addNode(m.name, node.secretId, bundle(fx, m.name));
+      const r = await boot(aws, fx, node, needles);
       assert.equal(r.code, 0, r.stderr);
       nodes.push(node);
     }
@@ -1059,9 +827,9 @@ describe("node bootstrap → a real etcd cluster, renewal without a restart @int
         /^--(cert|key|peer-cert|peer-key|trusted-ca|peer-trusted-ca)-file=/.test(x),
       ))
         assert.ok(a.includes(node.root), `${a} does not point into the installed root`);
-      procs.push(spawnManaged(node.member, findBinary("etcd")!, args, path.join(node.root, "etcd.log")));
+      procs.push(spawnManaged(node.member, etcd!, args, path.join(node.root, "etcd.log")));
     }
-    const deadline = Date.now() + 60_000;
+    const deadline = Date.now() + 90_000;
     for (const node of nodes)
       for (;;) {
         const h = await etcdctl(node, ["endpoint", "health"]);
@@ -1103,8 +871,11 @@ describe("node bootstrap → a real etcd cluster, renewal without a restart @int
     });
     const newSerial = new X509Certificate(renewed).serialNumber;
     assert.notEqual(newSerial, oldSerial);
-    const version = sm.put(node.secretId, bundle(fx, node.member, { material: { serverCertPem: renewed } }));
-    const run1 = await boot(sm, node, secretNeedles(fx));
+    const version = await aws.put(
+      node.secretId,
+      bundle(fx, node.member, { material: { serverCertPem: renewed } }),
+    );
+    const run1 = await boot(aws, fx, node, secretNeedles(fx));
     assert.equal(run1.code, 0, run1.stderr);
     assert.match(run1.stdout, new RegExp(`version ${version} installed \\(1 files written\\)`));
     assert.match(run1.stdout, /no restart needed/);
@@ -1115,7 +886,7 @@ describe("node bootstrap → a real etcd cluster, renewal without a restart @int
     const health = await etcdctl(node, ["endpoint", "health"]);
     assert.equal(health.code, 0, health.output);
 
-    const run2 = await boot(sm, node, secretNeedles(fx));
+    const run2 = await boot(aws, fx, node, secretNeedles(fx));
     assert.match(run2.stdout, /already installed, nothing changed/);
   });
 });

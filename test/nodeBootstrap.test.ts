@@ -7,6 +7,8 @@ import { parse } from "yaml";
 import { validateSettings } from "../components/config";
 import { nodeFiles, type NodeMaterial } from "../components/manifests";
 import { renderOfflineCloudInit } from "../components/node";
+import { bundleFileRoles, bundleRoleTableLines } from "../components/secretStore/bundle";
+import { bootstrapScriptPath } from "../tools/bootstrap";
 import { cloudInitSchema, runCloudInitWriteFiles } from "./support/cloudInit";
 
 const settings = validateSettings(
@@ -73,6 +75,26 @@ describe("node files (what a member's bundle installs)", () => {
         "etcd-manifest",
       ],
     );
+  });
+});
+
+describe("the bundle's file roles: one table (bundle.ts), the bootstrap's copy of it, and what nodeFiles ships", () => {
+  it("the script's RT lines are bundleFileRoles, line for line", () => {
+    const script = fs.readFileSync(bootstrapScriptPath, "utf8");
+    const rt = /^RT='([^']*)'$/m.exec(script);
+    assert.ok(rt, "the script has its role table (RT='…')");
+    assert.deepEqual(rt[1].split("\n"), bundleRoleTableLines());
+  });
+
+  it("every file nodeFiles ships has its role's file name and mode; pairs point at each other", () => {
+    const { files } = nodeFiles(settings, settings.members[0], material);
+    assert.deepEqual(files.map((f) => f.role).sort(), Object.keys(bundleFileRoles).sort());
+    for (const f of files) {
+      const r = bundleFileRoles[f.role];
+      assert.equal(path.posix.basename(f.path), r.file, f.role);
+      assert.equal(f.mode, r.mode, f.role);
+      if (r.pair) assert.equal(bundleFileRoles[r.pair].pair, f.role, `${f.role} ↔ ${r.pair}`);
+    }
   });
 });
 

@@ -23,10 +23,14 @@ describe("program under mocks: resource graph per stack file", () => {
       const { mocks } = await runProgram(stack);
       const leaves = 2 * s.members.length + 3;
       assert.equal(mocks.ofType(T.component).length, 1);
-      assert.equal(mocks.ofType(T.ca).length, 1);
+      // Self-signed: the CA, and per member the seal of its node bundle.
+      const seals = mocks.ofType(T.ca).filter((r) => r.name.endsWith("-bundle-seal"));
+      assert.equal(mocks.ofType(T.ca).length - seals.length, 1);
+      assert.equal(seals.length, s.members.length);
       assert.equal(mocks.ofType(T.cert).length, leaves);
       assert.equal(mocks.ofType(T.csr).length, leaves);
-      assert.equal(mocks.ofType(T.key).length, leaves + 1);
+      // The leaves' keys, the CA's and the bundle-signing key.
+      assert.equal(mocks.ofType(T.key).length, leaves + 2);
       const localKeys = s.encryption.keys.filter((k) => k.provider !== "kms");
       assert.deepEqual(
         mocks
@@ -209,7 +213,7 @@ describe("outputs: secrets stay secret", () => {
         "no key and no EncryptionConfiguration key entry",
       );
       assert.equal(await pulumi.isSecret(bundles[member]), true);
-      assert.match(await valueOf(bundles[member]), /^secure-etcd-node-bundle 1\n/);
+      assert.match(await valueOf(bundles[member]), /^secure-etcd-node-bundle 2\n/);
     }
     const policies = await valueOf(outputs.nodeSecretPolicyJson as pulumi.Output<Record<string, string>>);
     assert.deepEqual(Object.keys(policies), ["etcd-1", "etcd-2", "etcd-3"]);

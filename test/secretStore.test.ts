@@ -614,7 +614,12 @@ describe("archived keys: in the key archive, not in the bundles", () => {
       ],
     );
     const bundle = parseNodeBundle(await valueOf(b.etcd.nodeBundles["dev-cp-1"]));
-    assert.deepEqual(bundle.keys, [{ state: "primary", provider: "secretbox", name: "dev-key-2" }]);
+    // Named as archived (no material: it tells a node that missed rotation steps what happened), and out of
+    // the EncryptionConfiguration.
+    assert.deepEqual(bundle.keys, [
+      { state: "primary", provider: "secretbox", name: "dev-key-2" },
+      { state: "archived", provider: "secretbox", name: "dev-key-1" },
+    ]);
     const config = bundle.files.find((f) => f.role === "encryption-config")!.content;
     assert.ok(!config.includes("dev-key-1"), "the archived key is out of the EncryptionConfiguration");
   });

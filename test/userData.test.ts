@@ -1,5 +1,7 @@
 import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { gunzipSync } from "node:zlib";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -20,9 +22,15 @@ import { cloudInitSchema, runCloudInitWriteFiles } from "./support/cloudInit";
 import { repoRoot } from "./support/stackFiles";
 
 interface CloudConfig {
-  write_files: { path: string; owner: string; permissions: string; content: string }[];
+  write_files: { path: string; owner: string; permissions: string; encoding?: string; content: string }[];
   runcmd: string[];
 }
+
+/** The script as cloud-init writes it: gz+b64 unpacked. */
+const unpacked = (f: { encoding?: string; content: string }) => {
+  assert.equal(f.encoding, "gz+b64");
+  return gunzipSync(Buffer.from(f.content, "base64")).toString("utf8");
+};
 
 /**
  * A realistic 10 KB bootstrap: real shell lines (the snapshot script's, whose line lengths are those of
@@ -41,8 +49,13 @@ function fixtureScript(bytes: number): string {
 }
 const script10k = fixtureScript(10 * 1024);
 
+const signingKey =
+  "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAED0m/2oSwCZKRiN1ZNsaoxsn8QrjrUxLC3V6q1zmQTyxPLJMrpM74svdyNanrSWlAUDNrpRTCrDPJBApV1S6FEw==";
 const sample: NodeUserDataInput = {
   member: "prod-cp-1",
+  cluster: "payments",
+  environment: "prod",
+  signingKey,
   secretId: "secure-etcd/payments/prod/prod-cp-1",
   region: "eu-west-1",
   bootstrapIntervalMinutes: 5,
@@ -68,13 +81,14 @@ describe("node user data (renderer)", () => {
         ["/etc/systemd/system/secure-etcd-bootstrap.timer", "0644", "root:root"],
       ],
     );
-    assert.equal(fileAt(doc, nodeBootstrapPaths.script).content, sample.script);
+    assert.equal(unpacked(fileAt(doc, nodeBootstrapPaths.script)), sample.script);
   });
 
-  it("the env file names the secret, the region and the member (nothing else)", () => {
+  it("the env file names the secret, the region, the member, cluster and environment, and the signing public key (nothing else)", () => {
     assert.equal(
       fileAt(doc, nodeBootstrapPaths.env).content,
-      "SECURE_ETCD_SECRET_ID=secure-etcd/payments/prod/prod-cp-1\nSECURE_ETCD_REGION=eu-west-1\nSECURE_ETCD_MEMBER=prod-cp-1\n",
+      "SECURE_ETCD_SECRET_ID=secure-etcd/payments/prod/prod-cp-1\nSECURE_ETCD_REGION=eu-west-1\nSECURE_ETCD_MEMBER=prod-cp-1\n" +
+        `SECURE_ETCD_CLUSTER=payments\nSECURE_ETCD_ENVIRONMENT=prod\nSECURE_ETCD_SIGNING_KEY=${signingKey}\n`,
     );
     assert.throws(() => renderNodeUserData({ ...sample, member: "cp 1" }), /SECURE_ETCD_MEMBER="cp 1"/);
   });
@@ -104,16 +118,20 @@ describe("node user data (renderer)", () => {
     ]);
   });
 
-  it("embeds the script as a literal block (readable, byte-for-byte), here the 10 KB fixture", () => {
-    assert.equal(Buffer.byteLength(script10k), 10 * 1024);
+  it("packs the script gz+b64, byte for byte, the same on every render (fflate, mtime 0: no zlib build in it)", () => {
     const text = renderNodeUserData({ ...sample, script: script10k });
-    assert.match(text, /content: \|/);
-    assert.equal(fileAt(parse(text) as CloudConfig, nodeBootstrapPaths.script).content, script10k);
+    const f = fileAt(parse(text) as CloudConfig, nodeBootstrapPaths.script);
+    assert.equal(unpacked(f), script10k);
+    assert.equal(renderNodeUserData({ ...sample, script: script10k }), text);
+    // mtime 0 in the gzip header: nothing of the moment of rendering is in the user data
+    assert.equal(Buffer.from(f.content, "base64").readUInt32LE(4), 0);
   });
 
   it("refuses to render more than EC2's 16 KB, saying how big it got", () => {
+    // Random text does not compress: 16 KB of it packs to more than 16 KB.
+    const noise = `#!/bin/sh\n${randomBytes(12 * 1024).toString("base64")}\n`;
     assert.throws(
-      () => renderNodeUserData({ ...sample, script: fixtureScript(16 * 1024) }),
+      () => renderNodeUserData({ ...sample, script: noise }),
       /nodeUserData for member "prod-cp-1" is \d+ bytes; EC2 accepts at most 16384/,
     );
   });
@@ -127,7 +145,7 @@ describe("node user data from the component: no secret, under 16 KB for every al
   }));
   const sizes: string[] = [];
   after(() => {
-    if (sizes.length) console.log(`      user data sizes with the 10 KB bootstrap:\n${sizes.join("\n")}`);
+    if (sizes.length) console.log(`      user data sizes:\n${sizes.join("\n")}`);
   });
 
   for (const algorithm of keyAlgorithms)
@@ -145,8 +163,14 @@ describe("node user data from the component: no secret, under 16 KB for every al
       for (const m of b.members) {
         assert.equal(await pulumi.isSecret(userData[m]), false, `${m}: nodeUserData is not a secret`);
         const text = await valueOf(userData[m]);
+        const env = fileAt(parse(text) as CloudConfig, nodeBootstrapPaths.env).content;
+        const key = /^SECURE_ETCD_SIGNING_KEY=(\S+)$/m.exec(env)?.[1];
+        assert.ok(key, "the user data carries the bundle-signing public key");
         const input = {
           member: m,
+          cluster: "payments",
+          environment: "prod",
+          signingKey: key,
           secretId: `secure-etcd/payments/prod/${m}`,
           region: "us-east-1",
           bootstrapIntervalMinutes: 5,
@@ -161,11 +185,12 @@ describe("node user data from the component: no secret, under 16 KB for every al
           await valueOf(b.etcd.nodeBundles[m]),
           await valueOf(b.etcd.encryptionConfiguration),
         );
-        const withRealisticScript = renderNodeUserData({ ...input, script: script10k });
-        largest = Math.max(largest, Buffer.byteLength(withRealisticScript));
+        largest = Math.max(largest, Buffer.byteLength(text));
       }
       assert.ok(largest < EC2_USER_DATA_LIMIT_BYTES, `${largest} bytes`);
-      sizes.push(`        ${algorithm}: ${largest} bytes (headroom ${EC2_USER_DATA_LIMIT_BYTES - largest})`);
+      sizes.push(
+        `        ${algorithm}: ${largest} bytes with the package's ${Buffer.byteLength(readBootstrapScript())}-byte bootstrap (headroom ${EC2_USER_DATA_LIMIT_BYTES - largest})`,
+      );
     });
 });
 
@@ -207,7 +232,11 @@ describe("node user data through cloud-init and systemd @integration", () => {
     assert.equal(mode(nodeBootstrapPaths.env), "600");
     assert.equal(mode(nodeBootstrapPaths.service), "644");
     assert.equal(mode(nodeBootstrapPaths.timer), "644");
-    assert.equal(fs.readFileSync(root + nodeBootstrapPaths.script, "utf8"), script10k);
+    assert.equal(
+      fs.readFileSync(root + nodeBootstrapPaths.script, "utf8"),
+      script10k,
+      "cloud-init unpacks gz+b64",
+    );
     fs.rmSync(root, { recursive: true, force: true });
   });
 

@@ -3,7 +3,8 @@ import type { SecureEtcdSettings } from "../config/schema";
 import type { EncryptionKeyMaterial } from "../encryption/render";
 import { nodeFiles, type NodeMaterial } from "../manifests/nodeFiles";
 import { renderKeyArchive } from "../secretStore/keyArchive";
-import { renderMemberBundle } from "../secretStore/memberBundle";
+import { createBundleSigningKey, sealBundle } from "../secretStore/bundleSigning";
+import { renderMemberBundleBody } from "../secretStore/memberBundle";
 import { NodeSecretStore } from "../secretStore/nodeSecretStore";
 import { readBootstrapScript } from "./bootstrapScript";
 import { renderOfflineCloudInit } from "./offlineCloudInit";
@@ -11,8 +12,10 @@ import { renderNodeUserData } from "./userData";
 
 /** How each member's files reach its node. */
 export interface NodeDelivery {
-  /** Each member's node bundle (what its secret holds). Secret. */
+  /** Each member's node bundle (what its secret holds), sealed by the stack's signing key. Secret. */
   bundles: Record<string, pulumi.Output<string>>;
+  /** The bundle-signing public key (base64 DER) every node's user data carries. Not a secret. */
+  signingPublicKey: pulumi.Output<string>;
   /** The secrets, key and roles (unless `secretStore.enabled` is false). */
   store?: NodeSecretStore;
   /** Per member, user data that installs and times the bootstrap. Not a secret: it holds none. */
@@ -36,13 +39,18 @@ export function createNodeDelivery(
 ): NodeDelivery {
   const perMember = <T>(f: (m: SecureEtcdSettings["members"][number]) => T): Record<string, T> =>
     Object.fromEntries(s.members.map((m) => [m.name, f(m)]));
+  const signing = createBundleSigningKey(name, parent);
   const bundles = perMember((m) =>
-    pulumi.secret(
+    sealBundle(
+      `${name}-${m.name}`,
       pulumi
         .all([material(m.name), keys, resolved])
-        .apply(([mat, k, r]) => renderMemberBundle(r, memberOf(r, m.name), mat, k)),
+        .apply(([mat, k, r]) => renderMemberBundleBody(r, memberOf(r, m.name), mat, k)),
+      signing,
+      parent,
     ),
   );
+  const signingPublicKey = signing.publicKeyBase64;
   const offlineCloudInit = s.secretStore.offlineCloudInit
     ? perMember((m) =>
         pulumi.secret(
@@ -53,7 +61,7 @@ export function createNodeDelivery(
         ),
       )
     : undefined;
-  if (!s.secretStore.enabled) return { bundles, offlineCloudInit };
+  if (!s.secretStore.enabled) return { bundles, signingPublicKey, offlineCloudInit };
 
   const store = new NodeSecretStore(
     `${name}-secrets`,
@@ -70,17 +78,20 @@ export function createNodeDelivery(
   const script = readBootstrapScript();
   const interval = s.secretStore.bootstrapIntervalMinutes;
   const userData = perMember((m) =>
-    store.region.apply((region) =>
+    pulumi.all([store.region, signingPublicKey]).apply(([region, signingKey]) =>
       renderNodeUserData({
         member: m.name,
+        cluster: s.clusterName,
+        environment: s.environment,
         secretId: store.secretNames[m.name],
         region,
+        signingKey,
         bootstrapIntervalMinutes: interval,
         script,
       }),
     ),
   );
-  return { bundles, store, userData, offlineCloudInit };
+  return { bundles, signingPublicKey, store, userData, offlineCloudInit };
 }
 
 function memberOf(s: SecureEtcdSettings, name: string): SecureEtcdSettings["members"][number] {

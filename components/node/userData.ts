@@ -1,8 +1,9 @@
+import { gzipSync } from "fflate";
 import { stringify } from "yaml";
 
 /*
  * EC2 user data for a control-plane node: installs the package's bootstrap and a systemd timer that runs
- * it, and nothing secret. The bootstrap fetches the member's bundle from Secrets Manager with the node's
+ * it, and nothing secret: names, a region and the public key the node verifies its bundle with. The bootstrap fetches the member's bundle from Secrets Manager with the node's
  * role, installs it, and exits 75 (EX_TEMPFAIL) while the secret does not exist yet (an instance may boot
  * before `pulumi up` has written it): the timer runs it again, so a renewed cert or the next rotation step
  * reaches the node within one period, and a node that booted early catches up.
@@ -29,6 +30,11 @@ export interface BootstrapEnv {
   region: string;
   /** SECURE_ETCD_MEMBER: the bootstrap refuses a bundle for any other member. */
   member: string;
+  /** SECURE_ETCD_CLUSTER and SECURE_ETCD_ENVIRONMENT: a bundle of another cluster or environment is refused. */
+  cluster: string;
+  environment: string;
+  /** SECURE_ETCD_SIGNING_KEY: the bundle-signing public key, base64 DER; a bundle it did not sign is refused. */
+  signingKey: string;
   /** SECURE_ETCD_ENDPOINT_URL: a Secrets Manager endpoint other than the region's (tests, labs). */
   endpointUrl?: string;
 }
@@ -48,16 +54,22 @@ export function renderBootstrapEnv(e: BootstrapEnv): string {
     ["SECURE_ETCD_SECRET_ID", e.secretId],
     ["SECURE_ETCD_REGION", e.region],
     ["SECURE_ETCD_MEMBER", e.member],
+    ["SECURE_ETCD_CLUSTER", e.cluster],
+    ["SECURE_ETCD_ENVIRONMENT", e.environment],
+    ["SECURE_ETCD_SIGNING_KEY", e.signingKey],
     ["SECURE_ETCD_ENDPOINT_URL", e.endpointUrl],
   ];
-  return vars
-    .filter((v): v is [string, string] => v[1] !== undefined)
-    .map(([k, v]) => {
-      if (!envValue.test(v))
-        throw new Error(`bootstrap env: ${k}=${JSON.stringify(v)} has characters systemd would mangle`);
-      return `${k}=${v}\n`;
-    })
-    .join("");
+  return (
+    vars
+      // An empty value is left out: the bootstrap then stops with "set SECURE_ETCD_…" (exit 64).
+      .filter((v): v is [string, string] => v[1] !== undefined && v[1] !== "")
+      .map(([k, v]) => {
+        if (!envValue.test(v))
+          throw new Error(`bootstrap env: ${k}=${JSON.stringify(v)} has characters systemd would mangle`);
+        return `${k}=${v}\n`;
+      })
+      .join("")
+  );
 }
 
 /** A oneshot run of the bootstrap; exit 75 is "retry on the next tick", not a failed unit. */
@@ -109,19 +121,30 @@ export function renderBootstrapTimer(intervalMinutes: number): string {
 }
 
 /**
- * The `#cloud-config` for one member. Not a secret: it carries the bootstrap (a public script), the
- * secret's name, the region and the member name. Throws if it would exceed EC2's 16 KB.
+ * The script as cloud-init's `gz+b64` content: with every check it makes it no longer fits EC2's 16 KB as
+ * text. fflate (pure JS, pinned) with mtime 0, so the same script gives the same user data on every
+ * machine and Node version (node:zlib's output follows the zlib build Node bundles).
+ */
+export function packScript(script: string): string {
+  return Buffer.from(gzipSync(Buffer.from(script, "utf8"), { level: 9, mtime: 0 })).toString("base64");
+}
+
+/**
+ * The `#cloud-config` for one member. Not a secret: it carries the bootstrap (a public script, packed),
+ * the secret's name, the region, names and the bundle-signing public key. Throws if it would exceed
+ * EC2's 16 KB.
  */
 export function renderNodeUserData(i: NodeUserDataInput): string {
-  const file = (path: string, permissions: string, content: string) => ({
+  const file = (path: string, permissions: string, content: string, encoding?: string) => ({
     path,
     owner: "root:root",
     permissions,
+    ...(encoding ? { encoding } : {}),
     content,
   });
   const doc = {
     write_files: [
-      file(nodeBootstrapPaths.script, "0755", i.script),
+      file(nodeBootstrapPaths.script, "0755", packScript(i.script), "gz+b64"),
       file(nodeBootstrapPaths.env, "0600", renderBootstrapEnv(i)),
       file(nodeBootstrapPaths.service, "0644", renderBootstrapService()),
       file(nodeBootstrapPaths.timer, "0644", renderBootstrapTimer(i.bootstrapIntervalMinutes)),
@@ -131,7 +154,8 @@ export function renderNodeUserData(i: NodeUserDataInput): string {
   const header = [
     "#cloud-config",
     `# secure-etcd node bootstrap for etcd member ${i.member}. No secret in here: the node fetches its`,
-    "# bundle from Secrets Manager with its own IAM role, now and every timer period.",
+    "# signed bundle from Secrets Manager with its own IAM role, now and every timer period. The bootstrap",
+    "# is the package's tools/bootstrap/secure-etcd-bootstrap.sh (read it: base64 -d | gunzip).",
   ].join("\n");
   const text = `${header}\n${stringify(doc, { lineWidth: 0, blockQuote: "literal" })}`;
   const bytes = Buffer.byteLength(text, "utf8");

@@ -1,4 +1,5 @@
 export * from "./bundle";
+export * from "./bundleSigning";
 export * from "./defaults";
 export * from "./keyArchive";
 export * from "./memberBundle";

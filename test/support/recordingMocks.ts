@@ -45,6 +45,7 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
     switch (args.type) {
       case "tls:index/privateKey:PrivateKey":
         state.privateKeyPem = `-----BEGIN PRIVATE KEY-----\n${args.name}\n-----END PRIVATE KEY-----\n`;
+        state.publicKeyPem = `-----BEGIN PUBLIC KEY-----\n${Buffer.from(args.name).toString("base64")}\n-----END PUBLIC KEY-----\n`;
         break;
       case "tls:index/selfSignedCert:SelfSignedCert":
       case "tls:index/locallySignedCert:LocallySignedCert":

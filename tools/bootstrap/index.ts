@@ -17,8 +17,15 @@ export const bootstrapExit = {
   usage: 64,
   /** Bundle refused, nothing written (EX_DATAERR). */
   refused: 65,
+  /** A write failed (disk full, read-only): every staged file removed, nothing changed (EX_IOERR). */
+  cannotWrite: 74,
   /** Secret or its current version not there yet, or Secrets Manager unreachable: retry later (EX_TEMPFAIL). */
   retryLater: 75,
+  /**
+   * Installed, except the EncryptionConfiguration: the rotation check held it back (a step out of order,
+   * or a node that missed steps). The operator takes it with SECURE_ETCD_ACCEPT_KEYS=1.
+   */
+  keysHeld: 79,
 } as const;
 
 export interface BootstrapOptions {
@@ -27,6 +34,13 @@ export interface BootstrapOptions {
   region: string;
   /** The member this node is (SECURE_ETCD_MEMBER): a bundle for another member is refused. */
   member: string;
+  /** SECURE_ETCD_CLUSTER and SECURE_ETCD_ENVIRONMENT: a bundle of another is refused. */
+  cluster: string;
+  environment: string;
+  /** SECURE_ETCD_SIGNING_KEY: the bundle-signing public key, base64 DER. */
+  signingKey: string;
+  /** SECURE_ETCD_ACCEPT_KEYS=1: take encryption keys the rotation check would hold back (the documented way out). */
+  acceptKeys?: boolean;
   /** `aws --endpoint-url`, e.g. a loopback Secrets Manager. */
   endpointUrl?: string;
   /** Prefix for every path the script writes (default `/`). */
@@ -58,7 +72,11 @@ export function bootstrapEnv(o: BootstrapOptions): Record<string, string> {
     SECURE_ETCD_SECRET_ID: o.secretId,
     SECURE_ETCD_REGION: o.region,
     SECURE_ETCD_MEMBER: o.member,
+    SECURE_ETCD_CLUSTER: o.cluster,
+    SECURE_ETCD_ENVIRONMENT: o.environment,
+    SECURE_ETCD_SIGNING_KEY: o.signingKey,
   };
+  if (o.acceptKeys) env.SECURE_ETCD_ACCEPT_KEYS = "1";
   if (o.endpointUrl) env.SECURE_ETCD_ENDPOINT_URL = o.endpointUrl;
   if (o.root) env.SECURE_ETCD_ROOT = o.root;
   if (o.stateDir) env.SECURE_ETCD_STATE_DIR = o.stateDir;
