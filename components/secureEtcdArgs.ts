@@ -4,6 +4,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { ColdStorageClass } from "./backup/defaults";
 import type { EncryptionProvider, KeyAlgorithm, KeyState, MinTlsVersion, SettingsInput } from "./config";
 import type { KeyStateRecord } from "./encryption/transitions";
+import type { PreviousSecretStore } from "./secretStore/existingSecrets";
 
 /*
  * The public Args of SecureEtcd, documented for users. The config schema (config/schema.ts) is the one
@@ -107,6 +108,13 @@ export interface BackupArgs {
   oidc?: { providerArn: string; providerUrl: string; namespace?: string; serviceAccount?: string };
   /** KMS key deletion waiting period, 7–30 days (default 30). */
   kmsKeyDeletionWindowDays?: number;
+  /**
+   * Roles that run the snapshot job besides the IRSA role (`oidc`) and the secret store's node roles
+   * (which get the writer policy attached): only the writers may upload and read back snapshots.
+   */
+  writerRoleArns?: string[];
+  /** The role that restores: reads and decrypts snapshots (default `secretStore.restoreReaderRoleArn`). */
+  restoreReaderRoleArn?: string;
 }
 
 /**
@@ -137,6 +145,11 @@ export interface SecretStoreArgs {
    * itself, for air-gapped labs without Secrets Manager. A secret output; refused for prod.
    */
   offlineCloudInit?: boolean;
+  /**
+   * Secret name generation (default 1). Bump it to rebuild a destroyed stack beside the secrets its
+   * earlier deployment retained: names become `secure-etcd/<cluster>/<env>/g<N>/<member>`.
+   */
+  generation?: number;
 }
 
 /**
@@ -180,6 +193,14 @@ export interface SecureEtcdArgs<M extends string = string> {
   backup?: BackupArgs;
   /** Node bundles in Secrets Manager, node roles, and the bootstrap's user data (on by default). */
   secretStore?: SecretStoreArgs;
+  /**
+   * IAM role or user ARNs (the stack's account) that deploy this stack besides the principal running
+   * `pulumi up`: CI and break-glass roles. With it, they alone may write, re-stage, re-key, replicate,
+   * restore, delete or re-policy a secret, administer the keys and change the buckets' protections; and
+   * they may all `pulumi refresh`. Add a new deployer here (and `pulumi up` from a current one) before it
+   * deploys.
+   */
+  deployerPrincipalArns?: string[];
   /** When given, the snapshot CronJob and its Secret/ConfigMap are created in that cluster; otherwise only rendered. */
   kubernetesProvider?: k8s.Provider;
   /** Provider for the snapshot replica's resources (with `backup.replicaRegion`). */
@@ -191,12 +212,20 @@ export interface SecureEtcdArgs<M extends string = string> {
    * is refused at preview with the safe next step. The program passes it automatically.
    */
   previousEncryptionKeys?: KeyStateRecord[];
+  /**
+   * What this stack's secret store was at its last deployment (the program reads its own outputs): the
+   * secrets it manages and the deployers its policies admit. With it, a secret name already taken in AWS
+   * by a secret this stack does not manage, or a deploying principal the deployed policies deny, is
+   * refused at preview. The program passes it automatically.
+   */
+  previousSecretStore?: PreviousSecretStore;
 }
 
 // ---- compile-time: the Args and the schema describe the same keys --------------------------------------
 
 /** Args that are resources or deployment state, not config: the schema never sees them. */
-type ResourceArgs = "kubernetesProvider" | "replicaProvider" | "previousEncryptionKeys";
+type ResourceArgs =
+  "kubernetesProvider" | "replicaProvider" | "previousEncryptionKeys" | "previousSecretStore";
 
 /** The Args with every Input resolved: the shape the schema validates once values are known. */
 type ResolvedArgs<A> = pulumi.Unwrap<Omit<A, ResourceArgs>>;

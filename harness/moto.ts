@@ -58,12 +58,9 @@ export interface StartMotoOptions {
   startTimeoutMs?: number;
 }
 
-async function post(url: string, body?: unknown): Promise<void> {
-  const r = await fetch(url, {
-    method: "POST",
-    body: body === undefined ? undefined : JSON.stringify(body),
-    headers: body === undefined ? undefined : { "content-type": "application/json" },
-  });
+/** moto's admin API: reset-auth reads its body as a bare number (`float(request.data)`), not JSON. */
+async function post(url: string, body?: string): Promise<void> {
+  const r = await fetch(url, { method: "POST", body });
   if (!r.ok) throw new Error(`POST ${url}: HTTP ${r.status}`);
 }
 
@@ -133,7 +130,7 @@ export async function startMoto(o: StartMotoOptions): Promise<MotoServer> {
       return { endpoint, region, forcePathStyle: true, credentials: credentialsOr(c) };
     },
     reset: () => post(`${endpoint}/moto-api/reset`),
-    enforceIam: (freeCalls = 0) => post(`${endpoint}/moto-api/reset-auth`, { value: freeCalls }),
+    enforceIam: (freeCalls = 0) => post(`${endpoint}/moto-api/reset-auth`, String(freeCalls)),
     stop: () => proc.stop(),
   };
 }

@@ -131,6 +131,10 @@ export interface Backup {
   oidc?: Oidc;
   /** KMS key deletion waiting period, 7–30 days. */
   kmsKeyDeletionWindowDays?: number;
+  /** Roles that run the snapshot job besides the IRSA role and the node roles. */
+  writerRoleArns?: string[];
+  /** The role that restores snapshots (default `secretStore.restoreReaderRoleArn`). */
+  restoreReaderRoleArn?: string;
 }
 
 /** Node bundles in Secrets Manager, node roles, and the bootstrap's user data. */
@@ -151,6 +155,8 @@ export interface SecretStore {
   bootstrapIntervalMinutes?: number;
   /** Also render `offlineNodeCloudInit` (air-gapped labs; refused for prod). */
   offlineCloudInit?: boolean;
+  /** Secret name generation (default 1); bump it to rebuild beside retained secrets. */
+  generation?: number;
 }
 
 /** An encryption key's name, provider and state as last deployed (no key material). */
@@ -199,6 +205,8 @@ export interface SecureEtcdArgs {
   backup?: Backup;
   /** Node bundles in Secrets Manager and the bootstrap's user data (on by default). */
   secretStore?: SecretStore;
+  /** IAM role or user ARNs that deploy this stack besides the principal running `pulumi up` (CI, break-glass). */
+  deployerPrincipalArns?: string[];
   /** The encryption key states last deployed (this component's `encryptionKeyStates` output). */
   previousEncryptionKeys?: KeyStateRecord[];
 }

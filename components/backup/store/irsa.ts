@@ -7,15 +7,11 @@ import type { StoreContext } from "./context";
 
 /**
  * The IRSA role of the snapshot job: only the snapshot ServiceAccount's web-identity tokens may assume
- * it, and it carries the writer policy. Returns the role's ARN.
+ * it. Created before the key (whose policy names it); its writer policy comes after the key
+ * ({@link attachIrsaWriterPolicy}).
  */
-export function createIrsaRole(
-  ctx: StoreContext,
-  oidc: SnapshotIrsa,
-  writerPolicyJson: pulumi.Output<string>,
-): pulumi.Output<string> {
-  const local = { parent: ctx.parent };
-  const role = new aws.iam.Role(
+export function createIrsaRole(ctx: StoreContext, oidc: SnapshotIrsa): aws.iam.Role {
+  return new aws.iam.Role(
     `${ctx.name}-irsa-role`,
     {
       description: pulumi.interpolate`etcd snapshot writer for ${ctx.args.clusterName}/${ctx.args.environment} (IRSA)`,
@@ -34,12 +30,19 @@ export function createIrsaRole(
       maxSessionDuration: 3600,
       tags: ctx.tags,
     },
-    local,
+    { parent: ctx.parent },
   );
+}
+
+/** The writer policy on the IRSA role. */
+export function attachIrsaWriterPolicy(
+  ctx: StoreContext,
+  role: aws.iam.Role,
+  writerPolicyJson: pulumi.Output<string>,
+): void {
   new aws.iam.RolePolicy(
     `${ctx.name}-irsa-writer`,
     { role: role.id, name: "etcd-snapshot-writer", policy: writerPolicyJson },
-    local,
+    { parent: ctx.parent },
   );
-  return role.arn;
 }
