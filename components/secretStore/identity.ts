@@ -179,6 +179,20 @@ export function checkedRoleArns(
   });
 }
 
+/** One role ARN from config, checked like {@link checkedRoleArns}; the ConfigError names `path`. */
+export function checkedRoleArn(
+  path: string,
+  arn: string,
+  at: pulumi.Output<{ partition: string; accountId: string }>,
+  source: string,
+): pulumi.Output<string> {
+  return at.apply((where) => {
+    const p = arnLocationProblem(path, arn, where);
+    if (p) throw new ConfigError([p], source);
+    return arn;
+  });
+}
+
 /**
  * The partition a region belongs to, from its name (AWS names regions per partition: `cn-…` China,
  * `us-gov-…` GovCloud, `us-iso-…`/`us-isob-…` the isolated ones). A replica in another partition than

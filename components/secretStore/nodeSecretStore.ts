@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ResolvedSecretStore } from "../config/secretStore";
 import { KEY_ARCHIVE_RECOVERY_WINDOW_DAYS } from "./defaults";
 import { checkedSecretNames, type PreviousSecretStore } from "./existingSecrets";
-import { deployContext, type DeployContext } from "./identity";
+import { checkedRoleArn, deployContext, type DeployContext } from "./identity";
 import { keyArchiveSecretName, memberSecretName, nodeReadPolicyName, secretsKeyAlias } from "./naming";
 import { nodeRole, type NodeRole } from "./nodeRole";
 import { secretReadPolicy } from "./policies";
@@ -83,7 +83,20 @@ export class NodeSecretStore extends pulumi.ComponentResource {
     const roles: Record<string, NodeRole> = Object.fromEntries(
       members.map((m) => [m, nodeRole(`${name}-${m}`, m, s.nodeRoles[m], tags("etcd-node-role", m), this)]),
     );
-    const keys = this.createKeys(name, cluster, env, s, ctx, roles, tags("etcd-node-secrets-key"));
+    // Of the stack's partition and account (checked at preview, once those are known).
+    const restoreReader = s.restoreReaderRoleArn
+      ? checkedRoleArn("secretStore.restoreReaderRoleArn", s.restoreReaderRoleArn, ctx, "secret store")
+      : undefined;
+    const keys = this.createKeys(
+      name,
+      cluster,
+      env,
+      s,
+      ctx,
+      roles,
+      restoreReader,
+      tags("etcd-node-secrets-key"),
+    );
     this.kmsKeyArn = keys.primary.arn;
     this.replicaKmsKeyArn = keys.replica?.arn;
     const where = {
@@ -136,7 +149,7 @@ export class NodeSecretStore extends pulumi.ComponentResource {
         description: `secure-etcd encryption key archive (${cluster}/${env})`,
         value: args.keyArchive,
         recoveryWindowDays: KEY_ARCHIVE_RECOVERY_WINDOW_DAYS,
-        readerRoleArns: s.restoreReaderRoleArn ? [s.restoreReaderRoleArn] : [],
+        readerRoleArns: restoreReader ? [restoreReader] : [],
         tags: tags("etcd-encryption-key-archive"),
         retain: true,
       },
@@ -183,11 +196,12 @@ export class NodeSecretStore extends pulumi.ComponentResource {
     s: ResolvedSecretStore,
     ctx: pulumi.Output<DeployContext>,
     roles: Record<string, NodeRole>,
+    reader: pulumi.Output<string> | undefined,
     tags: Tags,
   ): { primary: aws.kms.Key; replica?: aws.kms.Key } {
     const archiveName = this.keyArchiveSecretName;
-    const restoreReader: NamedReader[] = s.restoreReaderRoleArn
-      ? [{ sid: "RestoreReader", roleArn: s.restoreReaderRoleArn, secretName: archiveName }]
+    const restoreReader: NamedReader[] = reader
+      ? [{ sid: "RestoreReader", roleArn: reader, secretName: archiveName }]
       : [];
     const memberReaders: NamedReader[] = Object.entries(roles).map(([m, role], i) => ({
       sid: `Member${i + 1}${m.replace(/[^A-Za-z0-9]/g, "")}`,

@@ -250,6 +250,14 @@ export function secretReadPolicy(a: {
   };
 }
 
+/**
+ * Service trust policies the package renders WITHOUT `aws:SourceAccount`/`aws:SourceArn`, and why. Every
+ * other service trust policy carries both (test/awsDayTwo.test.ts checks each rendered trust policy).
+ */
+export const SERVICE_TRUST_WITHOUT_SOURCE: Readonly<Record<string, string>> = Object.freeze({
+  ec2: "EC2 assumes an instance profile's role on the instance's behalf; AWS documents no aws:SourceAccount or aws:SourceArn for that assumption (its confused-deputy guidance covers services acting for a resource), and a condition on a key the service does not send is false, so every node would lose its credentials. What limits the role is who may attach it: iam:PassRole on the role and ec2:RunInstances/AssociateIamInstanceProfile (docs/aws-access.md).",
+});
+
 /** Trust policy of a node role: only EC2 (an instance profile) may assume it. */
 export function ec2TrustPolicy(ec2ServicePrincipal: string): PolicyDocument {
   checkArn("ec2ServicePrincipal", ec2ServicePrincipal, /^ec2\.[a-z0-9.-]+$/);

@@ -1,6 +1,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { DEFAULT_SNAPSHOT_NAME, DEFAULT_SNAPSHOT_NAMESPACE } from "../defaults";
+import { ConfigError } from "../../config/errors";
+import { arnLocationProblem } from "../../secretStore/identity";
 import { irsaTrustPolicy } from "../policies";
 import type { SnapshotIrsa } from "./args";
 import type { StoreContext } from "./context";
@@ -21,12 +23,15 @@ export function createIrsaRole(ctx: StoreContext, oidc: SnapshotIrsa): aws.iam.R
           oidc.providerUrl,
           oidc.namespace ?? DEFAULT_SNAPSHOT_NAMESPACE,
           oidc.serviceAccount ?? DEFAULT_SNAPSHOT_NAME,
+          ctx.deploy,
         ])
-        .apply(([providerArn, providerUrl, namespace, serviceAccount]) =>
-          JSON.stringify(
-            irsaTrustPolicy({ providerArn, providerUrl, namespace, serviceAccount }, ctx.source),
-          ),
-        ),
+        .apply(([providerArn, providerUrl, namespace, serviceAccount, d]) => {
+          const trust = irsaTrustPolicy({ providerArn, providerUrl, namespace, serviceAccount }, ctx.source);
+          // The OIDC provider is registered in the stack's own account and partition.
+          const p = arnLocationProblem("oidc.providerArn", providerArn, d);
+          if (p) throw new ConfigError([p], ctx.source);
+          return JSON.stringify(trust);
+        }),
       maxSessionDuration: 3600,
       tags: ctx.tags,
     },
