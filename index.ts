@@ -59,7 +59,7 @@ export = async () => {
     keyArchiveSecretArn: etcd.secretStore?.keyArchiveSecretArn,
     keyArchiveReaderPolicyJson: etcd.secretStore?.keyArchiveReaderPolicyJson,
     // Who the key and secret policies admit as deployers; the next deployment checks it is one of them.
-    deployerArns: etcd.secretStore?.deployerArns,
+    deployerArns: etcd.secretStore?.deployerArns ?? etcd.snapshotStore?.deployerArns,
     // Air-gapped labs only (secure-etcd:secretStore.offlineCloudInit; refused for prod): carries the keys.
     offlineNodeCloudInit: etcd.offlineNodeCloudInit,
     apiserverFlags: etcd.apiserverFlags,

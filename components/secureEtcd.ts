@@ -201,6 +201,7 @@ export class SecureEtcd<M extends string = string> extends pulumi.ComponentResou
         kubernetesProvider,
         replicaProvider,
         secretStore: this.secretStore,
+        previousDeployerArns: previousSecretStore?.deployed ? previousSecretStore.deployerArns : undefined,
         parent: this,
       });
       this.snapshotStore = snapshots.store;

@@ -207,6 +207,29 @@ describe("day 2: a second deployer through the program (its own last outputs)", 
     });
   });
 
+  it("without a secret store, the snapshot store checks the hand-over", async () => {
+    const self = "organization/secure-etcd/dev";
+    const config = {
+      ...readStackConfig("dev"),
+      ...toPulumiConfig({
+        "secure-etcd:secretStore": { enabled: false },
+        "secure-etcd:backup": { writerRoleArns: [`arn:aws:iam::${ACCOUNT}:role/snapshot-job`] },
+      }),
+    };
+    const mocks = new RecordingMocks({
+      stackOutputs: {
+        [self]: { clusterName: "payments", deployerArns: [`arn:aws:iam::${ACCOUNT}:role/ci-deployer`] },
+      },
+    });
+    await assert.rejects(runProgram("dev", mocks, config), (e: unknown) => {
+      assert.ok(
+        e instanceof ConfigError && e.problems.some((p) => p.path === "deployerPrincipalArns"),
+        String(e),
+      );
+      return true;
+    });
+  });
+
   it("the program exports who its policies admit, and reads it back", async () => {
     const ci = `arn:aws:iam::${ACCOUNT}:role/ci-deployer`;
     const config = {

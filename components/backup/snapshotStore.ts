@@ -64,6 +64,8 @@ export class SnapshotStore extends pulumi.ComponentResource {
   public readonly writerArns: pulumi.Output<string[]>;
   /** The restore readers the key and bucket policies admit. */
   public readonly readerArns: pulumi.Output<string[]>;
+  /** The deployers the key and bucket policies admit (the one running now, then deployerPrincipalArns). */
+  public readonly deployerArns: pulumi.Output<string[]>;
   /** ARN of the IRSA role (only with `oidc`). */
   public readonly roleArn?: pulumi.Output<string>;
   /** ARN of the replica bucket (only with `replication`). */
@@ -81,8 +83,12 @@ export class SnapshotStore extends pulumi.ComponentResource {
     const { warnings, deletionWindow } = validateStoreArgs(name, args, source);
     super("secure-etcd:index:SnapshotStore", name, {}, opts);
     for (const w of warnings) pulumi.log.warn(`SnapshotStore ${name}: ${w}`, this);
-    const deploy = deployContext(this, { extra: args.deployerPrincipalArns ?? [] });
+    const deploy = deployContext(this, {
+      extra: args.deployerPrincipalArns ?? [],
+      previous: args.previousDeployerArns,
+    });
     const ctx = storeContext(this, name, args, { source, deletionWindow, deploy });
+    this.deployerArns = deploy.deployerArns;
 
     const site: BucketSite = {
       base: name,
@@ -143,6 +149,7 @@ export class SnapshotStore extends pulumi.ComponentResource {
       readerPolicyJson: this.readerPolicyJson,
       writerArns: this.writerArns,
       readerArns: this.readerArns,
+      deployerArns: this.deployerArns,
       roleArn: this.roleArn,
       replicaBucketArn: this.replicaBucketArn,
       replicaKmsKeyArn: this.replicaKmsKeyArn,

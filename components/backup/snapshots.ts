@@ -19,6 +19,8 @@ export interface SnapshotWiring {
   replicaProvider?: aws.Provider;
   /** The node roles: without IRSA they run the snapshot job, so they are its writers. */
   secretStore?: NodeSecretStore;
+  /** The deployers the last deployment admitted; checked here only without a secret store (it checks them). */
+  previousDeployerArns?: string[];
   parent: pulumi.Resource;
 }
 
@@ -85,6 +87,7 @@ export function createSnapshots(
       kmsKeyDeletionWindowDays: b.kmsKeyDeletionWindowDays,
       ...snapshotPrincipals(s, b, w.secretStore),
       deployerPrincipalArns: s.deployerPrincipalArns,
+      previousDeployerArns: w.secretStore ? undefined : w.previousDeployerArns,
       tags,
     },
     { parent: w.parent },

@@ -87,6 +87,12 @@ export interface SnapshotStoreArgs {
    * change the bucket's protections.
    */
   deployerPrincipalArns?: string[];
+  /**
+   * The deployers the policies admitted at the last deployment (its `deployerArns`): when given and the
+   * principal running now is not one of them, the deployment stops at preview naming
+   * `deployerPrincipalArns` (the bucket and key policies would deny it half-way).
+   */
+  previousDeployerArns?: string[];
   /** Waiting period before a scheduled KMS key deletion takes effect, 7–30 days. Default 30. */
   kmsKeyDeletionWindowDays?: number;
   /** Extra tags for every taggable resource. */
