@@ -7,14 +7,14 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { loadStackConfig, SecureEtcd } from "./components";
-import { checkPromotionGate, previousEncryptionKeys } from "./program/stackReferences";
+import { checkPromotionGate, previousDeployment } from "./program/stackReferences";
 
 export = async () => {
   const stack = loadStackConfig(pulumi.runtime.allConfig(), pulumi.getStack());
   const { settings, program } = stack;
 
   await checkPromotionGate(stack);
-  const previous = await previousEncryptionKeys(settings.clusterName);
+  const previous = await previousDeployment(settings.clusterName);
 
   // With backup.deployJob the snapshot job goes into the cluster the ambient kubeconfig points at;
   // otherwise it is only rendered (snapshotJobManifests) for GitOps or manual apply.
@@ -25,7 +25,8 @@ export = async () => {
   const etcd = new SecureEtcd(settings.clusterName, {
     ...stack.args,
     kubernetesProvider,
-    previousEncryptionKeys: previous,
+    previousEncryptionKeys: previous.encryptionKeys,
+    previousSecretStore: previous.secretStore,
   });
 
   return {
@@ -57,6 +58,8 @@ export = async () => {
     keyArchiveSecretName: etcd.secretStore?.keyArchiveSecretName,
     keyArchiveSecretArn: etcd.secretStore?.keyArchiveSecretArn,
     keyArchiveReaderPolicyJson: etcd.secretStore?.keyArchiveReaderPolicyJson,
+    // Who the key and secret policies admit as deployers; the next deployment checks it is one of them.
+    deployerArns: etcd.secretStore?.deployerArns ?? etcd.snapshotStore?.deployerArns,
     // Air-gapped labs only (secure-etcd:secretStore.offlineCloudInit; refused for prod): carries the keys.
     offlineNodeCloudInit: etcd.offlineNodeCloudInit,
     apiserverFlags: etcd.apiserverFlags,
@@ -71,6 +74,9 @@ export = async () => {
     snapshotWriterPolicyJson: etcd.snapshotStore?.writerPolicyJson,
     snapshotReaderPolicyJson: etcd.snapshotStore?.readerPolicyJson,
     snapshotRoleArn: etcd.snapshotStore?.roleArn,
+    snapshotWriterArns: etcd.snapshotStore?.writerArns,
+    snapshotReaderArns: etcd.snapshotStore?.readerArns,
+    snapshotReplicationAlarmName: etcd.snapshotStore?.replicationAlarmName,
     snapshotSchedule: etcd.snapshotJob?.schedule,
     snapshotJobManifests: etcd.snapshotJob?.manifestsYaml,
     snapshotJobSecretYaml: etcd.snapshotJob?.secretYaml,

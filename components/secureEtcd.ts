@@ -126,7 +126,8 @@ export class SecureEtcd<M extends string = string> extends pulumi.ComponentResou
 
   constructor(name: string, args: SecureEtcdArgs<M>, opts?: pulumi.ComponentResourceOptions) {
     super("secure-etcd:index:SecureEtcd", name, {}, opts);
-    const { kubernetesProvider, replicaProvider, previousEncryptionKeys, ...config } = args;
+    const { kubernetesProvider, replicaProvider, previousEncryptionKeys, previousSecretStore, ...config } =
+      args;
     const source = `SecureEtcd ${JSON.stringify(name)} args`;
     // Known values are checked now (preview); member Inputs not yet known get stand-ins here and are
     // checked by the same schema when they resolve (`resolved`). Only `resolved` is ever rendered.
@@ -175,7 +176,15 @@ export class SecureEtcd<M extends string = string> extends pulumi.ComponentResou
         }),
       ),
     );
-    const delivery = createNodeDelivery(name, s, resolved, (m) => this.nodeMaterial(m), keys.material, this);
+    const delivery = createNodeDelivery(
+      name,
+      s,
+      resolved,
+      (m) => this.nodeMaterial(m),
+      keys.material,
+      this,
+      previousSecretStore,
+    );
     this.nodeBundles = delivery.bundles as Record<M, pulumi.Output<string>>;
     this.secretStore = delivery.store;
     this.nodeUserData = delivery.userData as Record<M, pulumi.Output<string>> | undefined;
@@ -199,6 +208,8 @@ export class SecureEtcd<M extends string = string> extends pulumi.ComponentResou
         tls: { certPem: backupClient.certPem, keyPem: backupClient.keyPem, caPem: this.caCertPem },
         kubernetesProvider,
         replicaProvider,
+        secretStore: this.secretStore,
+        previousDeployerArns: previousSecretStore?.deployed ? previousSecretStore.deployerArns : undefined,
         parent: this,
       });
       this.snapshotStore = snapshots.store;

@@ -10,6 +10,7 @@ import type {
   ObjectLockMode,
   SettingsInput,
 } from "./config";
+import type { PreviousSecretStore } from "./secretStore/existingSecrets";
 
 /*
  * The public Args of SecureEtcd: ONE copy, for TypeScript and, through the component provider
@@ -156,6 +157,13 @@ export interface Backup {
   oidc?: Oidc;
   /** KMS key deletion waiting period, 7–30 days (default 30). */
   kmsKeyDeletionWindowDays?: number;
+  /**
+   * Roles that run the snapshot job besides the IRSA role (`oidc`) and the secret store's node roles
+   * (which get the writer policy attached): only the writers may upload and read back snapshots.
+   */
+  writerRoleArns?: string[];
+  /** The role that restores: reads and decrypts snapshots (default `secretStore.restoreReaderRoleArn`). */
+  restoreReaderRoleArn?: string;
 }
 
 /**
@@ -186,6 +194,11 @@ export interface SecretStore {
    * itself, for air-gapped labs without Secrets Manager. A secret output; refused for prod.
    */
   offlineCloudInit?: boolean;
+  /**
+   * Secret name generation (default 1). Bump it to rebuild a destroyed stack beside the secrets its
+   * earlier deployment retained: names become `secure-etcd/<cluster>/<env>/g<N>/<member>`.
+   */
+  generation?: number;
 }
 
 /** An encryption key's name, provider and state as last deployed (no key material). */
@@ -242,12 +255,27 @@ export interface SecureEtcdSchemaArgs {
   /** Node bundles in Secrets Manager, node roles, and the bootstrap's user data (on by default). */
   secretStore?: SecretStore;
   /**
+   * IAM role or user ARNs (the stack's account) that deploy this stack besides the principal running
+   * `pulumi up`: CI and break-glass roles. With it, they alone may write, re-stage, re-key, replicate,
+   * restore, delete or re-policy a secret, administer the keys and change the buckets' protections; and
+   * they may all `pulumi refresh`. Add a new deployer here (and `pulumi up` from a current one) before it
+   * deploys.
+   */
+  deployerPrincipalArns?: string[];
+  /**
    * The encryption key states last deployed (this component's `encryptionKeyStates` output, e.g. read
    * from the stack's own outputs). When given, an unsafe step — a key made primary without the staged
    * step, a key that may still encrypt data dropped, an archived key removed while snapshots need it —
    * is refused at preview with the safe next step. The program passes it automatically.
    */
   previousEncryptionKeys?: KeyStateRecord[];
+  /**
+   * What this stack's secret store was at its last deployment (the program reads its own outputs): the
+   * secrets it manages and the deployers its policies admit. With it, a secret name already taken in AWS
+   * by a secret this stack does not manage, or a deploying principal the deployed policies deny, is
+   * refused at preview. The program passes it automatically.
+   */
+  previousSecretStore?: PreviousSecretStore;
 }
 
 // ---- TypeScript only ----------------------------------------------------------------------------------
@@ -291,7 +319,8 @@ export type SecretStoreArgs = SecretStore;
 // ---- compile-time: the Args and the schema describe the same keys --------------------------------------
 
 /** Args that are resources or deployment state, not config: the schema never sees them. */
-type ResourceArgs = "kubernetesProvider" | "replicaProvider" | "previousEncryptionKeys";
+type ResourceArgs =
+  "kubernetesProvider" | "replicaProvider" | "previousEncryptionKeys" | "previousSecretStore";
 
 /** The Args with every Input resolved: the shape the schema validates once values are known. */
 type ResolvedArgs<A> = pulumi.Unwrap<Omit<A, ResourceArgs>>;

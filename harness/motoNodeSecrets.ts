@@ -151,7 +151,9 @@ async function setUp(moto: MotoServer): Promise<NodeSecretsOnMoto> {
           ]),
         }),
       );
-      const policyJson = JSON.stringify(secretReadPolicy({ secretArn: secret.ARN!, kmsKeyArn, region }));
+      const policyJson = JSON.stringify(
+        secretReadPolicy({ secretArn: secret.ARN!, kmsKeyArn, region, dnsSuffix: "amazonaws.com" }),
+      );
       await iam.send(
         new PutRolePolicyCommand({
           RoleName: roleName,

@@ -8,6 +8,7 @@ export const aws = {
   kmsKey: "aws:kms/key:Key",
   secret: "aws:secretsmanager/secret:Secret",
   secretVersion: "aws:secretsmanager/secretVersion:SecretVersion",
+  secretPolicy: "aws:secretsmanager/secretPolicy:SecretPolicy",
 } as const;
 
 /** AWS-managed keys (`alias/aws/s3`, `alias/aws/secretsmanager`, …): not customer-managed, no key policy of ours. */

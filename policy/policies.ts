@@ -1,3 +1,4 @@
+import { accessPolicies } from "./accessPolicies";
 import { advisoryPolicies } from "./advisoryPolicies";
 import { bucketPolicies } from "./bucketPolicies";
 import { cisPolicies } from "./cisPolicies";
@@ -11,5 +12,6 @@ export const packPolicies: readonly PackPolicy[] = [
   ...bucketPolicies,
   ...keyPolicies,
   ...secretPolicies,
+  ...accessPolicies,
   ...advisoryPolicies,
 ];

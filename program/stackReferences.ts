@@ -7,6 +7,7 @@ import {
   type PromotionRecord,
   type StackSettings,
 } from "../components";
+import type { PreviousSecretStore } from "../components/secretStore/existingSecrets";
 import { packageVersion } from "../components/packageInfo";
 
 /*
@@ -26,12 +27,38 @@ async function output<T>(ref: pulumi.StackReference, name: string): Promise<T | 
   return (details.value ?? details.secretValue) as T | undefined;
 }
 
-export async function previousEncryptionKeys(clusterName: string): Promise<KeyStateRecord[] | undefined> {
+/** What this stack's own last deployment exported that the next one checks against. */
+export interface PreviousDeployment {
+  encryptionKeys?: KeyStateRecord[];
+  secretStore: PreviousSecretStore;
+}
+
+const strings = (v: unknown): string[] =>
+  Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
+
+/**
+ * This stack's last deployment, read through a StackReference to itself: the encryption key states, and
+ * the secret store's secrets and deployers (a stack never deployed, or destroyed, has no outputs).
+ */
+export async function previousDeployment(clusterName: string): Promise<PreviousDeployment> {
   const self = new pulumi.StackReference(`${clusterName}-previous-deployment`, {
     name: projectStack(pulumi.getStack()),
   });
-  const states = await output<KeyStateRecord[]>(self, "encryptionKeyStates");
-  return Array.isArray(states) ? states : undefined;
+  const [states, deployedCluster, secretArns, archiveArn, deployers] = await Promise.all([
+    output<KeyStateRecord[]>(self, "encryptionKeyStates"),
+    output<string>(self, "clusterName"),
+    output<Record<string, string>>(self, "nodeSecretArns"),
+    output<string>(self, "keyArchiveSecretArn"),
+    output<string[]>(self, "deployerArns"),
+  ]);
+  return {
+    encryptionKeys: Array.isArray(states) ? states : undefined,
+    secretStore: {
+      deployed: deployedCluster !== undefined,
+      secretArns: [...strings(Object.values(secretArns ?? {})), ...strings([archiveArn])],
+      deployerArns: strings(deployers),
+    },
+  };
 }
 
 /**

@@ -258,7 +258,12 @@ describe("the node refuses what the deployer's key did not sign, and old version
     assert.deepEqual(onMoto, JSON.parse(mine.policyJson));
     assert.deepEqual(
       JSON.parse(mine.policyJson),
-      secretReadPolicy({ secretArn: mine.secretArn, kmsKeyArn: aws.kmsKeyArn, region: aws.region }),
+      secretReadPolicy({
+        secretArn: mine.secretArn,
+        kmsKeyArn: aws.kmsKeyArn,
+        region: aws.region,
+        dnsSuffix: "amazonaws.com",
+      }),
     );
 
     const before = listing(node.root);
@@ -294,6 +299,7 @@ describe("the node refuses what the deployer's key did not sign, and old version
               secretArn: arn,
               kmsKeyArn: "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
               region: "us-east-1",
+              dnsSuffix: "amazonaws.com",
             }),
           ),
         }),

@@ -216,6 +216,7 @@ const T = {
   versioning: "aws:s3/bucketVersioning:BucketVersioning",
   bucketPolicy: "aws:s3/bucketPolicy:BucketPolicy",
   kmsKey: "aws:kms/key:Key",
+  secretPolicy: "aws:secretsmanager/secretPolicy:SecretPolicy",
   key: "tls:index/privateKey:PrivateKey",
   cert: "tls:index/locallySignedCert:LocallySignedCert",
 };
@@ -368,6 +369,31 @@ describe("policy pack: what the real program registers, for every stack file", f
         /enableKeyRotation false; it must be true/,
       ],
       ["secretsmanager-customer-kms-key", () => withSecret(base()), /has no kmsKeyId/],
+      [
+        "kms-key-explicit-policy",
+        () => editInput(base(), T.kmsKey, (r) => delete r.props.policy),
+        /has no key policy: KMS's default lets any principal/,
+      ],
+      [
+        "secret-policy-one-writer",
+        () =>
+          editInput(
+            base(),
+            T.secretPolicy,
+            (r) => (r.props.policy = dropStatement(String(r.props.policy), "OnlyDeployersWrite")),
+          ),
+        /does not deny secretsmanager:CancelRotateSecret, .*secretsmanager:UpdateSecretVersionStage to every principal but the deployers/,
+      ],
+      [
+        "s3-deny-object-reads-to-others",
+        () =>
+          editStack(
+            base(),
+            T.bucketPolicy,
+            (p) => (p.policy = dropStatement(String(p.policy), "OnlySnapshotPrincipalsReadObjects")),
+          ),
+        /does not deny s3:GetObject, .* to every principal but the snapshot writer/,
+      ],
       [
         "key-material-outputs-secret",
         () =>

@@ -352,6 +352,8 @@ describe("the offline variant (air-gapped labs)", () => {
   it("secretStore.offlineCloudInit renders offlineNodeCloudInit, a secret that carries the keys", async () => {
     const config = readStackConfig("dev");
     config["secure-etcd:secretStore"] = JSON.stringify({ enabled: false, offlineCloudInit: true });
+    // Air-gapped: no AWS at all (snapshots would need writers named: backup.writerRoleArns).
+    config["secure-etcd:backup"] = JSON.stringify({ enabled: false });
     const { outputs } = await runProgram("dev", new RecordingMocks(), config);
     const offline = outputs.offlineNodeCloudInit as Record<string, pulumi.Output<string>>;
     assert.deepEqual(Object.keys(offline), ["dev-cp-1"]);

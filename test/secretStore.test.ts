@@ -9,7 +9,11 @@ import { renderCostTable, secretStoreCostOf, secretStoreMonthlyCost } from "../c
 import { prices } from "../components/cost/prices";
 import { parseNodeBundle } from "../components/secretStore/bundle";
 import { secretStoreDefaults } from "../components/secretStore/defaults";
-import { KMS_ADMIN_ACTIONS, secretReadPolicy } from "../components/secretStore/policies";
+import {
+  KMS_ADMIN_ACTIONS,
+  SECRET_WRITE_ACTIONS,
+  secretReadPolicy,
+} from "../components/secretStore/policies";
 import { isSecretValue } from "./support/registrationSpy";
 import { valueOf } from "./support/recordingMocks";
 import { buildSecureEtcd, type Built } from "./support/secureEtcdUnderMocks";
@@ -66,10 +70,12 @@ describe("secret store under mocks: the KMS key and its policy (prod: 5 members,
     );
   });
 
-  it("key and replica key are protect + retainOnDelete", () => {
+  it("key and replica key are protect + retainOnDelete; their aliases are not (a rebuild re-creates them)", () => {
     for (const name of ["payments-secrets-key", "payments-secrets-replica-key"]) {
       const r = b.log.find((x) => x.name === name);
       assert.ok(r?.protect && r.retainOnDelete, name);
+      const alias = b.log.find((x) => x.name === `${name}-alias`);
+      assert.ok(alias && !alias.protect && !alias.retainOnDelete, `${name}-alias`);
     }
   });
 
@@ -92,7 +98,7 @@ describe("secret store under mocks: the KMS key and its policy (prod: 5 members,
   it("the deployer writes and reads only through Secrets Manager (its region and the replica's)", () => {
     const s = statement(
       doc(b.mocks.named("payments-secrets-key").inputs.policy),
-      "DeployerWritesAndReadsThroughSecretsManager",
+      "DeployersWriteAndReadThroughSecretsManager",
     );
     assert.deepEqual(s.Principal, { AWS: deployer });
     assert.deepEqual(s.Action, ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]);
@@ -138,7 +144,7 @@ describe("secret store under mocks: the KMS key and its policy (prod: 5 members,
     );
     assert.deepEqual(
       doc(replica.policy).Statement.map((s) => s.Sid),
-      ["AdministerKey", "DeployerWritesAndReadsThroughSecretsManager"],
+      ["AdministerKey", "DeployersWriteAndReadThroughSecretsManager"],
     );
   });
 });
@@ -168,10 +174,15 @@ describe("secret store under mocks: the secrets and their resource policies", ()
     assert.equal(b.mocks.ofType(T.secret).length, b.members.length + 1, "members + the key archive");
   });
 
-  it("secrets are protect + retainOnDelete; their versions and policies retainOnDelete", () => {
-    for (const m of [...b.members, "archive"]) {
+  it("the key archive is protect + retainOnDelete; member secrets are neither (removing a member must not abort the update)", () => {
+    const archive = b.log.find((r) => r.name === "payments-secrets-archive")!;
+    assert.ok(archive.protect && archive.retainOnDelete, "archive");
+    for (const m of b.members) {
       const secret = b.log.find((r) => r.name === `payments-secrets-${m}`)!;
-      assert.ok(secret.protect && secret.retainOnDelete, m);
+      assert.ok(!secret.protect && !secret.retainOnDelete, m);
+    }
+    for (const m of [...b.members, "archive"]) {
+      // They go with their secret: Pulumi never strips the policy off a secret that still exists.
       for (const child of ["version", "policy"])
         assert.ok(
           b.log.find((r) => r.name === `payments-secrets-${m}-${child}`)?.retainOnDelete,
@@ -201,7 +212,15 @@ describe("secret store under mocks: the secrets and their resource policies", ()
         Principal: "*",
         Action: "secretsmanager:GetSecretValue",
         Resource: "*", // this secret and its replicas (a resource policy is copied to every replica)
-        Condition: { StringNotEquals: { "aws:PrincipalArn": [role, deployer] } },
+        Condition: { ArnNotEquals: { "aws:PrincipalArn": [role, deployer] } },
+      });
+      assert.deepEqual(statement(d, "OnlyDeployersWrite"), {
+        Sid: "OnlyDeployersWrite",
+        Effect: "Deny",
+        Principal: "*",
+        Action: [...SECRET_WRITE_ACTIONS],
+        Resource: "*",
+        Condition: { ArnNotEquals: { "aws:PrincipalArn": [deployer] } },
       });
       for (const other of b.members.filter((o) => o !== m))
         assert.ok(!String(p.policy).includes(`-${other}-role`), `${other}'s role is not in ${m}'s policy`);
@@ -214,10 +233,10 @@ describe("secret store under mocks: the secrets and their resource policies", ()
     const d = doc(p.policy);
     assert.deepEqual(
       d.Statement.map((s) => s.Sid),
-      ["NobodyElseReads"],
+      ["NobodyElseReads", "OnlyDeployersWrite"],
     );
     assert.deepEqual(statement(d, "NobodyElseReads").Condition, {
-      StringNotEquals: { "aws:PrincipalArn": [deployer] },
+      ArnNotEquals: { "aws:PrincipalArn": [deployer] },
     });
     assert.equal(
       b.mocks.named("payments-secrets-archive").inputs.name,
@@ -272,6 +291,11 @@ describe("secret store under mocks: the secrets and their resource policies", ()
 function assertNoWildcardResources(name: string, d: PolicyDocument): void {
   for (const s of d.Statement) {
     const resources = asList(s.Resource);
+    if (s.Effect === "Deny" && s.NotResource !== undefined) {
+      // A deny of everything BUT the one key: it narrows, never grants.
+      assert.ok(!/[*?]/.test(String(s.NotResource)), `${name} ${s.Sid}: NotResource names the key`);
+      continue;
+    }
     if (resources.length === 0)
       assert.equal(s.Action, "sts:AssumeRole", `${name} ${s.Sid}: names its resources`);
     for (const r of resources) assert.ok(!/[*?]/.test(r), `${name} ${s.Sid}: ${r} has a wildcard`);
@@ -317,7 +341,12 @@ describe("secret store under mocks: least-privilege IAM", () => {
       assert.equal(rp.policy, outputs[m], "the output is the attached document");
       assert.deepEqual(
         doc(rp.policy),
-        secretReadPolicy({ secretArn: arns[m], kmsKeyArn: keyArn, region: REGION }),
+        secretReadPolicy({
+          secretArn: arns[m],
+          kmsKeyArn: keyArn,
+          region: REGION,
+          dnsSuffix: "amazonaws.com",
+        }),
       );
       assert.deepEqual(doc(rp.policy).Statement[1].Condition, {
         StringEquals: {
@@ -368,10 +397,13 @@ describe("secret store under mocks: least-privilege IAM", () => {
       `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:secure-etcd/x-??????`,
       `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:*`,
     ]) {
-      assertThrowsConfigError(() => secretReadPolicy({ secretArn, kmsKeyArn: keyArn, region: REGION }), {
-        path: "secretArn",
-        message: /is not an ARN of the expected form/,
-      });
+      assertThrowsConfigError(
+        () => secretReadPolicy({ secretArn, kmsKeyArn: keyArn, region: REGION, dnsSuffix: "amazonaws.com" }),
+        {
+          path: "secretArn",
+          message: /is not an ARN of the expected form/,
+        },
+      );
     }
   });
 });
@@ -417,13 +449,13 @@ describe("secret store under mocks: roles, deployers and readers you bring", () 
     const role = `arn:aws:iam::${ACCOUNT}:role/ci-deployer`;
     assert.ok(b.mocks.calls.some((c) => c.token === "aws:iam/getSessionContext:getSessionContext"));
     const key = doc(b.mocks.named("payments-secrets-key").inputs.policy);
-    assert.deepEqual(statement(key, "DeployerWritesAndReadsThroughSecretsManager").Principal, { AWS: role });
+    assert.deepEqual(statement(key, "DeployersWriteAndReadThroughSecretsManager").Principal, { AWS: role });
     const deny = statement(
       doc(b.mocks.named("payments-secrets-dev-cp-1-policy").inputs.policy),
       "NobodyElseReads",
     );
     assert.deepEqual(deny.Condition, {
-      StringNotEquals: { "aws:PrincipalArn": [roleArnOf("payments-secrets-dev-cp-1-role"), role] },
+      ArnNotEquals: { "aws:PrincipalArn": [roleArnOf("payments-secrets-dev-cp-1-role"), role] },
     });
     assert.ok(!JSON.stringify(key).includes("assumed-role"));
   });
@@ -440,7 +472,7 @@ describe("secret store under mocks: roles, deployers and readers you bring", () 
     const d = doc(b.mocks.named("payments-secrets-archive-policy").inputs.policy);
     assert.deepEqual(statement(d, "ReadersMayRead").Principal, { AWS: reader });
     assert.deepEqual(statement(d, "NobodyElseReads").Condition, {
-      StringNotEquals: { "aws:PrincipalArn": [reader, deployer] },
+      ArnNotEquals: { "aws:PrincipalArn": [reader, deployer] },
     });
     const s = statement(
       doc(b.mocks.named("payments-secrets-key").inputs.policy),
@@ -458,7 +490,11 @@ describe("secret store under mocks: roles, deployers and readers you bring", () 
     const dev = await buildSecureEtcd("dev");
     assert.equal(dev.mocks.named("payments-secrets-dev-cp-1").inputs.recoveryWindowInDays, 7);
     assert.equal(dev.mocks.named("payments-secrets-archive").inputs.recoveryWindowInDays, 30);
-    const off = await buildSecureEtcd("dev", { "secure-etcd:secretStore": { enabled: false } });
+    const off = await buildSecureEtcd("dev", {
+      "secure-etcd:secretStore": { enabled: false },
+      // Without node roles the snapshot writers must be named.
+      "secure-etcd:backup": { writerRoleArns: [`arn:aws:iam::${ACCOUNT}:role/snapshot-job`] },
+    });
     for (const t of [T.key, T.secret, T.version, T.policy, T.role, T.profile])
       assert.equal(off.mocks.ofType(t).filter((r) => r.name.startsWith("payments-secrets")).length, 0, t);
     assert.equal(off.etcd.nodeUserData, undefined);

@@ -16,6 +16,19 @@ describe("snapshot storage cost (components/cost/snapshotStorageCost.ts, from th
     assert.ok(c.totalUsd > c.storageUsd && c.requestsUsd > 0 && c.kmsUsd > 0);
   });
 
+  it("replication adds its metrics and the failed-replication alarm (prod replicates; staging does not)", () => {
+    const p = snapshotStorageCostOf(prod, gib)!;
+    assert.equal(
+      p.replicationMonitoringUsd,
+      4 * prices.cloudWatchMetricPerMonth + prices.cloudWatchAlarmPerMonth,
+    );
+    assert.ok(
+      Math.abs(p.totalUsd - (p.storageUsd + p.requestsUsd + p.kmsUsd + p.replicationMonitoringUsd)) < 1e-9,
+    );
+    const staging = settingsFromStackConfig(readStackConfig("staging"), "staging");
+    assert.equal(snapshotStorageCostOf(staging, gib)!.replicationMonitoringUsd, 0);
+  });
+
   it("scales with the snapshot size and is undefined with backups off", () => {
     const small = snapshotStorageCostOf(prod, 0.1 * gib)!;
     const big = snapshotStorageCostOf(prod, gib)!;

@@ -6,8 +6,9 @@ import type * as DefaultsModule from "../components/backup/defaults";
 import type * as AccessLoggingModule from "../components/backup/store/accessLogging";
 import * as backupConfig from "../components/config/backup";
 import { cronIntervals } from "../components/config/cron";
-import type { PolicyDocument, PolicyStatement } from "../components/backup/policies";
+import type { PolicyDocument } from "../components/backup/policies";
 import { assertOutputConfigError, assertThrowsConfigError } from "./support/configErrors";
+import { ALLOW_ALL, decide, decideKms, type Ctx } from "./support/iamEvaluator";
 import { spyOnRegistrations, type Registration } from "./support/registrationSpy";
 
 // ---------------------------------------------------------------------------------------------------
@@ -23,6 +24,10 @@ interface Recorded {
 }
 
 const ACCOUNT = "123456789012";
+const DEPLOYER = `arn:aws:iam::${ACCOUNT}:user/deployer`;
+/** The role that runs the snapshot job without IRSA (SecureEtcd passes the node roles). */
+const WRITER = `arn:aws:iam::${ACCOUNT}:role/cp-1-node`;
+const READER = `arn:aws:iam::${ACCOUNT}:role/etcd-restore`;
 const resources: Recorded[] = [];
 const registrations: Registration[] = [];
 
@@ -53,7 +58,18 @@ const mocks: pulumi.runtime.Mocks = {
     return { id, state };
   },
   call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
-    return args.inputs;
+    switch (args.token) {
+      case "aws:index/getCallerIdentity:getCallerIdentity":
+        return { accountId: ACCOUNT, arn: DEPLOYER, userId: "AIDA", id: ACCOUNT };
+      case "aws:index/getRegion:getRegion":
+        return { region: "eu-west-1", name: "eu-west-1", id: "eu-west-1" };
+      case "aws:index/getPartition:getPartition":
+        return { partition: "aws", dnsSuffix: "amazonaws.com", id: "aws" };
+      case "aws:index/getServicePrincipal:getServicePrincipal":
+        return { name: `${String(args.inputs.serviceName)}.amazonaws.com`, suffix: "amazonaws.com" };
+      default:
+        return args.inputs;
+    }
   },
 };
 
@@ -93,79 +109,8 @@ async function settle(): Promise<void> {
   }
 }
 
-// ---------------------------------------------------------------------------------------------------
-// A tiny IAM evaluator for the operators these policies use. Semantics per the IAM docs: a missing key
-// makes positive operators false and negated operators (…Not…) true; `…IfExists` makes a missing key
-// true; `Null: "true"` means "key absent". Conditions are ANDed; values of one key are ORed (negated
-// operators: none may match). Explicit Deny beats Allow.
-// ---------------------------------------------------------------------------------------------------
-
-type Ctx = Record<string, string | undefined>;
-interface Request {
-  action: string;
-  resource: string;
-  context?: Ctx;
-}
-
-function glob(pattern: string, value: string, ignoreCase = false): boolean {
-  const re = pattern
-    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
-    .replace(/\*/g, ".*")
-    .replace(/\?/g, ".");
-  return new RegExp(`^${re}$`, ignoreCase ? "i" : "").test(value);
-}
-
-function conditionHolds(op: string, key: string, expected: string[], ctx: Ctx): boolean {
-  const ifExists = op.endsWith("IfExists");
-  const base = ifExists ? op.slice(0, -"IfExists".length) : op;
-  const actual = ctx[key];
-  if (base === "Null") return expected.some((e) => (e === "true") === (actual === undefined));
-  if (actual === undefined) return ifExists ? true : base.includes("Not");
-  switch (base) {
-    case "StringEquals":
-      return expected.includes(actual);
-    case "StringNotEquals":
-      return !expected.includes(actual);
-    case "StringLike":
-      return expected.some((e) => glob(e, actual));
-    case "StringNotLike":
-      return !expected.some((e) => glob(e, actual));
-    case "Bool":
-      return expected.some((e) => e.toLowerCase() === actual.toLowerCase());
-    case "NumericLessThan":
-      return expected.some((e) => Number(actual) < Number(e));
-    default:
-      throw new Error(`evaluator does not know ${op}`);
-  }
-}
-
-function list(v: string | string[] | undefined): string[] {
-  return v === undefined ? [] : Array.isArray(v) ? v : [v];
-}
-
-function statementApplies(s: PolicyStatement, req: Request): boolean {
-  if (!list(s.Action).some((a) => glob(a, req.action, true))) return false;
-  if (s.Resource !== undefined && !list(s.Resource).some((r) => glob(r, req.resource))) return false;
-  for (const [op, keys] of Object.entries(s.Condition ?? {})) {
-    for (const [key, values] of Object.entries(keys)) {
-      if (!conditionHolds(op, key, list(values), req.context ?? {})) return false;
-    }
-  }
-  return true;
-}
-
-function decide(policies: PolicyDocument[], req: Request): "Allow" | "Deny" | "ImplicitDeny" {
-  const statements = policies.flatMap((p) => p.Statement);
-  if (statements.some((s) => s.Effect === "Deny" && statementApplies(s, req))) return "Deny";
-  if (statements.some((s) => s.Effect === "Allow" && statementApplies(s, req))) return "Allow";
-  return "ImplicitDeny";
-}
-
-/** An identity policy that allows everything: isolates what the bucket policy denies. */
-const ALLOW_ALL: PolicyDocument = {
-  Version: "2012-10-17",
-  Statement: [{ Effect: "Allow", Action: "*", Resource: "*" }],
-};
+const list = (v: string | string[] | undefined): string[] =>
+  v === undefined ? [] : Array.isArray(v) ? v : [v];
 
 const TLS13: Ctx = { "aws:SecureTransport": "true", "s3:TlsVersion": "1.3" };
 const SSE = "s3:x-amz-server-side-encryption";
@@ -195,6 +140,8 @@ describe("backup: SnapshotStore (mocks)", function () {
     clusterName: "payments",
     environment: "prod",
     retention: { days: 35, noncurrentVersionDays: 7 },
+    writerRoleArns: [WRITER],
+    readerRoleArns: [READER],
   });
 
   describe("bucket hardening", function () {
@@ -302,6 +249,7 @@ describe("backup: SnapshotStore (mocks)", function () {
         "snap-public-access-block",
         "snap-ownership",
         "snap-policy",
+        "snap-lifecycle",
       ]) {
         assert.equal(registration(n).retainOnDelete, true, `${n} retainOnDelete`);
       }
@@ -329,7 +277,7 @@ describe("backup: SnapshotStore (mocks)", function () {
       const keyArn = `arn:aws:kms:eu-west-1:${ACCOUNT}:key/key-snap-key`;
       const obj = `${bucketArn}/payments/prod/2024-01-01T00-00-00Z-cp-1.db.gz`;
       const put = (context: Ctx) =>
-        decide([doc, ALLOW_ALL], { action: "s3:PutObject", resource: obj, context });
+        decide([doc, ALLOW_ALL], { principal: WRITER, action: "s3:PutObject", resource: obj, context });
 
       before(function () {
         doc = JSON.parse(one("aws:s3/bucketPolicy:BucketPolicy").inputs.policy) as PolicyDocument;
@@ -357,6 +305,7 @@ describe("backup: SnapshotStore (mocks)", function () {
         assert.deepEqual(s?.Condition, { NumericLessThan: { "s3:TlsVersion": "1.2" } });
         const get = (v: string) =>
           decide([doc, ALLOW_ALL], {
+            principal: READER,
             action: "s3:GetObject",
             resource: obj,
             context: { "aws:SecureTransport": "true", "s3:TlsVersion": v },
@@ -422,6 +371,104 @@ describe("backup: SnapshotStore (mocks)", function () {
         // The shipped policy lets the same request through.
         assert.equal(put({ ...TLS13 }), "Allow");
       });
+
+      it("denies every read of object content to all but the writer, the restore reader (and replication)", function () {
+        const s = doc.Statement.find((x) => x.Sid === "OnlySnapshotPrincipalsReadObjects");
+        assert.deepEqual(s?.Condition, { ArnNotEquals: { "aws:PrincipalArn": [WRITER, READER] } });
+        const admin = `arn:aws:iam::${ACCOUNT}:role/Administrator`;
+        for (const action of policies.OBJECT_READ_ACTIONS) {
+          const as = (principal: string) =>
+            decide([doc, ALLOW_ALL], { principal, action, resource: obj, context: TLS13 });
+          assert.equal(as(admin), "Deny", `${action} by an AdministratorAccess role`);
+          assert.equal(as(DEPLOYER), "Deny", `${action} by the deployer`);
+          assert.equal(as(WRITER), "Allow", `${action} by the writer`);
+          assert.equal(as(READER), "Allow", `${action} by the restore reader`);
+        }
+        const anonymous = decide([doc, ALLOW_ALL], { action: "s3:GetObject", resource: obj, context: TLS13 });
+        assert.equal(anonymous, "Deny", "no aws:PrincipalArn (anonymous or a service): ArnNotEquals holds");
+      });
+
+      it("denies changes to the bucket's protections to all but the deployers", function () {
+        for (const action of policies.BUCKET_PROTECTION_ACTIONS) {
+          const as = (principal: string) =>
+            decide([doc, ALLOW_ALL], { principal, action, resource: bucketArn, context: TLS13 });
+          assert.equal(as(`arn:aws:iam::${ACCOUNT}:role/Administrator`), "Deny", action);
+          assert.equal(as(WRITER), "Deny", action);
+          assert.equal(as(DEPLOYER), "Allow", action);
+        }
+      });
+    });
+
+    describe("key policy (evaluated): who administers and who may use the snapshot key", function () {
+      let kp: PolicyDocument;
+      const bucketArn = "arn:aws:s3:::snap-bucket-a1b2c3d";
+      const obj = `${bucketArn}/payments/prod/2024-01-01T00-00-00Z-cp-1.db.gz`;
+      const viaS3 = {
+        "kms:ViaService": "s3.eu-west-1.amazonaws.com",
+        "kms:EncryptionContext:aws:s3:arn": bucketArn,
+      };
+      const kms = (principal: string, action: string, context: Ctx = viaS3) =>
+        decideKms(kp, [ALLOW_ALL], { principal, action, resource: "*", context });
+
+      before(function () {
+        kp = JSON.parse(one("aws:kms/key:Key").inputs.policy) as PolicyDocument;
+      });
+
+      it("has its own policy: no default key policy that lets IAM grant decrypt", function () {
+        assert.deepEqual(
+          kp.Statement.map((x) => x.Sid),
+          ["AdministerKey", "WriterUsesKeyThroughS3", "RestoreReadersDecryptThroughS3"],
+        );
+        const admin = kp.Statement[0];
+        assert.deepEqual(admin.Principal, { AWS: [`arn:aws:iam::${ACCOUNT}:root`, DEPLOYER] });
+        assert.ok(
+          !list(admin.Action).some((a) => /Decrypt|Encrypt|GenerateDataKey|CreateGrant|ReEncrypt|\*/.test(a)),
+        );
+      });
+
+      it("an AdministratorAccess role cannot decrypt snapshots; it can only administer the key (in CloudTrail)", function () {
+        const admin = `arn:aws:iam::${ACCOUNT}:role/Administrator`;
+        assert.equal(kms(admin, "kms:Decrypt"), "ImplicitDeny");
+        assert.equal(kms(admin, "kms:GenerateDataKey"), "ImplicitDeny");
+        assert.equal(
+          kms(admin, "kms:PutKeyPolicy", {}),
+          "Allow",
+          "the account root delegates administration to IAM",
+        );
+        assert.equal(
+          kms(DEPLOYER, "kms:Decrypt"),
+          "ImplicitDeny",
+          "the deployer administers, never decrypts",
+        );
+      });
+
+      it("the writer uploads and reads back only through S3 in the region, for this bucket", function () {
+        assert.equal(kms(WRITER, "kms:GenerateDataKey"), "Allow");
+        assert.equal(
+          kms(WRITER, "kms:Decrypt", { ...viaS3, "kms:EncryptionContext:aws:s3:arn": obj }),
+          "Allow",
+        );
+        assert.equal(kms(WRITER, "kms:Decrypt", {}), "ImplicitDeny", "direct use of the key");
+        assert.equal(
+          kms(WRITER, "kms:Decrypt", { ...viaS3, "kms:ViaService": "s3.us-east-1.amazonaws.com" }),
+          "ImplicitDeny",
+          "through S3 in another region",
+        );
+        assert.equal(
+          kms(WRITER, "kms:Decrypt", {
+            ...viaS3,
+            "kms:EncryptionContext:aws:s3:arn": "arn:aws:s3:::other/x",
+          }),
+          "ImplicitDeny",
+          "for another bucket",
+        );
+        assert.equal(kms(WRITER, "kms:Encrypt"), "ImplicitDeny", "SSE-KMS never needs Encrypt");
+      });
+
+      it("the restore reader only decrypts", function () {
+        assert.equal(kms(READER, "kms:Decrypt"), "Allow");
+        assert.equal(kms(READER, "kms:GenerateDataKey"), "ImplicitDeny");
+      });
     });
   });
 
@@ -431,6 +478,7 @@ describe("backup: SnapshotStore (mocks)", function () {
       prefix: "payments/prod/",
       kmsKeyArn: `arn:aws:kms:eu-west-1:${ACCOUNT}:key/k1`,
       region: "eu-west-1",
+      dnsSuffix: "amazonaws.com",
     };
     const inPrefix = "arn:aws:s3:::snaps/payments/prod/2024-x-cp-1.db.gz";
     const otherPrefix = "arn:aws:s3:::snaps/payments/prod-old/x.db.gz";
@@ -442,7 +490,6 @@ describe("backup: SnapshotStore (mocks)", function () {
         [...allowActions].sort(),
         [
           "kms:Decrypt",
-          "kms:Encrypt",
           "kms:GenerateDataKey",
           "s3:AbortMultipartUpload",
           "s3:GetObject",
@@ -496,20 +543,49 @@ describe("backup: SnapshotStore (mocks)", function () {
       assert.equal(ls("payments/prod-old/"), "ImplicitDeny");
     });
 
-    it("writer: KMS data-key permissions on the snapshot key only, through S3", function () {
+    it("writer: KMS data-key permissions on the snapshot key only, through S3, for this bucket's objects", function () {
       const w = policies.snapshotWriterPolicy(loc);
       const kms = w.Statement.find((s) => list(s.Action).some((a) => a.startsWith("kms:")));
       assert.ok(kms);
       assert.equal(kms.Resource, loc.kmsKeyArn);
-      assert.deepEqual(kms.Condition, { StringEquals: { "kms:ViaService": "s3.eu-west-1.amazonaws.com" } });
+      assert.deepEqual(kms.Condition, {
+        StringEquals: { "kms:ViaService": "s3.eu-west-1.amazonaws.com" },
+        StringLike: {
+          "kms:EncryptionContext:aws:s3:arn": ["arn:aws:s3:::snaps", "arn:aws:s3:::snaps/payments/prod/*"],
+        },
+      });
       const direct = decide([w], { action: "kms:Decrypt", resource: loc.kmsKeyArn, context: {} });
       assert.equal(direct, "ImplicitDeny", "direct KMS use is not allowed");
-      const viaS3 = decide([w], {
-        action: "kms:GenerateDataKey",
-        resource: loc.kmsKeyArn,
-        context: { "kms:ViaService": "s3.eu-west-1.amazonaws.com" },
+      const viaS3 = (context: string) =>
+        decide([w], {
+          action: "kms:GenerateDataKey",
+          resource: loc.kmsKeyArn,
+          context: {
+            "kms:ViaService": "s3.eu-west-1.amazonaws.com",
+            "kms:EncryptionContext:aws:s3:arn": context,
+          },
+        });
+      assert.equal(viaS3("arn:aws:s3:::snaps"), "Allow", "S3 Bucket Key: the bucket's ARN");
+      assert.equal(viaS3(inPrefix), "Allow", "without a Bucket Key: the object's ARN");
+      assert.equal(viaS3("arn:aws:s3:::someone-elses/x"), "ImplicitDeny", "another bucket's object");
+    });
+
+    it("a region without the partition's DNS suffix is refused (no hard-coded amazonaws.com)", function () {
+      assertThrowsConfigError(() => policies.snapshotWriterPolicy({ ...loc, dnsSuffix: undefined }), {
+        path: "dnsSuffix",
+        message: /required with region/,
       });
-      assert.equal(viaS3, "Allow");
+      const cn = policies.snapshotReaderPolicy({
+        ...loc,
+        bucketArn: "arn:aws-cn:s3:::snaps",
+        kmsKeyArn: `arn:aws-cn:kms:cn-north-1:${ACCOUNT}:key/k1`,
+        region: "cn-north-1",
+        dnsSuffix: "amazonaws.com.cn",
+      });
+      assert.equal(
+        (cn.Statement[2].Condition as Record<string, Record<string, string>>).StringEquals["kms:ViaService"],
+        "s3.cn-north-1.amazonaws.com.cn",
+      );
     });
 
     it("reader: get and list under the prefix, kms:Decrypt, nothing else", function () {
@@ -552,10 +628,14 @@ describe("backup: SnapshotStore (mocks)", function () {
       const replication = {
         sourceBucketArn: loc.bucketArn,
         sourceKmsKeyArn: loc.kmsKeyArn,
+        sourceRegion: "eu-west-1",
         destinationBucketArn: "arn:aws:s3:::replica",
         destinationKmsKeyArn: `arn:aws:kms:eu-central-1:${ACCOUNT}:key/k2`,
+        destinationRegion: "eu-central-1",
         prefix: loc.prefix,
+        dnsSuffix: "amazonaws.com",
       };
+      const bucket = { objectReaders: [WRITER], deployers: [DEPLOYER] };
       const cases: [() => unknown, string, RegExp, RegExp][] = [
         [
           () => policies.snapshotWriterPolicy({ ...loc, bucketArn: "snaps" }),
@@ -576,16 +656,39 @@ describe("backup: SnapshotStore (mocks)", function () {
           /snapshot reader policy/,
         ],
         [
-          () => policies.snapshotBucketPolicy({ bucketArn: "arn:aws:s3:::b", kmsKeyArn: "k" }),
+          () => policies.snapshotBucketPolicy({ ...bucket, bucketArn: "arn:aws:s3:::b", kmsKeyArn: "k" }),
           "kmsKeyArn",
           /"k" is not a valid KMS key ARN/,
           /snapshot bucket policy/,
         ],
         [
-          () => policies.snapshotBucketPolicy({ bucketArn: "b", kmsKeyArn: loc.kmsKeyArn }),
+          () => policies.snapshotBucketPolicy({ ...bucket, bucketArn: "b", kmsKeyArn: loc.kmsKeyArn }),
           "bucketArn",
           /"b" is not a valid S3 bucket ARN/,
           /snapshot bucket policy/,
+        ],
+        [
+          () =>
+            policies.snapshotBucketPolicy({
+              ...bucket,
+              objectReaders: [],
+              bucketArn: "arn:aws:s3:::b",
+              kmsKeyArn: loc.kmsKeyArn,
+            }),
+          "objectReaders",
+          /at least one principal that reads snapshots/,
+          /snapshot bucket policy/,
+        ],
+        [
+          () =>
+            policies.replicationTrustPolicy({
+              s3ServicePrincipal: "s3.amazonaws.com",
+              accountId: ACCOUNT,
+              sourceBucketArn: "snaps",
+            }),
+          "sourceBucketArn",
+          /"snaps" is not a valid S3 bucket ARN/,
+          /replication trust policy/,
         ],
         [
           () => policies.irsaTrustPolicy({ ...trust, providerArn: "arn:aws:iam::1:role/x" }),
@@ -934,6 +1037,111 @@ describe("backup: SnapshotStore (mocks)", function () {
       assert.ok(actions.includes("s3:GetObjectRetention"));
       assert.ok(!actions.some((a) => /Delete/.test(a)), "no delete replication");
     });
+
+    it("only S3, replicating this account's source bucket, may assume the replication role", async function () {
+      const trust = JSON.parse(one("aws:iam/role:Role", "rep-replication-role").inputs.assumeRolePolicy);
+      assert.deepEqual((trust as PolicyDocument).Statement[0].Condition, {
+        StringEquals: { "aws:SourceAccount": ACCOUNT },
+        ArnEquals: { "aws:SourceArn": "arn:aws:s3:::rep-bucket-a1b2c3d" },
+      });
+      const assume = (context: Ctx) =>
+        decide([trust as PolicyDocument], {
+          service: "s3.amazonaws.com",
+          action: "sts:AssumeRole",
+          resource: "*",
+          context,
+        });
+      assert.equal(
+        assume({ "aws:SourceAccount": ACCOUNT, "aws:SourceArn": "arn:aws:s3:::rep-bucket-a1b2c3d" }),
+        "Allow",
+      );
+      assert.equal(
+        assume({ "aws:SourceAccount": "210987654321", "aws:SourceArn": "arn:aws:s3:::attacker-bucket" }),
+        "ImplicitDeny",
+        "S3 acting for another account's bucket (the confused deputy)",
+      );
+      assert.equal(assume({}), "ImplicitDeny");
+    });
+
+    it("replication decrypts only through S3 at the source and encrypts only through S3 at the replica", function () {
+      const perms = JSON.parse(one("aws:iam/rolePolicy:RolePolicy", "rep-replication-policy").inputs.policy);
+      const st = (sid: string) => (perms as PolicyDocument).Statement.find((x) => x.Sid === sid)!;
+      assert.deepEqual(st("DecryptSource").Condition, {
+        StringEquals: { "kms:ViaService": "s3.eu-west-1.amazonaws.com" },
+        StringLike: {
+          "kms:EncryptionContext:aws:s3:arn": [
+            "arn:aws:s3:::rep-bucket-a1b2c3d",
+            "arn:aws:s3:::rep-bucket-a1b2c3d/payments/prod/*",
+          ],
+        },
+      });
+      assert.deepEqual(st("EncryptReplica").Condition, {
+        StringEquals: { "kms:ViaService": "s3.eu-central-1.amazonaws.com" },
+        StringLike: {
+          "kms:EncryptionContext:aws:s3:arn": [
+            "arn:aws:s3:::rep-replica-bucket-a1b2c3d",
+            "arn:aws:s3:::rep-replica-bucket-a1b2c3d/payments/prod/*",
+          ],
+        },
+      });
+    });
+
+    it("replication failures do not stay silent: replication metrics on, and an alarm on failed operations", function () {
+      const rule = one("aws:s3/bucketReplicationConfig:BucketReplicationConfig").inputs.rules[0];
+      assert.deepEqual(rule.destination.metrics, { status: "Enabled" });
+      const alarm = one("aws:cloudwatch/metricAlarm:MetricAlarm", "rep-replication-failures").inputs;
+      assert.equal(alarm.namespace, "AWS/S3");
+      assert.equal(alarm.metricName, "OperationsFailedReplication");
+      assert.deepEqual(alarm.dimensions, {
+        SourceBucket: "rep-bucket-a1b2c3d",
+        DestinationBucket: "rep-replica-bucket-a1b2c3d",
+        RuleId: rule.id,
+      });
+      assert.equal(alarm.comparisonOperator, "GreaterThanThreshold");
+      assert.equal(alarm.threshold, 0);
+      assert.equal(alarm.treatMissingData, "notBreaching");
+    });
+
+    it("the replication rule, its role and the role's policy are retained with the buckets", function () {
+      for (const n of ["rep-replication", "rep-replication-role", "rep-replication-policy"])
+        assert.equal(registration(n).retainOnDelete, true, n);
+    });
+
+    it("the replica's key: replication encrypts, restore readers decrypt, no writer, no one else", function () {
+      const kp = JSON.parse(one("aws:kms/key:Key", "rep-replica-key").inputs.policy) as PolicyDocument;
+      assert.deepEqual(
+        kp.Statement.map((x) => x.Sid),
+        ["AdministerKey", "RestoreReadersDecryptThroughS3", "ReplicationEncryptsReplicasThroughS3"],
+      );
+      const replicaObj = "arn:aws:s3:::rep-replica-bucket-a1b2c3d/payments/prod/x.db.gz";
+      const via = {
+        "kms:ViaService": "s3.eu-central-1.amazonaws.com",
+        "kms:EncryptionContext:aws:s3:arn": replicaObj,
+      };
+      const kms = (principal: string, action: string) =>
+        decideKms(kp, [ALLOW_ALL], { principal, action, resource: "*", context: via });
+      const role = `arn:aws:iam::${ACCOUNT}:role/rep-replication-role`;
+      assert.equal(kms(role, "kms:Encrypt"), "Allow");
+      assert.equal(kms(role, "kms:Decrypt"), "ImplicitDeny");
+      assert.equal(kms(READER, "kms:Decrypt"), "Allow");
+      assert.equal(kms(WRITER, "kms:GenerateDataKey"), "ImplicitDeny", "the writer never writes the replica");
+    });
+
+    it("a replica region that is the stack's own, or in another partition, is refused when known", async function () {
+      for (const [region, message] of [
+        ["eu-west-1", /is the stack's own region/],
+        ["cn-north-1", /is in partition "aws-cn", but this stack deploys to "aws"/],
+      ] as const) {
+        const s = new store.SnapshotStore(`badrep-${region}`, {
+          ...base(),
+          replication: { destinationRegion: region },
+        });
+        await assertOutputConfigError(s.replicaBucketArn!, {
+          path: "replication.destinationRegion",
+          message,
+        });
+      }
+    });
   });
 
   describe("validation", function () {
@@ -956,6 +1164,52 @@ describe("backup: SnapshotStore (mocks)", function () {
         .inputs.rules[0];
       assert.deepEqual(r.transitions, [{ days: 30, storageClass: "GLACIER_IR" }]);
       assert.deepEqual(r.expiration, { days: 180 });
+    });
+
+    it("names who writes: writerRoleArns is required without oidc", function () {
+      const { writerRoleArns: _, ...noWriters } = base();
+      assertThrowsConfigError(() => new store.SnapshotStore("nowriter", noWriters), {
+        path: "writerRoleArns",
+        message: /is required without oidc/,
+      });
+    });
+
+    it("writer and reader ARNs of another account or partition are refused when the stack's are known", async function () {
+      const other = new store.SnapshotStore("foreign", {
+        ...base(),
+        writerRoleArns: ["arn:aws:iam::210987654321:role/node"],
+        readerRoleArns: ["arn:aws-cn:iam::123456789012:role/restore"],
+      });
+      await assertOutputConfigError(other.writerArns, {
+        path: "writerRoleArns[0]",
+        message: /is in account 210987654321, but this stack deploys to account 123456789012/,
+      });
+      await assertOutputConfigError(other.readerArns, {
+        path: "readerRoleArns[0]",
+        message: /is in partition "aws-cn", but this stack deploys to "aws"/,
+      });
+    });
+
+    it("a component name S3 would refuse in an auto-named bucket is refused before anything is created", async function () {
+      reset();
+      for (const [name, message] of [
+        ["Snapshots_Prod", /is not an S3 bucket name/],
+        ["xn--snaps", /starts with "xn--", which S3 reserves/],
+        ["x".repeat(50), /is not an S3 bucket name/],
+      ] as const)
+        assertThrowsConfigError(() => new store.SnapshotStore(name, base()), {
+          path: "(resource name)",
+          message,
+        });
+      const named = new store.SnapshotStore("Snapshots_Named", {
+        ...base(),
+        bucketName: "payments-prod-snaps",
+      });
+      assert.equal(
+        await valueOf(named.bucketName),
+        "payments-prod-snaps",
+        "a named bucket does not use the resource name",
+      );
     });
 
     it("kmsKeyDeletionWindowDays must be 7..30", async function () {

@@ -28,6 +28,8 @@ export interface PolicyStatement {
   Principal?: "*" | Record<string, string | string[]>;
   Action: string | string[];
   Resource?: string | string[];
+  /** Every resource but these (a Deny that must not touch the one key that is allowed). */
+  NotResource?: string | string[];
   Condition?: PolicyConditionBlock;
 }
 
@@ -45,10 +47,13 @@ export interface SnapshotLocation {
   /** ARN of the customer-managed KMS key. */
   kmsKeyArn: string;
   /**
-   * Region of the bucket. When given, KMS permissions are limited to calls made through S3 in that
-   * region (`kms:ViaService`), so the credentials cannot use the key directly.
+   * Region of the bucket. When given (with `dnsSuffix`), KMS permissions are limited to calls made
+   * through S3 in that region (`kms:ViaService`) for this bucket's objects (the encryption context S3
+   * sends, `aws:s3:arn`), so the credentials cannot use the key directly.
    */
   region?: string;
+  /** The partition's DNS suffix (`amazonaws.com`, `amazonaws.com.cn`, from aws.getPartition). */
+  dnsSuffix?: string;
 }
 
 const SSE_HEADER = "s3:x-amz-server-side-encryption";
@@ -71,16 +76,16 @@ const keyPrefix = checked((v) =>
       : undefined,
 );
 const locationSchema = z.object({ bucketArn, prefix: keyPrefix, kmsKeyArn });
-const bucketPolicySchema = z.object({
-  bucketArn: matching(/^arn:[a-z-]+:s3:::.+$/, "S3 bucket ARN (arn:aws:s3:::<bucket>)"),
-  kmsKeyArn: matching(/^arn:[a-z-]+:kms:.+$/, "KMS key ARN (arn:aws:kms:…)"),
-});
+const regionName = matching(/^[a-z]{2}(-[a-z]+)+-\d$/, "AWS region (e.g. eu-west-1)");
 const replicationSchema = z.object({
   sourceBucketArn: bucketArn,
   sourceKmsKeyArn: kmsKeyArn,
+  sourceRegion: regionName,
   destinationBucketArn: bucketArn,
   destinationKmsKeyArn: kmsKeyArn,
+  destinationRegion: regionName,
   prefix: keyPrefix,
+  dnsSuffix: matching(/^[a-z0-9.-]+\.[a-z]+$/, "DNS suffix (amazonaws.com)"),
 });
 
 /** ARN pattern of every object under the prefix. */
@@ -88,8 +93,34 @@ export function snapshotObjectsArn(bucketArn: string, prefix: string): string {
   return `${bucketArn}/${prefix}*`;
 }
 
-function kmsViaS3(region: string | undefined): PolicyConditionBlock | undefined {
-  return region ? { StringEquals: { "kms:ViaService": `s3.${region}.amazonaws.com` } } : undefined;
+/**
+ * What S3 sends KMS as the encryption context of an object: the object's ARN, or — with S3 Bucket Keys,
+ * which these buckets use — the bucket's ARN. Both are allowed, the objects only under the prefix.
+ */
+export function s3EncryptionContexts(bucketArn: string, prefix: string): string[] {
+  return [bucketArn, snapshotObjectsArn(bucketArn, prefix)];
+}
+
+/** kms:ViaService S3 in the region, and only for this bucket's objects (aws:s3:arn). */
+export function kmsViaS3(
+  loc: { bucketArn: string; prefix: string; region?: string; dnsSuffix?: string },
+  source = "snapshot policy",
+): PolicyConditionBlock | undefined {
+  if (loc.region === undefined) return undefined;
+  if (loc.dnsSuffix === undefined || !/^[a-z0-9.-]+\.[a-z]+$/.test(loc.dnsSuffix))
+    throw new ConfigError(
+      [
+        {
+          path: "dnsSuffix",
+          message: `${show(loc.dnsSuffix)} is not a DNS suffix (amazonaws.com, amazonaws.com.cn); it is required with region`,
+        },
+      ],
+      source,
+    );
+  return {
+    StringEquals: { "kms:ViaService": `s3.${loc.region}.${loc.dnsSuffix}` },
+    StringLike: { "kms:EncryptionContext:aws:s3:arn": s3EncryptionContexts(loc.bucketArn, loc.prefix) },
+  };
 }
 
 function withCondition(s: PolicyStatement, c: PolicyConditionBlock | undefined): PolicyStatement {
@@ -118,8 +149,9 @@ export const WRITER_DENIED_ACTIONS: readonly string[] = Object.freeze([
  * - `s3:GetObject` under the prefix, to verify the upload (HeadObject is authorised by s3:GetObject;
  *   there is no separate s3:HeadObject action);
  * - `s3:ListBucket` only with an `s3:prefix` under the cluster's prefix (a missing prefix is not allowed);
- * - `kms:GenerateDataKey`, `kms:Encrypt`, `kms:Decrypt` on the snapshot key (Decrypt is needed to
- *   complete multipart uploads and to read back for verification);
+ * - `kms:GenerateDataKey` and `kms:Decrypt` on the snapshot key (S3 asks for a data key on upload;
+ *   Decrypt completes multipart uploads and reads back for verification) — never `kms:Encrypt`, which
+ *   SSE-KMS does not use;
  * - NO delete of any kind, and an explicit Deny of deletes and of retention/lifecycle/policy changes on
  *   this bucket, so a compromised node cannot erase backups even if another policy on its role is broad.
  */
@@ -155,10 +187,10 @@ export function snapshotWriterPolicy(
         {
           Sid: "UseSnapshotKeyThroughS3",
           Effect: "Allow",
-          Action: ["kms:GenerateDataKey", "kms:Encrypt", "kms:Decrypt"],
+          Action: ["kms:GenerateDataKey", "kms:Decrypt"],
           Resource: loc.kmsKeyArn,
         },
-        kmsViaS3(loc.region),
+        kmsViaS3(loc, source),
       ),
       {
         Sid: "NeverDeleteOrWeakenSnapshots",
@@ -203,22 +235,80 @@ export function snapshotReaderPolicy(
           Action: ["kms:Decrypt"],
           Resource: loc.kmsKeyArn,
         },
-        kmsViaS3(loc.region),
+        kmsViaS3(loc, source),
       ),
     ],
   };
+}
+
+/** Every S3 action that returns an object's content (HeadObject and SelectObjectContent are s3:GetObject). */
+export const OBJECT_READ_ACTIONS: readonly string[] = Object.freeze([
+  "s3:GetObject",
+  "s3:GetObjectAttributes",
+  "s3:GetObjectTorrent",
+  "s3:GetObjectVersion",
+  "s3:GetObjectVersionAttributes",
+  "s3:GetObjectVersionForReplication",
+  "s3:GetObjectVersionTorrent",
+]);
+
+/**
+ * Every S3 action that changes what protects the bucket: its policy, public access block, default
+ * encryption, versioning, lifecycle, replication, Object Lock, ownership, ACL, logging and tags — and
+ * deleting it. Only the deployers may (the account root can still delete a bucket policy that locks
+ * everyone out: S3 always lets it).
+ */
+export const BUCKET_PROTECTION_ACTIONS: readonly string[] = Object.freeze([
+  "s3:DeleteBucket",
+  "s3:DeleteBucketPolicy",
+  "s3:PutBucketAcl",
+  "s3:PutBucketLogging",
+  "s3:PutBucketObjectLockConfiguration",
+  "s3:PutBucketOwnershipControls",
+  "s3:PutBucketPolicy",
+  "s3:PutBucketPublicAccessBlock",
+  "s3:PutBucketTagging",
+  "s3:PutBucketVersioning",
+  "s3:PutEncryptionConfiguration",
+  "s3:PutLifecycleConfiguration",
+  "s3:PutReplicationConfiguration",
+]);
+
+const principalArns = z.array(
+  matching(/^arn:aws[a-z-]*:(iam|sts)::\d{12}:.+$/, "IAM principal ARN (arn:aws:iam::<account>:role/<name>)"),
+);
+const bucketPolicySchema = z.object({
+  bucketArn: matching(/^arn:[a-z-]+:s3:::.+$/, "S3 bucket ARN (arn:aws:s3:::<bucket>)"),
+  kmsKeyArn: matching(/^arn:[a-z-]+:kms:.+$/, "KMS key ARN (arn:aws:kms:…)"),
+  objectReaders: principalArns.min(1, { error: "must name at least one principal that reads snapshots" }),
+  deployers: principalArns.min(1, { error: "must name at least one deploying principal" }),
+});
+
+/** What a snapshot bucket's policy needs: the bucket, its key, and who may read and reconfigure it. */
+export interface SnapshotBucketPolicyArgs {
+  bucketArn: string;
+  kmsKeyArn: string;
+  /**
+   * The only principals that may read object content (`aws:PrincipalArn`): the snapshot writer (it reads
+   * back what it uploaded), the restore readers, and the replication role.
+   */
+  objectReaders: string[];
+  /** The only principals that may change the bucket's protections or delete it. */
+  deployers: string[];
 }
 
 /**
  * Bucket policy: deny plain HTTP, deny TLS below 1.2, deny uploads that name an encryption other than
  * SSE-KMS, name a KMS key other than the bucket's CMK, or ask for SSE-KMS without naming a key (S3 would
  * then use the AWS-managed `aws/s3` key, not the CMK). Uploads without any SSE header are allowed: the
- * bucket's default encryption (SSE-KMS with the CMK and a Bucket Key) applies to them.
+ * bucket's default encryption (SSE-KMS with the CMK and a Bucket Key) applies to them. Deny every read of
+ * object content to all but `objectReaders`, and every change to the bucket's protections to all but
+ * `deployers` — explicit denies, so no identity policy (AdministratorAccess included) gets past them.
  *
  * Clients that name the key must send the key ARN (the condition compares the header literally).
  */
 export function snapshotBucketPolicy(
-  args: { bucketArn: string; kmsKeyArn: string },
+  args: SnapshotBucketPolicyArgs,
   source = "snapshot bucket policy",
 ): PolicyDocument {
   parseOrThrow(bucketPolicySchema, args, "", source);
@@ -241,6 +331,8 @@ export function snapshotBucketPolicy(
         Principal: "*",
         Action: "s3:*",
         Resource: all,
+        // IAM reads "1.2" as the number (AWS's example writes 1.2; both parse). A string, because
+        // parliament crashes on a JSON number here (see docs/aws-access.md, suppressed findings).
         Condition: { NumericLessThan: { "s3:TlsVersion": "1.2" } },
       },
       {
@@ -275,6 +367,22 @@ export function snapshotBucketPolicy(
           StringEquals: { [SSE_HEADER]: "aws:kms" },
           Null: { [SSE_KEY_HEADER]: "true" },
         },
+      },
+      {
+        Sid: "OnlySnapshotPrincipalsReadObjects",
+        Effect: "Deny",
+        Principal: "*",
+        Action: [...OBJECT_READ_ACTIONS],
+        Resource: objects,
+        Condition: { ArnNotEquals: { "aws:PrincipalArn": [...new Set(args.objectReaders)] } },
+      },
+      {
+        Sid: "OnlyDeployersChangeProtections",
+        Effect: "Deny",
+        Principal: "*",
+        Action: [...BUCKET_PROTECTION_ACTIONS],
+        Resource: args.bucketArn,
+        Condition: { ArnNotEquals: { "aws:PrincipalArn": [...new Set(args.deployers)] } },
       },
     ],
   };
@@ -338,36 +446,67 @@ export function irsaTrustPolicy(b: IrsaBinding, source = "IRSA trust policy"): P
   };
 }
 
-/** Trust policy of the S3 replication role. */
-export function replicationTrustPolicy(): PolicyDocument {
+/**
+ * Trust policy of the S3 replication role: only S3, replicating the source bucket of this account, may
+ * assume it (`aws:SourceAccount` and `aws:SourceArn`, against the cross-service confused deputy). The
+ * service principal comes from aws.getServicePrincipal (its form differs between partitions).
+ */
+export function replicationTrustPolicy(
+  args: { s3ServicePrincipal: string; accountId: string; sourceBucketArn: string },
+  source = "replication trust policy",
+): PolicyDocument {
+  parseOrThrow(
+    z.object({
+      s3ServicePrincipal: matching(/^s3\.[a-z0-9.-]+$/, "S3 service principal (s3.amazonaws.com)"),
+      accountId: matching(/^\d{12}$/, "AWS account id"),
+      sourceBucketArn: bucketArn,
+    }),
+    args,
+    "",
+    source,
+  );
   return {
     Version: "2012-10-17",
     Statement: [
       {
+        Sid: "S3ReplicatesTheSourceBucketOnly",
         Effect: "Allow",
-        Principal: { Service: "s3.amazonaws.com" },
+        Principal: { Service: args.s3ServicePrincipal },
         Action: "sts:AssumeRole",
+        Condition: {
+          StringEquals: { "aws:SourceAccount": args.accountId },
+          ArnEquals: { "aws:SourceArn": args.sourceBucketArn },
+        },
       },
     ],
   };
 }
 
+/** Both ends of a replication rule: buckets, their keys, regions, and the partition's DNS suffix. */
+export interface ReplicationEnds {
+  sourceBucketArn: string;
+  sourceKmsKeyArn: string;
+  sourceRegion: string;
+  destinationBucketArn: string;
+  destinationKmsKeyArn: string;
+  destinationRegion: string;
+  prefix: string;
+  dnsSuffix: string;
+}
+
 /**
  * Permissions S3 replication needs to copy the prefix's objects (with their Object Lock retention) from
- * the source bucket into the replica, re-encrypting them with the replica's own key. Delete markers are
- * not replicated, so the role gets no s3:ReplicateDelete.
+ * the source bucket into the replica, re-encrypting them with the replica's own key: decrypt only
+ * through S3 in the source region for the source's objects, encrypt only through S3 in the destination
+ * region for the replica's. Delete markers are not replicated, so the role gets no s3:ReplicateDelete.
  */
 export function replicationRolePolicy(
-  args: {
-    sourceBucketArn: string;
-    sourceKmsKeyArn: string;
-    destinationBucketArn: string;
-    destinationKmsKeyArn: string;
-    prefix: string;
-  },
+  args: ReplicationEnds,
   source = "replication role policy",
 ): PolicyDocument {
   parseOrThrow(replicationSchema, args, "", source);
+  const via = (bucket: string, region: string) =>
+    kmsViaS3({ bucketArn: bucket, prefix: args.prefix, region, dnsSuffix: args.dnsSuffix }, source);
   return {
     Version: "2012-10-17",
     Statement: [
@@ -395,18 +534,19 @@ export function replicationRolePolicy(
         Action: ["s3:ReplicateObject", "s3:ReplicateTags"],
         Resource: snapshotObjectsArn(args.destinationBucketArn, args.prefix),
       },
-      {
-        Sid: "DecryptSource",
-        Effect: "Allow",
-        Action: ["kms:Decrypt"],
-        Resource: args.sourceKmsKeyArn,
-      },
-      {
-        Sid: "EncryptReplica",
-        Effect: "Allow",
-        Action: ["kms:Encrypt", "kms:GenerateDataKey"],
-        Resource: args.destinationKmsKeyArn,
-      },
+      withCondition(
+        { Sid: "DecryptSource", Effect: "Allow", Action: ["kms:Decrypt"], Resource: args.sourceKmsKeyArn },
+        via(args.sourceBucketArn, args.sourceRegion),
+      ),
+      withCondition(
+        {
+          Sid: "EncryptReplica",
+          Effect: "Allow",
+          Action: ["kms:Encrypt", "kms:GenerateDataKey"],
+          Resource: args.destinationKmsKeyArn,
+        },
+        via(args.destinationBucketArn, args.destinationRegion),
+      ),
     ],
   };
 }

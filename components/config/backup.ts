@@ -20,6 +20,8 @@ import { checked, dnsLabel, flag, matching, oneOf, show, wholeDays } from "./fie
  */
 
 export const awsRegion = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
+/** IAM role ARNs (paths allowed); partition and account are checked once the stack's are known. */
+export const iamRoleArn = /^arn:aws[a-z-]*:iam::\d{12}:role\/([\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/;
 /** Snapshots closer together than this would overlap with their own verification and upload. */
 export const minSnapshotIntervalMinutes = 5;
 
@@ -64,6 +66,18 @@ export const backupSchema = z
       .strict()
       .optional(),
     kmsKeyDeletionWindowDays: wholeDays("KMS key deletion window", 7, 30).default(30),
+    /**
+     * Roles that run the snapshot job besides the IRSA role (`oidc`) and the secret store's node roles:
+     * the key and bucket policies let only the writers upload.
+     */
+    writerRoleArns: z
+      .array(matching(iamRoleArn, "IAM role ARN (arn:aws:iam::<account>:role/<name>)"))
+      .optional(),
+    /** The role that restores (reads and decrypts snapshots); default secretStore.restoreReaderRoleArn. */
+    restoreReaderRoleArn: matching(
+      iamRoleArn,
+      "IAM role ARN (arn:aws:iam::<account>:role/<name>)",
+    ).optional(),
   })
   .strict();
 

@@ -80,6 +80,9 @@ export const keyClasses: Readonly<Record<ConfigKeyPath, KeyClass>> = {
   "backup.oidc.namespace": "environment",
   "backup.oidc.serviceAccount": "environment",
   "backup.kmsKeyDeletionWindowDays": "promotable",
+  // Who writes and who restores are roles of the environment's own account.
+  "backup.writerRoleArns": "environment",
+  "backup.restoreReaderRoleArn": "environment",
   "backup.deployJob": "environment",
   "backup.kubeContext": "environment",
   // The secret store: names, roles and recovery windows are the environment's; mechanics move.
@@ -92,6 +95,10 @@ export const keyClasses: Readonly<Record<ConfigKeyPath, KeyClass>> = {
   "secretStore.bootstrapIntervalMinutes": "promotable",
   // A lab's choice that prod refuses: it must never travel.
   "secretStore.offlineCloudInit": "environment",
+  // Which names this environment's secrets use (after a rebuild beside retained ones): its own history.
+  "secretStore.generation": "environment",
+  // Who deploys is the environment's (its CI and break-glass roles, in its account).
+  deployerPrincipalArns: "environment",
   promotedFrom: "environment",
 };
 

@@ -6,6 +6,7 @@ import {
   parseEtcdVersion,
   unsupportedVersionReason,
 } from "../etcd/capabilities";
+import { awsAccessProblems, deployerPrincipalArnsSchema } from "./awsAccess";
 import { backupSchema, resolveBackup, type ResolvedBackup } from "./backup";
 import {
   allowedCipherSuites,
@@ -142,6 +143,7 @@ export const settingsSchema = z
     protectEncryptionKeys: flag().default(true),
     backup: backupSchema.default(() => backupSchema.parse({})),
     secretStore: secretStoreSchema.default(() => secretStoreSchema.parse({})),
+    deployerPrincipalArns: deployerPrincipalArnsSchema,
   })
   .strict();
 
@@ -322,6 +324,7 @@ export function parseSettings(
   const members = s.members.map((m) => m.name);
   const snapshotReplica = s.backup.enabled ? s.backup.replicaRegion : undefined;
   const secretStore = resolveSecretStore(s.environment, members, s.secretStore, snapshotReplica, problems);
+  awsAccessProblems(s, problems);
   problems.throwIfAny(source);
   const version = formatVersion(parseEtcdVersion(s.etcdVersion)!);
   const settings: SecureEtcdSettings = {

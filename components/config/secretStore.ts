@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { DEFAULT_BOOTSTRAP_INTERVAL_MINUTES, secretStoreRow } from "../secretStore/defaults";
 import { KEY_ARCHIVE_NAME } from "../secretStore/naming";
-import { awsRegion } from "./backup";
+import { awsRegion, iamRoleArn } from "./backup";
 import type { ProblemList } from "./errors";
 import { flag, matching, show, wholeDays, wholeMinutes } from "./fields";
 
@@ -13,7 +13,6 @@ import { flag, matching, show, wholeDays, wholeMinutes } from "./fields";
 
 /** IAM role names: 1–64 of letters, digits and `+=,.@_-`. */
 const iamRoleName = /^[\w+=,.@-]{1,64}$/;
-const iamRoleArn = /^arn:aws[a-z-]*:iam::\d{12}:role\/([\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/;
 
 export const secretStoreSchema = z
   .object({
@@ -32,6 +31,22 @@ export const secretStoreSchema = z
       DEFAULT_BOOTSTRAP_INTERVAL_MINUTES,
     ),
     offlineCloudInit: flag().default(false),
+    /**
+     * 1 (default): secrets are `secure-etcd/<cluster>/<env>/<member>`; N > 1: `…/<env>/g<N>/<member>`. Bump
+     * it to rebuild a destroyed stack beside the secrets its earlier deployment retained.
+     */
+    generation: z
+      .union([z.number(), z.string()])
+      .transform((v, ctx) => {
+        const n = typeof v === "number" ? v : /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
+        if (Number.isInteger(n) && n >= 1 && n <= 99) return n;
+        ctx.addIssue({
+          code: "custom",
+          message: `${show(v)} is not a secret name generation; expected a whole number from 1 to 99`,
+        });
+        return z.NEVER;
+      })
+      .default(1),
   })
   .strict();
 
@@ -48,6 +63,8 @@ export interface ResolvedSecretStore {
   restoreReaderRoleArn?: string;
   bootstrapIntervalMinutes: number;
   offlineCloudInit: boolean;
+  /** Secret name generation (1: the plain names). */
+  generation: number;
   /** Things that work but that the user should know (logged at preview). */
   warnings: string[];
 }
@@ -98,6 +115,7 @@ export function resolveSecretStore(
     restoreReaderRoleArn: c.restoreReaderRoleArn,
     bootstrapIntervalMinutes: c.bootstrapIntervalMinutes,
     offlineCloudInit: c.offlineCloudInit,
+    generation: c.generation,
     warnings,
   };
 }

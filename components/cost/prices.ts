@@ -31,6 +31,12 @@ export const prices = Object.freeze({
   s3PutPer1kRequests: 0.005,
   /** S3 GET, HEAD and other requests, per 1,000. */
   s3GetPer1kRequests: 0.0004,
+  /**
+   * CloudWatch, from https://aws.amazon.com/cloudwatch/pricing/ (checked 2026-12-07): S3 Replication
+   * metrics bill as custom metrics (first 10,000 tier), a standard-resolution alarm per alarm-month.
+   */
+  cloudWatchMetricPerMonth: 0.3,
+  cloudWatchAlarmPerMonth: 0.1,
   /** Hours AWS bills as one month. */
   hoursPerMonth: 730,
 });

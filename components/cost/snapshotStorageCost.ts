@@ -6,6 +6,11 @@ import { prices } from "./prices";
 export const SNAPSHOT_GET_CLASS_REQUESTS_PER_RUN = 3;
 /** The marker write (the upload's own requests are counted from its parts). */
 export const SNAPSHOT_EXTRA_PUT_REQUESTS_PER_RUN = 1;
+/**
+ * S3 Replication metrics per rule (ReplicationLatency, BytesPendingReplication,
+ * OperationsPendingReplication, OperationsFailedReplication), and the one alarm on failed operations.
+ */
+export const REPLICATION_METRICS_PER_RULE = 4;
 /** awscli's multipart settings as snapshot.sh writes them (S3_MULTIPART_THRESHOLD / _CHUNKSIZE). */
 export const SNAPSHOT_MULTIPART_BYTES = 64 * 1024 * 1024;
 
@@ -21,6 +26,8 @@ export interface SnapshotStorageCost {
   requestsUsd: number;
   /** SSE-KMS data-key requests (one per upload; S3 Bucket Keys make it fewer). */
   kmsUsd: number;
+  /** With replication: its metrics and the failed-replication alarm (replica storage is not counted). */
+  replicationMonitoringUsd: number;
   totalUsd: number;
 }
 
@@ -49,6 +56,9 @@ export function snapshotStorageCostOf(
     (putRequests / 1000) * prices.s3PutPer1kRequests + (getRequests / 1000) * prices.s3GetPer1kRequests;
   const kmsUsd =
     ((runsPerMonth * (1 + SNAPSHOT_EXTRA_PUT_REQUESTS_PER_RUN)) / 10_000) * prices.kmsPer10kRequests;
+  const replicationMonitoringUsd = s.backup.replicaRegion
+    ? REPLICATION_METRICS_PER_RULE * prices.cloudWatchMetricPerMonth + prices.cloudWatchAlarmPerMonth
+    : 0;
   return {
     environment: s.environment,
     schedule,
@@ -59,6 +69,7 @@ export function snapshotStorageCostOf(
     storageUsd,
     requestsUsd,
     kmsUsd,
-    totalUsd: storageUsd + requestsUsd + kmsUsd,
+    replicationMonitoringUsd,
+    totalUsd: storageUsd + requestsUsd + kmsUsd + replicationMonitoringUsd,
   };
 }

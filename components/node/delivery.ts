@@ -5,6 +5,7 @@ import { nodeFiles, type NodeMaterial } from "../manifests/nodeFiles";
 import { renderKeyArchive } from "../secretStore/keyArchive";
 import { createBundleSigningKey, sealBundle } from "../secretStore/bundleSigning";
 import { renderMemberBundleBody } from "../secretStore/memberBundle";
+import type { PreviousSecretStore } from "../secretStore/existingSecrets";
 import { NodeSecretStore } from "../secretStore/nodeSecretStore";
 import { readBootstrapScript } from "./bootstrapScript";
 import { renderOfflineCloudInit } from "./offlineCloudInit";
@@ -36,6 +37,7 @@ export function createNodeDelivery(
   material: (member: string) => pulumi.Output<NodeMaterial>,
   keys: pulumi.Output<EncryptionKeyMaterial[]>,
   parent: pulumi.Resource,
+  previousSecretStore?: PreviousSecretStore,
 ): NodeDelivery {
   const perMember = <T>(f: (m: SecureEtcdSettings["members"][number]) => T): Record<string, T> =>
     Object.fromEntries(s.members.map((m) => [m.name, f(m)]));
@@ -72,6 +74,8 @@ export function createNodeDelivery(
       bundles,
       keyArchive: pulumi.secret(keys.apply((k) => renderKeyArchive(s.encryption.keys, k))),
       settings: s.secretStore,
+      deployerPrincipalArns: s.deployerPrincipalArns,
+      previous: previousSecretStore,
     },
     { parent },
   );

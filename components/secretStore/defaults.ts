@@ -21,8 +21,9 @@ export interface EnvironmentSecretStoreRow {
  * | prod    | 30 days         | refused            |
  * | other   | 30 days         | allowed (opt-in)   |
  *
- * Why: a short window lets a dev cluster be torn down and rebuilt under the same names within a week;
- * prod gets the longest window Secrets Manager offers. An environment without a row gets the longest
+ * Why: a member's secret is deleted with this window when the member is removed (or the stack
+ * destroyed), and its name stays taken until the window ends: dev frees it within a week; prod keeps a
+ * deleted bundle restorable for the longest window Secrets Manager offers. An environment without a row gets the longest
  * window too (the safe choice costs nothing more: a secret pending deletion is not billed).
  */
 export const secretStoreDefaults: Readonly<

@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { servicePrincipal } from "./identity";
 import { ec2TrustPolicy } from "./policies";
 
 /** The IAM role one member's node runs as. */
@@ -37,7 +38,8 @@ export function nodeRole(
     `${base}-role`,
     {
       description: `etcd member ${member}: reads its own node bundle from Secrets Manager`,
-      assumeRolePolicy: JSON.stringify(ec2TrustPolicy()),
+      // EC2's service principal as this partition spells it (aws.getServicePrincipal).
+      assumeRolePolicy: servicePrincipal("ec2", parent).apply((p) => JSON.stringify(ec2TrustPolicy(p))),
       maxSessionDuration: 3600,
       tags,
     },

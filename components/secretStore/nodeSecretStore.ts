@@ -2,8 +2,9 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { ResolvedSecretStore } from "../config/secretStore";
 import { KEY_ARCHIVE_RECOVERY_WINDOW_DAYS } from "./defaults";
-import { deployContext, type DeployContext } from "./identity";
-import { keyArchiveSecretName, memberSecretName, secretsKeyAlias } from "./naming";
+import { checkedSecretNames, type PreviousSecretStore } from "./existingSecrets";
+import { checkedRoleArn, deployContext, type DeployContext } from "./identity";
+import { keyArchiveSecretName, memberSecretName, nodeReadPolicyName, secretsKeyAlias } from "./naming";
 import { nodeRole, type NodeRole } from "./nodeRole";
 import { secretReadPolicy } from "./policies";
 import { createSecretsKey, type NamedReader } from "./secretsKey";
@@ -19,6 +20,10 @@ export interface NodeSecretStoreArgs {
   /** The key archive JSON (`renderKeyArchive`); stored as a Pulumi secret. */
   keyArchive: pulumi.Input<string>;
   settings: ResolvedSecretStore;
+  /** Principals besides the one running `pulumi up` that deploy the stack (`deployerPrincipalArns`). */
+  deployerPrincipalArns: readonly string[];
+  /** What the stack's last deployment exported (the program reads its own outputs); see PreviousSecretStore. */
+  previous?: PreviousSecretStore;
 }
 
 type Tags = Record<string, string>;
@@ -33,6 +38,10 @@ export class NodeSecretStore extends pulumi.ComponentResource {
   readonly region: pulumi.Output<string>;
   /** The principal whose `pulumi up` writes the secrets (kept in every key and resource policy). */
   readonly deployerArn: pulumi.Output<string>;
+  /** Every deployer the key and resource policies admit: the one running now, then `deployerPrincipalArns`. */
+  readonly deployerArns: pulumi.Output<string[]>;
+  /** Each member's role name (what the snapshot writer policy is attached to). */
+  readonly nodeRoleNames: Record<string, pulumi.Output<string>>;
   readonly kmsKeyArn: pulumi.Output<string>;
   /** The replica region's key (with `replicaRegion`). */
   readonly replicaKmsKeyArn?: pulumi.Output<string>;
@@ -52,16 +61,42 @@ export class NodeSecretStore extends pulumi.ComponentResource {
   constructor(name: string, args: NodeSecretStoreArgs, opts?: pulumi.ComponentResourceOptions) {
     super("secure-etcd:index:NodeSecretStore", name, {}, opts);
     const { clusterName: cluster, environment: env, settings: s, members } = args;
-    const ctx = deployContext(this);
+    const ctx = deployContext(this, {
+      extra: args.deployerPrincipalArns,
+      previous: args.previous?.deployed ? args.previous.deployerArns : undefined,
+    });
     this.region = ctx.region;
     this.deployerArn = ctx.deployerArn;
-    this.secretNames = Object.fromEntries(members.map((m) => [m, memberSecretName(cluster, env, m)]));
-    this.keyArchiveSecretName = keyArchiveSecretName(cluster, env);
+    this.deployerArns = ctx.deployerArns;
+    const gen = s.generation;
+    this.secretNames = Object.fromEntries(members.map((m) => [m, memberSecretName(cluster, env, m, gen)]));
+    this.keyArchiveSecretName = keyArchiveSecretName(cluster, env, gen);
+    // Created only under names no secret outside this stack's record holds (checked at preview).
+    const names = checkedSecretNames(
+      [...Object.values(this.secretNames), this.keyArchiveSecretName],
+      gen,
+      args.previous,
+      this,
+    );
+    const checkedName = (name: string) => names.apply(() => name);
     const tags = tagger(cluster, env);
     const roles: Record<string, NodeRole> = Object.fromEntries(
       members.map((m) => [m, nodeRole(`${name}-${m}`, m, s.nodeRoles[m], tags("etcd-node-role", m), this)]),
     );
-    const keys = this.createKeys(name, cluster, env, s, ctx, roles, tags("etcd-node-secrets-key"));
+    // Of the stack's partition and account (checked at preview, once those are known).
+    const restoreReader = s.restoreReaderRoleArn
+      ? checkedRoleArn("secretStore.restoreReaderRoleArn", s.restoreReaderRoleArn, ctx, "secret store")
+      : undefined;
+    const keys = this.createKeys(
+      name,
+      cluster,
+      env,
+      s,
+      ctx,
+      roles,
+      restoreReader,
+      tags("etcd-node-secrets-key"),
+    );
     this.kmsKeyArn = keys.primary.arn;
     this.replicaKmsKeyArn = keys.replica?.arn;
     const where = {
@@ -76,18 +111,20 @@ export class NodeSecretStore extends pulumi.ComponentResource {
     this.secretArns = {};
     this.nodeSecretPolicyJson = {};
     this.nodeRoleArns = {};
+    this.nodeRoleNames = {};
     this.nodeInstanceProfileNames = {};
     for (const m of members) {
       const secret = createStoredSecret(
         `${name}-${m}`,
         {
           ...where,
-          secretName: this.secretNames[m],
+          secretName: checkedName(this.secretNames[m]),
           description: `secure-etcd node bundle of etcd member ${m} (${cluster}/${env})`,
           value: args.bundles[m],
           recoveryWindowDays: s.recoveryWindowDays,
           readerRoleArns: [roles[m].roleArn],
           tags: tags("etcd-node-bundle", m),
+          retain: false,
         },
         this,
       );
@@ -96,9 +133,10 @@ export class NodeSecretStore extends pulumi.ComponentResource {
         secretArn: secret.arn,
         kmsKeyArn: keys.primary.arn,
         ctx,
-        policyName: `secure-etcd-${cluster}-${env}-${m}`,
+        policyName: nodeReadPolicyName(cluster, env, m),
       });
       this.nodeRoleArns[m] = roles[m].roleArn;
+      this.nodeRoleNames[m] = roles[m].roleName;
       const profile = roles[m].instanceProfileName;
       if (profile) this.nodeInstanceProfileNames[m] = profile;
     }
@@ -107,12 +145,13 @@ export class NodeSecretStore extends pulumi.ComponentResource {
       `${name}-archive`,
       {
         ...where,
-        secretName: this.keyArchiveSecretName,
+        secretName: checkedName(this.keyArchiveSecretName),
         description: `secure-etcd encryption key archive (${cluster}/${env})`,
         value: args.keyArchive,
         recoveryWindowDays: KEY_ARCHIVE_RECOVERY_WINDOW_DAYS,
-        readerRoleArns: s.restoreReaderRoleArn ? [s.restoreReaderRoleArn] : [],
+        readerRoleArns: restoreReader ? [restoreReader] : [],
         tags: tags("etcd-encryption-key-archive"),
+        retain: true,
       },
       this,
     );
@@ -129,6 +168,7 @@ export class NodeSecretStore extends pulumi.ComponentResource {
       nodeRoleArns: this.nodeRoleArns,
       nodeInstanceProfileNames: this.nodeInstanceProfileNames,
       nodeSecretPolicyJson: this.nodeSecretPolicyJson,
+      deployerArns: this.deployerArns,
     });
   }
 
@@ -156,16 +196,17 @@ export class NodeSecretStore extends pulumi.ComponentResource {
     s: ResolvedSecretStore,
     ctx: pulumi.Output<DeployContext>,
     roles: Record<string, NodeRole>,
+    reader: pulumi.Output<string> | undefined,
     tags: Tags,
   ): { primary: aws.kms.Key; replica?: aws.kms.Key } {
-    const archiveName = keyArchiveSecretName(cluster, env);
-    const restoreReader: NamedReader[] = s.restoreReaderRoleArn
-      ? [{ sid: "RestoreReader", roleArn: s.restoreReaderRoleArn, secretName: archiveName }]
+    const archiveName = this.keyArchiveSecretName;
+    const restoreReader: NamedReader[] = reader
+      ? [{ sid: "RestoreReader", roleArn: reader, secretName: archiveName }]
       : [];
     const memberReaders: NamedReader[] = Object.entries(roles).map(([m, role], i) => ({
       sid: `Member${i + 1}${m.replace(/[^A-Za-z0-9]/g, "")}`,
       roleArn: role.roleArn,
-      secretName: memberSecretName(cluster, env, m),
+      secretName: this.secretNames[m],
     }));
     const common = { ctx, deletionWindowDays: s.kmsKeyDeletionWindowDays, tags };
     const primary = createSecretsKey(
@@ -214,6 +255,8 @@ function readPolicyJson(
   return pulumi
     .all([secretArn, kmsKeyArn, ctx])
     .apply(([arn, key, c]) =>
-      JSON.stringify(secretReadPolicy({ secretArn: arn, kmsKeyArn: key, region: c.region })),
+      JSON.stringify(
+        secretReadPolicy({ secretArn: arn, kmsKeyArn: key, region: c.region, dnsSuffix: c.dnsSuffix }),
+      ),
     );
 }

@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import type { DeployContext } from "./identity";
+import { ConfigError } from "../config/errors";
+import { replicaRegionProblem, type DeployContext } from "./identity";
 import { secretArnPattern } from "./naming";
 import { secretsKeyPolicy, type SecretReader } from "./policies";
 
@@ -8,16 +9,16 @@ import { secretsKeyPolicy, type SecretReader } from "./policies";
 export interface NamedReader {
   sid: string;
   roleArn: pulumi.Input<string>;
-  secretName: string;
+  secretName: pulumi.Input<string>;
 }
 
 export interface SecretsKeyArgs {
   ctx: pulumi.Output<DeployContext>;
-  /** The key's region; the stack's region when undefined. */
+  /** The key's region (a replica's); the stack's region when undefined. */
   region?: string;
   /**
-   * Another region whose Secrets Manager uses this key for the deployer (replication). The stack's region
-   * always may.
+   * Another region whose Secrets Manager uses this key for the deployers (replication). The stack's
+   * region always may.
    */
   peerRegion?: string;
   readers: NamedReader[];
@@ -34,17 +35,21 @@ export interface SecretsKeyArgs {
 export function createSecretsKey(base: string, a: SecretsKeyArgs, parent: pulumi.Resource): aws.kms.Key {
   const regionArg = a.region !== undefined ? { region: a.region } : {};
   const policy = pulumi
-    .all([a.ctx, pulumi.all(a.readers.map((r) => pulumi.output(r.roleArn)))])
-    .apply(([ctx, roleArns]) => {
-      if (a.region === ctx.region)
-        throw new Error(
-          `secret store: secretStore.replicaRegion ${JSON.stringify(a.region)} is the stack's own region; a replica needs another region`,
-        );
+    .all([
+      a.ctx,
+      pulumi.all(a.readers.map((r) => pulumi.output(r.roleArn))),
+      pulumi.all(a.readers.map((r) => pulumi.output(r.secretName))),
+    ])
+    .apply(([ctx, roleArns, names]) => {
+      if (a.region !== undefined) {
+        const p = replicaRegionProblem("secretStore.replicaRegion", a.region, ctx);
+        if (p) throw new ConfigError([p], "secret store");
+      }
       const at = { ...ctx, region: a.region ?? ctx.region };
       const readers: SecretReader[] = a.readers.map((r, i) => ({
         sid: r.sid,
         roleArn: roleArns[i],
-        secretArn: secretArnPattern(at, r.secretName),
+        secretArn: secretArnPattern(at, names[i]),
       }));
       const deployerRegions = [at.region, ctx.region, ...(a.peerRegion !== undefined ? [a.peerRegion] : [])];
       return JSON.stringify(
@@ -52,8 +57,9 @@ export function createSecretsKey(base: string, a: SecretsKeyArgs, parent: pulumi
           partition: at.partition,
           accountId: at.accountId,
           region: at.region,
+          dnsSuffix: ctx.dnsSuffix,
           deployerRegions,
-          deployerArn: ctx.deployerArn,
+          deployerArns: ctx.deployerArns,
           readers,
         }),
       );
@@ -70,6 +76,8 @@ export function createSecretsKey(base: string, a: SecretsKeyArgs, parent: pulumi
     },
     { parent, protect: true, retainOnDelete: true },
   );
+  // Not retained, on purpose: a retained alias would collide with the same name when the stack is
+  // rebuilt; the retained key keeps its id and ARN.
   new aws.kms.Alias(`${base}-alias`, { name: a.alias, targetKeyId: key.keyId, ...regionArg }, { parent });
   return key;
 }

@@ -5,7 +5,8 @@ import { secretResourcePolicy } from "./policies";
 
 export interface StoredSecretArgs {
   ctx: pulumi.Output<DeployContext>;
-  secretName: string;
+  /** The name, once checked against what already exists in AWS (see NodeSecretStore). */
+  secretName: pulumi.Input<string>;
   description: string;
   /** The secret's value; stored as a Pulumi secret whatever is passed. */
   value: pulumi.Input<string>;
@@ -13,16 +14,23 @@ export interface StoredSecretArgs {
   /** Replicate into this region, under that region's key. */
   replica?: { region: string; kmsKeyArn: pulumi.Input<string> };
   recoveryWindowDays: number;
-  /** Roles that may read the secret; every other principal but the deployer is denied. */
+  /** Roles that may read the secret; every other principal but the deployers is denied. */
   readerRoleArns: pulumi.Input<string>[];
   tags: Record<string, string>;
+  /**
+   * `protect` + `retainOnDelete` (the key archive: snapshots need it after the stack is gone), or
+   * deleted with its recovery window when Pulumi deletes it (a member's bundle: removing or renaming
+   * the member must not abort the update, and a removed member's private keys must not linger).
+   */
+  retain: boolean;
 }
 
 /**
  * One secret under a customer-managed key, its current version, and a resource policy (BlockPublicPolicy)
- * that denies GetSecretValue to everyone but the readers and the deployer. The secret is `protect`ed and
- * `retainOnDelete`; its version and policy are `retainOnDelete` so that a secret Pulumi forgets keeps its
- * value and its protection.
+ * that denies GetSecretValue to everyone but the readers and the deployers, and every write to everyone
+ * but the deployers. The version and the policy are `retainOnDelete` whatever the secret's lifecycle:
+ * they go with the secret (a deleted secret takes them along; a retained one keeps its value and its
+ * protection), and Pulumi never strips the policy off a secret that still exists.
  */
 export function createStoredSecret(
   base: string,
@@ -39,7 +47,7 @@ export function createStoredSecret(
       replicas: a.replica ? [{ region: a.replica.region, kmsKeyId: a.replica.kmsKeyArn }] : undefined,
       tags: a.tags,
     },
-    { parent, protect: true, retainOnDelete: true },
+    { parent, protect: a.retain, retainOnDelete: a.retain },
   );
   const policy = new aws.secretsmanager.SecretPolicy(
     `${base}-policy`,
@@ -49,7 +57,7 @@ export function createStoredSecret(
       policy: pulumi
         .all([pulumi.all(a.readerRoleArns), a.ctx])
         .apply(([readerRoleArns, ctx]) =>
-          JSON.stringify(secretResourcePolicy({ readerRoleArns, deployerArn: ctx.deployerArn })),
+          JSON.stringify(secretResourcePolicy({ readerRoleArns, deployerArns: ctx.deployerArns })),
         ),
     },
     { parent, retainOnDelete: true },
@@ -57,8 +65,8 @@ export function createStoredSecret(
   new aws.secretsmanager.SecretVersion(
     `${base}-version`,
     { secretId: secret.id, secretString: pulumi.secret(a.value) },
-    // After the policy: when the deploying principal changes, the policy that lets it read the secret
-    // back must be in place before the provider writes (and reads) the new version.
+    // After the policy: when a deployer is added, the policy that lets it read the secret back must be
+    // in place before the provider writes (and reads) the new version.
     { parent, retainOnDelete: true, dependsOn: [policy] },
   );
   return secret;

@@ -28,6 +28,8 @@ export const FUNCTIONS = {
   getCallerIdentity: "aws:index/getCallerIdentity:getCallerIdentity",
   getRegion: "aws:index/getRegion:getRegion",
   getPartition: "aws:index/getPartition:getPartition",
+  getServicePrincipal: "aws:index/getServicePrincipal:getServicePrincipal",
+  getSecrets: "aws:secretsmanager/getSecrets:getSecrets",
   getPublicKey: "tls:index/getPublicKey:getPublicKey",
 } as const;
 
@@ -259,6 +261,23 @@ export class ProviderEmulation implements pulumi.runtime.Mocks {
           reverseDnsPrefix: "com.amazonaws",
           id: "aws",
         };
+        break;
+      case FUNCTIONS.getServicePrincipal: {
+        // What the provider answers in the aws partition: `<service>.amazonaws.com`.
+        const service = str(inputs.serviceName) ?? "";
+        const region = str(inputs.region) ?? EMULATED_REGION;
+        result = {
+          serviceName: service,
+          region,
+          name: `${service}.amazonaws.com`,
+          id: `${service}.${region}.amazonaws.com`,
+          suffix: "amazonaws.com",
+        };
+        break;
+      }
+      case FUNCTIONS.getSecrets:
+        // A fresh emulated account: no secret exists before the program creates one.
+        result = { ...inputs, arns: [], names: [], id: EMULATED_REGION, region: EMULATED_REGION };
         break;
       case FUNCTIONS.getPublicKey: {
         const pem = str(inputs.privateKeyPem);

@@ -18,6 +18,10 @@ export interface RecordingMocksOptions {
   callerArn?: string;
   /** What StackReference reads see: deployed stacks' outputs by fully qualified name. */
   stackOutputs?: Record<string, Record<string, unknown>>;
+  /** Secrets that already exist in the account (aws.secretsmanager.getSecrets answers them by name prefix). */
+  existingSecretArns?: string[];
+  /** What aws.getPartition / getRegion / getServicePrincipal answer (default: the aws partition, us-east-1). */
+  partition?: { partition: string; dnsSuffix: string; region: string };
 }
 
 export class RecordingMocks implements pulumi.runtime.Mocks {
@@ -39,8 +43,14 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
       inputs: args.inputs,
       custom: args.custom ?? true,
     });
-    if (!args.type.startsWith("tls:") && !args.type.startsWith("random:"))
-      return this.generic.newResource(args);
+    if (!args.type.startsWith("tls:") && !args.type.startsWith("random:")) {
+      const made = this.generic.newResource(args);
+      const p = this.options.partition;
+      // The emulation speaks the aws partition: ARNs it makes move to the one asked for.
+      if (p && typeof made.state?.arn === "string")
+        made.state.arn = made.state.arn.replace(/^arn:aws:/, `arn:${p.partition}:`);
+      return made;
+    }
     const state: Record<string, unknown> = { ...args.inputs };
     switch (args.type) {
       case "tls:index/privateKey:PrivateKey":
@@ -82,6 +92,30 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
       }
       case "aws:iam/getRole:getRole":
         return { ...result, arn: `arn:aws:iam::${EMULATED_ACCOUNT_ID}:role/${String(args.inputs.name)}` };
+      case "aws:secretsmanager/getSecrets:getSecrets": {
+        // ListSecrets' name filter: every value is a name prefix.
+        const values = ((args.inputs.filters as { values?: string[] }[] | undefined) ?? []).flatMap(
+          (f) => f.values ?? [],
+        );
+        const arns = (this.options.existingSecretArns ?? []).filter((a) =>
+          values.some((v) => a.split(":secret:")[1]?.startsWith(v)),
+        );
+        return { ...result, arns };
+      }
+      case "aws:index/getPartition:getPartition": {
+        const p = this.options.partition;
+        return p ? { ...result, partition: p.partition, dnsSuffix: p.dnsSuffix, id: p.partition } : result;
+      }
+      case "aws:index/getRegion:getRegion": {
+        const p = this.options.partition;
+        return p ? { ...result, name: p.region, region: p.region, id: p.region } : result;
+      }
+      case "aws:index/getServicePrincipal:getServicePrincipal": {
+        const p = this.options.partition;
+        return p
+          ? { ...result, name: `${String(args.inputs.serviceName)}.${p.dnsSuffix}`, suffix: p.dnsSuffix }
+          : result;
+      }
       default:
         return result;
     }

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { loadStackConfig, SecureEtcd } from "../../components";
+import { loadStackConfig, SecureEtcd, type SecureEtcdArgs } from "../../components";
 import { spyOnRegistrations, type Registration } from "./registrationSpy";
 import { RecordingMocks, valueOf, type RecordingMocksOptions } from "./recordingMocks";
 import { readStackConfig, toPulumiConfig } from "./stackFiles";
@@ -20,6 +20,7 @@ export async function buildSecureEtcd(
   stack: string,
   overrides: Record<string, unknown> = {},
   mockOptions: RecordingMocksOptions = {},
+  resourceArgs: Pick<SecureEtcdArgs, "previousSecretStore" | "previousEncryptionKeys"> = {},
 ): Promise<Built> {
   const mocks = new RecordingMocks(mockOptions);
   await pulumi.runtime.setMocks(mocks, "secure-etcd", stack, false);
@@ -27,7 +28,7 @@ export async function buildSecureEtcd(
   spyOnRegistrations(log);
   const config = { ...readStackConfig(stack), ...toPulumiConfig(overrides) };
   const { args, settings } = loadStackConfig(config, stack);
-  const etcd = new SecureEtcd(settings.clusterName, args);
+  const etcd = new SecureEtcd(settings.clusterName, { ...args, ...resourceArgs });
   const members = settings.members.map((m) => m.name);
   const store = etcd.secretStore;
   await valueOf(

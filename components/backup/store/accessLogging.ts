@@ -73,6 +73,7 @@ export function createAccessLogging(
       targetBucket: resolvedLogTarget(bucket.bucket, al.targetBucket, locked, ctx.source),
       targetPrefix: al.targetPrefix,
     },
-    { parent: ctx.parent },
+    // Retained with the bucket, like every configuration of a retained bucket.
+    { parent: ctx.parent, retainOnDelete: true },
   );
 }

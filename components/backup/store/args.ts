@@ -65,10 +65,34 @@ export interface SnapshotStoreArgs {
   /** Optional server access logging (never into this bucket, never into a locked bucket). */
   accessLogging?: SnapshotAccessLogging;
   /**
-   * When given, an IAM role for the snapshot ServiceAccount (IRSA) is created with the writer policy.
-   * Otherwise attach `writerPolicyJson` to the control-plane node role yourself.
+   * When given, an IAM role for the snapshot ServiceAccount (IRSA) is created with the writer policy: it
+   * is the snapshot writer. Otherwise name the writers in `writerRoleArns`.
    */
   oidc?: SnapshotIrsa;
+  /**
+   * The roles that run the snapshot job when it does not use IRSA (`oidc`) — with SecureEtcd, the
+   * control-plane node roles, which get `writerPolicyJson` attached. The key policy lets only them (and
+   * the IRSA role) use the key for uploads, and the bucket policy lets only them, the restore readers and
+   * replication read objects. Required without `oidc`.
+   */
+  writerRoleArns?: pulumi.Input<pulumi.Input<string>[]>;
+  /**
+   * Roles that restore snapshots: they may read and decrypt them (attach `readerPolicyJson`). Nobody
+   * else may read a snapshot's content, whatever their IAM policies allow.
+   */
+  readerRoleArns?: pulumi.Input<pulumi.Input<string>[]>;
+  /**
+   * Principals besides the one running `pulumi up` that deploy this stack (CI and break-glass roles, IAM
+   * role or user ARNs of the stack's account): with it, the only ones that administer the keys and may
+   * change the bucket's protections.
+   */
+  deployerPrincipalArns?: string[];
+  /**
+   * The deployers the policies admitted at the last deployment (its `deployerArns`): when given and the
+   * principal running now is not one of them, the deployment stops at preview naming
+   * `deployerPrincipalArns` (the bucket and key policies would deny it half-way).
+   */
+  previousDeployerArns?: string[];
   /** Waiting period before a scheduled KMS key deletion takes effect, 7–30 days. Default 30. */
   kmsKeyDeletionWindowDays?: number;
   /** Extra tags for every taggable resource. */

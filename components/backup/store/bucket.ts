@@ -3,10 +3,12 @@ import * as pulumi from "@pulumi/pulumi";
 import { DEFAULT_COLD_STORAGE_CLASS } from "../defaults";
 import { snapshotBucketPolicy } from "../policies";
 import type { StoreContext } from "./context";
+import { snapshotKeyPolicy } from "./keyPolicy";
 
 /*
  * One hardened snapshot bucket with its own customer-managed key: the primary, and (with replication)
  * the replica in another region. Both get the same protections, so a replica is never the weak copy.
+ * The bucket is created first (the key policy names it), then its key, then its hardening.
  */
 
 /** Where a hardened bucket lives. Resource names are `<base>-key`, `<base>-bucket`, `<base>-versioning`, … */
@@ -21,10 +23,22 @@ export interface BucketSite {
   provider?: aws.Provider;
 }
 
+/** Who may use a site's key and read its objects (besides administration by the deployers). */
+export interface SitePrincipals {
+  /** Upload (GenerateDataKey, Decrypt) and read back: the snapshot job's role(s). */
+  writers: pulumi.Input<string[]>;
+  /** Restore: Decrypt and read. */
+  readers: pulumi.Input<string[]>;
+  /** The S3 replication role, and which end of the rule this site is. */
+  replication?: { roleArn: pulumi.Input<string>; end: "source" | "destination" };
+}
+
 export interface HardenedBucket {
   key: aws.kms.Key;
   bucket: aws.s3.Bucket;
   versioning: aws.s3.BucketVersioning;
+  /** The site's region (the stack's for the primary). */
+  region: pulumi.Output<string>;
 }
 
 type Options = (extra?: pulumi.CustomResourceOptions) => pulumi.CustomResourceOptions;
@@ -43,35 +57,20 @@ function siteOptions(ctx: StoreContext, site: BucketSite): Options {
   });
 }
 
-/** Hardening children are retained on delete, so a retained bucket keeps its protections. */
-function retainedOptions(ctx: StoreContext, site: BucketSite): Options {
+/**
+ * Every configuration resource of a bucket is retained on delete like the bucket: a retained bucket
+ * keeps its protections, its lifecycle (snapshots still expire), its logging and its replication,
+ * instead of being left open or growing forever. (Key aliases are the one exception, on purpose: a
+ * retained alias would collide with the same name when the stack is rebuilt.)
+ */
+export function retainedOptions(ctx: StoreContext, site: BucketSite): Options {
   const opts = siteOptions(ctx, site);
   return (extra = {}) => opts({ retainOnDelete: true, ...extra });
 }
 
-/**
- * The key (rotating, with an alias), the bucket (never force-destroyed) and its hardening. Key and
- * bucket are protected and retained: `pulumi destroy` stops at them and Pulumi never deletes them.
- */
-export function createHardenedBucket(ctx: StoreContext, site: BucketSite): HardenedBucket {
-  const opts = siteOptions(ctx, site);
-  const key = new aws.kms.Key(
-    `${site.base}-key`,
-    {
-      description: site.keyDescription,
-      enableKeyRotation: true,
-      deletionWindowInDays: ctx.deletionWindow,
-      ...regionArg(site),
-      tags: ctx.tags,
-    },
-    opts({ protect: true, retainOnDelete: true }),
-  );
-  new aws.kms.Alias(
-    `${site.base}-key-alias`,
-    { name: site.aliasName, targetKeyId: key.keyId, ...regionArg(site) },
-    opts(),
-  );
-  const bucket = new aws.s3.Bucket(
+/** The bucket (never force-destroyed), protected and retained: `pulumi destroy` stops at it. */
+export function createSiteBucket(ctx: StoreContext, site: BucketSite): aws.s3.Bucket {
+  return new aws.s3.Bucket(
     `${site.base}-bucket`,
     {
       ...(site.bucketName !== undefined ? { bucket: site.bucketName } : {}),
@@ -82,20 +81,73 @@ export function createHardenedBucket(ctx: StoreContext, site: BucketSite): Harde
     },
     // objectLockEnabled is replace-only on a protected bucket: a later lock goes through
     // BucketObjectLockConfiguration instead.
-    opts({ protect: true, retainOnDelete: true, ignoreChanges: ["objectLockEnabled"] }),
+    siteOptions(ctx, site)({ protect: true, retainOnDelete: true, ignoreChanges: ["objectLockEnabled"] }),
   );
-  const { versioning, sse } = protectBucket(ctx, site, bucket, key);
-  retainSnapshots(ctx, site, bucket, versioning);
-  lockBucket(ctx, site, bucket, [versioning, sse]);
-  return { key, bucket, versioning };
 }
 
-/** Versioning, SSE-KMS with Bucket Key, public access block, owner-enforced ownership, TLS/SSE policy. */
+/**
+ * The key (rotating, with an alias and its own key policy) and the bucket's hardening. The key is
+ * protected and retained: Pulumi never deletes it.
+ */
+export function hardenBucket(
+  ctx: StoreContext,
+  site: BucketSite,
+  bucket: aws.s3.Bucket,
+  who: SitePrincipals,
+): HardenedBucket {
+  const opts = siteOptions(ctx, site);
+  const region = pulumi.all([site.region, ctx.deploy]).apply(([r, d]) => r ?? d.region);
+  const key = new aws.kms.Key(
+    `${site.base}-key`,
+    {
+      description: site.keyDescription,
+      enableKeyRotation: true,
+      deletionWindowInDays: ctx.deletionWindow,
+      policy: pulumi
+        .all([ctx.deploy, region, bucket.arn, ctx.prefix, who.writers, who.readers, who.replication?.roleArn])
+        .apply(([d, r, bucketArn, prefix, writerArns, readerArns, replicationRoleArn]) =>
+          JSON.stringify(
+            snapshotKeyPolicy(
+              {
+                partition: d.partition,
+                accountId: d.accountId,
+                region: r,
+                dnsSuffix: d.dnsSuffix,
+                bucketArn,
+                prefix,
+                deployerArns: d.deployerArns,
+                writerArns,
+                readerArns,
+                replicationRoleArn,
+                replicationRole: who.replication?.end,
+              },
+              ctx.source,
+            ),
+          ),
+        ),
+      ...regionArg(site),
+      tags: ctx.tags,
+    },
+    opts({ protect: true, retainOnDelete: true }),
+  );
+  new aws.kms.Alias(
+    `${site.base}-key-alias`,
+    { name: site.aliasName, targetKeyId: key.keyId, ...regionArg(site) },
+    opts(),
+  );
+  const { versioning, sse } = protectBucket(ctx, site, bucket, key, who);
+  retainSnapshots(ctx, site, bucket, versioning);
+  lockBucket(ctx, site, bucket, [versioning, sse]);
+  return { key, bucket, versioning, region };
+}
+
+/** Versioning, SSE-KMS with Bucket Key, public access block, owner-enforced ownership, the bucket policy. */
 function protectBucket(
   ctx: StoreContext,
   site: BucketSite,
   bucket: aws.s3.Bucket,
   key: aws.kms.Key,
+  who: SitePrincipals,
 ): { versioning: aws.s3.BucketVersioning; sse: aws.s3.BucketServerSideEncryptionConfiguration } {
   const retained = retainedOptions(ctx, site);
   const region = regionArg(site);
@@ -140,9 +192,19 @@ function protectBucket(
     {
       bucket: bucket.id,
       policy: pulumi
-        .all([bucket.arn, key.arn])
-        .apply(([bucketArn, kmsKeyArn]) =>
-          JSON.stringify(snapshotBucketPolicy({ bucketArn, kmsKeyArn }, ctx.source)),
+        .all([bucket.arn, key.arn, who.writers, who.readers, who.replication?.roleArn, ctx.deploy])
+        .apply(([bucketArn, kmsKeyArn, writers, readers, replicationRole, d]) =>
+          JSON.stringify(
+            snapshotBucketPolicy(
+              {
+                bucketArn,
+                kmsKeyArn,
+                objectReaders: [...writers, ...readers, ...(replicationRole ? [replicationRole] : [])],
+                deployers: d.deployerArns,
+              },
+              ctx.source,
+            ),
+          ),
         ),
       ...region,
     },
@@ -187,7 +249,7 @@ function retainSnapshots(
       ...regionArg(site),
     },
     // Noncurrent-version rules need versioning in place first.
-    siteOptions(ctx, site)({ dependsOn: [versioning] }),
+    retainedOptions(ctx, site)({ dependsOn: [versioning] }),
   );
 }
 

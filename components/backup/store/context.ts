@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { snapshotPrefix } from "../../config/backup";
+import type { DeployContext } from "../../secretStore/identity";
 import type { SnapshotStoreArgs } from "./args";
 
 /** What every step of a SnapshotStore builds on: its parent, its name, the resolved names and tags. */
@@ -17,13 +18,15 @@ export interface StoreContext {
   tags: pulumi.Output<Record<string, string>>;
   /** `alias/secure-etcd/<cluster>-<environment>-snapshots`, sanitised for KMS. */
   aliasBase: pulumi.Output<string>;
+  /** Account, region, partition, DNS suffix and the deployers (known at preview: invokes). */
+  deploy: pulumi.Output<DeployContext>;
 }
 
 export function storeContext(
   parent: pulumi.ComponentResource,
   name: string,
   args: SnapshotStoreArgs,
-  settings: { source: string; deletionWindow: number },
+  settings: { source: string; deletionWindow: number; deploy: pulumi.Output<DeployContext> },
 ): StoreContext {
   const cluster = pulumi.all([args.clusterName, args.environment]);
   return {

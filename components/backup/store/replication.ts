@@ -1,29 +1,109 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { ConfigError } from "../../config/errors";
+import { replicaRegionProblem, servicePrincipal } from "../../secretStore/identity";
 import { replicationRolePolicy, replicationTrustPolicy } from "../policies";
 import type { SnapshotReplication } from "./args";
-import { createHardenedBucket, type HardenedBucket } from "./bucket";
+import type { BucketSite, HardenedBucket } from "./bucket";
 import type { StoreContext } from "./context";
 
-/**
+/*
  * Cross-region replication of the prefix: a replica hardened like the primary (own key in the
- * destination region), a role S3 assumes to copy, and the replication rule. Delete markers stay behind.
+ * destination region), a role only S3 — replicating this account's source bucket — may assume, the
+ * replication rule with replication metrics, and an alarm on failed replications. Delete markers stay
+ * behind. Like the buckets, all of it is retained on delete: a retained bucket keeps replicating.
  */
-export function createReplication(
-  ctx: StoreContext,
-  primary: HardenedBucket,
-  rep: SnapshotReplication,
-): HardenedBucket {
+
+export const REPLICATION_RULE_ID = "etcd-snapshots";
+
+/**
+ * Where the replica lives (resource names `<name>-replica-…`). Its region is checked once the stack's
+ * region and partition are known (at preview): another region, in the same partition.
+ */
+export function replicaSite(ctx: StoreContext, rep: SnapshotReplication): BucketSite {
   const { clusterName, environment } = ctx.args;
-  const replica = createHardenedBucket(ctx, {
+  const region = pulumi.all([rep.destinationRegion, ctx.deploy]).apply(([r, d]) => {
+    const p = replicaRegionProblem("replication.destinationRegion", r, d);
+    if (p) throw new ConfigError([p], ctx.source);
+    return r;
+  });
+  return {
     base: `${ctx.name}-replica`,
     keyDescription: pulumi.interpolate`etcd snapshot replicas of ${clusterName}/${environment}`,
     aliasName: ctx.aliasBase.apply((a) => `${a}-replica`),
     bucketName: rep.bucketName,
-    region: rep.destinationRegion,
+    region,
     provider: rep.destinationProvider,
-  });
-  const { role, rolePolicy } = createReplicationRole(ctx, primary, replica);
+  };
+}
+
+/** The role S3 assumes to replicate; its trust names the source bucket and account (confused deputy). */
+export function createReplicationRole(ctx: StoreContext, sourceBucket: aws.s3.Bucket): aws.iam.Role {
+  const { clusterName, environment } = ctx.args;
+  const principal = servicePrincipal("s3", ctx.parent);
+  return new aws.iam.Role(
+    `${ctx.name}-replication-role`,
+    {
+      description: pulumi.interpolate`S3 replication of etcd snapshots ${clusterName}/${environment}`,
+      assumeRolePolicy: pulumi
+        .all([principal, ctx.deploy, sourceBucket.arn])
+        .apply(([s3ServicePrincipal, d, sourceBucketArn]) =>
+          JSON.stringify(
+            replicationTrustPolicy(
+              { s3ServicePrincipal, accountId: d.accountId, sourceBucketArn },
+              ctx.source,
+            ),
+          ),
+        ),
+      tags: ctx.tags,
+    },
+    // Retained with the buckets: the retained replication rule names this role.
+    { parent: ctx.parent, retainOnDelete: true },
+  );
+}
+
+/** The role's permissions, the rule, and the alarm. Returns the alarm's name. */
+export function createReplication(
+  ctx: StoreContext,
+  primary: HardenedBucket,
+  replica: HardenedBucket,
+  role: aws.iam.Role,
+): pulumi.Output<string> {
+  const rolePolicy = new aws.iam.RolePolicy(
+    `${ctx.name}-replication-policy`,
+    {
+      role: role.id,
+      policy: pulumi
+        .all([
+          primary.bucket.arn,
+          primary.key.arn,
+          primary.region,
+          replica.bucket.arn,
+          replica.key.arn,
+          replica.region,
+          ctx.prefix,
+          ctx.deploy,
+        ])
+        .apply(([sb, sk, sr, db, dk, dr, prefix, d]) =>
+          JSON.stringify(
+            replicationRolePolicy(
+              {
+                sourceBucketArn: sb,
+                sourceKmsKeyArn: sk,
+                sourceRegion: sr,
+                destinationBucketArn: db,
+                destinationKmsKeyArn: dk,
+                destinationRegion: dr,
+                prefix,
+                dnsSuffix: d.dnsSuffix,
+              },
+              ctx.source,
+            ),
+          ),
+        ),
+    },
+    { parent: ctx.parent, retainOnDelete: true },
+  );
   new aws.s3.BucketReplicationConfig(
     `${ctx.name}-replication`,
     {
@@ -31,7 +111,7 @@ export function createReplication(
       role: role.arn,
       rules: [
         {
-          id: "etcd-snapshots",
+          id: REPLICATION_RULE_ID,
           status: "Enabled",
           priority: 1,
           filter: { prefix: ctx.prefix },
@@ -40,55 +120,52 @@ export function createReplication(
           destination: {
             bucket: replica.bucket.arn,
             encryptionConfiguration: { replicaKmsKeyId: replica.key.arn },
+            // Replication metrics: without them a failed replication shows nowhere but on each object.
+            metrics: { status: "Enabled" },
           },
         },
       ],
     },
     // S3 refuses a replication rule until both buckets are versioned and the role may copy.
-    { parent: ctx.parent, dependsOn: [primary.versioning, replica.versioning, rolePolicy] },
+    // Retained with the buckets, like every configuration of a retained bucket.
+    {
+      parent: ctx.parent,
+      retainOnDelete: true,
+      dependsOn: [primary.versioning, replica.versioning, rolePolicy],
+    },
   );
-  return replica;
+  return replicationAlarm(ctx, primary, replica).name;
 }
 
-/** The role S3 assumes to replicate: read the prefix's versions, write replicas, decrypt and re-encrypt. */
-function createReplicationRole(
+/**
+ * A CloudWatch alarm on `OperationsFailedReplication` (replication metrics, AWS/S3): any failed
+ * replication in five minutes turns it to ALARM. Route it where you page (an EventBridge rule on
+ * "CloudWatch Alarm State Change", or alarm actions of your own); docs/aws-access.md has the commands.
+ */
+function replicationAlarm(
   ctx: StoreContext,
   primary: HardenedBucket,
   replica: HardenedBucket,
-): { role: aws.iam.Role; rolePolicy: aws.iam.RolePolicy } {
-  const { clusterName, environment } = ctx.args;
-  const local = { parent: ctx.parent };
-  const role = new aws.iam.Role(
-    `${ctx.name}-replication-role`,
+): aws.cloudwatch.MetricAlarm {
+  return new aws.cloudwatch.MetricAlarm(
+    `${ctx.name}-replication-failures`,
     {
-      description: pulumi.interpolate`S3 replication of etcd snapshots ${clusterName}/${environment}`,
-      assumeRolePolicy: JSON.stringify(replicationTrustPolicy()),
+      alarmDescription: pulumi.interpolate`etcd snapshots of ${ctx.args.clusterName}/${ctx.args.environment} failed to replicate`,
+      namespace: "AWS/S3",
+      metricName: "OperationsFailedReplication",
+      dimensions: {
+        SourceBucket: primary.bucket.bucket,
+        DestinationBucket: replica.bucket.bucket,
+        RuleId: REPLICATION_RULE_ID,
+      },
+      statistic: "Sum",
+      period: 300,
+      evaluationPeriods: 1,
+      threshold: 0,
+      comparisonOperator: "GreaterThanThreshold",
+      treatMissingData: "notBreaching",
       tags: ctx.tags,
     },
-    local,
+    { parent: ctx.parent },
   );
-  const rolePolicy = new aws.iam.RolePolicy(
-    `${ctx.name}-replication-policy`,
-    {
-      role: role.id,
-      policy: pulumi
-        .all([primary.bucket.arn, primary.key.arn, replica.bucket.arn, replica.key.arn, ctx.prefix])
-        .apply(([sb, sk, db, dk, p]) =>
-          JSON.stringify(
-            replicationRolePolicy(
-              {
-                sourceBucketArn: sb,
-                sourceKmsKeyArn: sk,
-                destinationBucketArn: db,
-                destinationKmsKeyArn: dk,
-                prefix: p,
-              },
-              ctx.source,
-            ),
-          ),
-        ),
-    },
-    local,
-  );
-  return { role, rolePolicy };
 }
