@@ -10,7 +10,6 @@ import type {
   ObjectLockMode,
   SettingsInput,
 } from "./config";
-import type { PreviousSecretStore } from "./secretStore/existingSecrets";
 
 /*
  * The public Args of SecureEtcd: ONE copy, for TypeScript and, through the component provider
@@ -199,6 +198,20 @@ export interface SecretStore {
    * earlier deployment retained: names become `secure-etcd/<cluster>/<env>/g<N>/<member>`.
    */
   generation?: number;
+}
+
+/** What a stack's secret store was at its last deployment: the secrets it manages and the deployers it admits. */
+export interface PreviousSecretStore {
+  /**
+   * False when the stack has never been deployed, or was destroyed: no secret in AWS is then this
+   * stack's, and every one found under its names was left by an earlier life of it (secrets that are
+   * retained on delete) or belongs to another stack with the same cluster and environment names.
+   */
+  deployed: boolean;
+  /** The ARNs of the secrets it manages (members and the key archive). */
+  secretArns: string[];
+  /** The deployers its policies admit (empty when it was deployed by a version without that output). */
+  deployerArns: string[];
 }
 
 /** An encryption key's name, provider and state as last deployed (no key material). */

@@ -4,19 +4,10 @@ import { ConfigError } from "../config/errors";
 import { show } from "../config/fields";
 import { secretNameOfArn } from "./naming";
 
-/** What this stack's last deployment exported about its secret store (read from its own outputs). */
-export interface PreviousSecretStore {
-  /**
-   * False when the stack has never been deployed, or was destroyed: no secret in AWS is then this
-   * stack's, and every one found under its names was left by an earlier life of it (secrets that are
-   * retained on delete) or belongs to another stack with the same cluster and environment names.
-   */
-  deployed: boolean;
-  /** The ARNs of the secrets it manages (members and the key archive). */
-  secretArns: string[];
-  /** The deployers its policies admit (empty when it was deployed by a version without that output). */
-  deployerArns: string[];
-}
+import type { PreviousSecretStore } from "../secureEtcdArgs";
+
+/** What this stack's last deployment exported about its secret store (its own outputs); declared with the Args. */
+export type { PreviousSecretStore };
 
 /** Where the generation is set (the way out of a name collision). */
 export const GENERATION_KEY = "secretStore.generation";
