@@ -5,7 +5,8 @@ import * as path from "node:path";
 import { keyAlgorithms } from "../components/config";
 import { formatTable, rehearse } from "../rehearsal/cli";
 import { livePids, pidAlive } from "../harness/process";
-import { repoRoot } from "../harness/stackFiles";
+import { readStackConfig, repoRoot } from "../harness/stackFiles";
+import { binaryEtcdVersion, etcdReleaseFor } from "../harness/upstream";
 import { backupReportKeys, reportKeys } from "./support/report";
 import { tempDirs } from "./support/tempDirs";
 
@@ -68,6 +69,11 @@ describe("rehearsal of the local stack on a real etcd cluster @integration", () 
     assert.match(r.stdout, /^\d+ passed, 0 failed$/m);
     const report = JSON.parse(fs.readFileSync(path.join(out, "report.json"), "utf8"));
     assert.equal(report.passed, true);
+    // What the binary reports: the local stack runs a built release as is (no patch remap).
+    assert.equal(
+      report.etcdVersion,
+      binaryEtcdVersion(etcdReleaseFor(readStackConfig("local")["secure-etcd:etcdVersion"])!.release.etcd),
+    );
     for (const name of requiredDrills)
       assert.ok(
         report.drills.some((d: { name: string }) => d.name.startsWith(name)),
