@@ -138,9 +138,12 @@ function chooseRelease(o: StartClusterOptions, dir: string): { release: EtcdRele
     const etcd = requireBinary(o.etcdBinary ?? "etcd");
     return { release: etcdReleaseAt(etcd, requireBinary(o.etcdctlBinary ?? "etcdctl")) };
   }
-  const first = o.installed ? Object.values(o.installed)[0]?.manifestFile : undefined;
-  const file = first ?? layout.etcdManifest(dir, manifestMembers(dir)[0]);
-  const rendered = manifestEtcdVersion(file);
+  const member = o.installed ? undefined : manifestMembers(dir)[0];
+  const file = o.installed
+    ? Object.values(o.installed)[0]?.manifestFile
+    : member && layout.etcdManifest(dir, member);
+  // No manifest: planCluster says so, naming where it looked.
+  const rendered = file ? manifestEtcdVersion(file) : undefined;
   if (o.release) {
     const r = o.release;
     const remap =

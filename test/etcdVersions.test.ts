@@ -180,6 +180,7 @@ describe("etcd version steps (etcd's upgrade guides)", () => {
       /skips a minor release from 3\.5\.36.*safe next step is 3\.6\.17/,
     );
     assert.match(refused("3.4.23", "3.7.4"), /skips 2 minor releases.*safe next step is 3\.5\.36/);
+    assert.match(refused("3.5.20", "3.7.4"), /safe next step is 3\.5\.36/, "below 3.5.32: first the floor");
   });
 
   it("a minor step from below the guide's floor is refused, naming the patch to reach first", () => {

@@ -27,9 +27,14 @@ export interface EtcdStep {
 
 const parse = (v: string) => parseEtcdVersion(v);
 
-/** The release to step to next from `from`, toward `to` (the newest checked patch of the next minor). */
-function nextMinorRelease(from: EtcdVersion): string {
+/**
+ * The safe next release from `from` toward a later minor: the newest checked patch of the next minor,
+ * or first the newest patch of `from`'s own minor when `from` is below the floor for that step.
+ */
+function safeNextRelease(from: EtcdVersion): string {
   const next: EtcdVersion = { major: from.major, minor: from.minor + 1, patch: 0 };
+  const { floor } = minorStepRequirements(from, next);
+  if (floor && compareVersions(from, floor) < 0) return newestCheckedOn(from) ?? formatVersion(floor);
   return newestCheckedOn(next) ?? `${minorOf(next)}.x`;
 }
 
@@ -61,7 +66,7 @@ export function etcdStep(fromText: string, toText: string): EtcdStep {
   if (minors > 1) {
     out.problems.push(
       `${t} skips ${minors === 2 ? "a minor release" : `${minors - 1} minor releases`} from ${f}: etcd ` +
-        `upgrades one minor at a time; the safe next step is ${nextMinorRelease(from)}, deployed and ` +
+        `upgrades one minor at a time; the safe next step is ${safeNextRelease(from)}, deployed and ` +
         `rolled to every member, then the next minor`,
     );
     return out;
