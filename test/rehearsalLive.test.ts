@@ -58,14 +58,20 @@ describe("rehearsal of the local stack on a real etcd cluster @integration", () 
   const tempDir = tempDirs();
 
   it("npm run rehearse (the README's main command) exits 0, prints the table, leaves no etcd running", function () {
-    this.timeout(360_000); // the whole rehearsal: about 2 minutes here, more on a loaded machine
+    // The whole rehearsal: about 2 minutes on 2 idle cores; 3+ with the machine shared (both lanes and
+    // other work), and a killed run proves nothing, so the limits are generous.
+    this.timeout(16 * 60_000);
     const out = tempDir("rehearse-cli-");
     const r = spawnSync("npm", ["run", "--silent", "rehearse", "--", "--stack", "local", "--out", out], {
       cwd: repoRoot,
       encoding: "utf8",
-      timeout: 300_000,
+      timeout: 15 * 60_000,
     });
-    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+    assert.equal(
+      r.status,
+      0,
+      `exit ${r.status ?? r.signal}; the end of its output:\n${r.stdout.slice(-3000)}\n${r.stderr}`,
+    );
     assert.match(r.stdout, /^\d+ passed, 0 failed$/m);
     const report = JSON.parse(fs.readFileSync(path.join(out, "report.json"), "utf8"));
     assert.equal(report.passed, true);
