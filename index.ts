@@ -1,7 +1,7 @@
 /*
  * The secure-etcd program: stack config (stacks/Pulumi.<stack>.yaml) → SecureEtcd → stack outputs.
- * The whole config is validated before any resource is created, and so is the step from the key states
- * this stack last deployed (read from its own outputs) to the ones configured now, and — for a stack
+ * The whole config is validated before any resource is created, and so are the steps from the key states
+ * and the etcd version this stack last deployed (read from its own outputs) to the ones configured now, and — for a stack
  * promoted from another — that the source deployed the same package version and promotable settings.
  */
 import * as k8s from "@pulumi/kubernetes";
@@ -27,11 +27,14 @@ export = async () => {
     kubernetesProvider,
     previousEncryptionKeys: previous.encryptionKeys,
     previousSecretStore: previous.secretStore,
+    previousEtcdVersion: previous.etcdVersion,
   });
 
   return {
     clusterName: settings.clusterName,
     environment: settings.environment,
+    // Read back by the next preview (program/stackReferences.ts): an unsupported etcd step is refused.
+    etcdVersion: settings.etcdVersion,
     etcdEndpoints: etcd.etcdEndpoints,
     caCertPem: etcd.caCertPem,
     caValidityEndTime: etcd.caValidityEndTime,

@@ -241,7 +241,7 @@ export interface SecureEtcdSchemaArgs {
   environment: string;
   /** etcd members: an odd count from 1 to 7, names and addresses unique. */
   members: EtcdMember[];
-  /** Target etcd release (e.g. `3.5.21`); only flags this release accepts are rendered. */
+  /** Target etcd release (e.g. `3.6.17`, 3.4.0 up to 3.7.x); only flags this release accepts are rendered. */
   etcdVersion: string;
   /** etcd image (default `registry.k8s.io/etcd:<etcdVersion>-0`); tagged, never `:latest`. */
   etcdImage?: string;
@@ -289,6 +289,13 @@ export interface SecureEtcdSchemaArgs {
    * refused at preview. The program passes it automatically.
    */
   previousSecretStore?: PreviousSecretStore;
+  /**
+   * The etcd version last deployed (e.g. the stack's own `etcdVersion` output). When given, a downgrade
+   * across minors, a skipped minor (3.5 → 3.7) and a minor step from below the patch etcd's upgrade
+   * guide requires (3.5.32 before 3.6, 3.6.11 before 3.7) are refused at preview, naming the safe next
+   * step. The program passes it automatically.
+   */
+  previousEtcdVersion?: string;
 }
 
 // ---- TypeScript only ----------------------------------------------------------------------------------
@@ -333,7 +340,11 @@ export type SecretStoreArgs = SecretStore;
 
 /** Args that are resources or deployment state, not config: the schema never sees them. */
 type ResourceArgs =
-  "kubernetesProvider" | "replicaProvider" | "previousEncryptionKeys" | "previousSecretStore";
+  | "kubernetesProvider"
+  | "replicaProvider"
+  | "previousEncryptionKeys"
+  | "previousSecretStore"
+  | "previousEtcdVersion";
 
 /** The Args with every Input resolved: the shape the schema validates once values are known. */
 type ResolvedArgs<A> = pulumi.Unwrap<Omit<A, ResourceArgs>>;

@@ -12,8 +12,9 @@ import { packageVersion } from "../components/packageInfo";
 
 /*
  * What other deployments say, read through StackReferences before anything is created:
- * - this stack's own last deployment: the encryption key states SecureEtcd exported, so an unsafe
- *   rotation step is refused at preview (a stack never deployed has no outputs: nothing is checked);
+ * - this stack's own last deployment: the encryption key states SecureEtcd exported and the etcd
+ *   version it rendered, so an unsafe rotation step or etcd version step is refused at preview (a stack
+ *   never deployed has no outputs: nothing is checked);
  * - with `secure-etcd:promotedFrom`, the source stack's promotion record: the gate.
  */
 
@@ -31,26 +32,33 @@ async function output<T>(ref: pulumi.StackReference, name: string): Promise<T | 
 export interface PreviousDeployment {
   encryptionKeys?: KeyStateRecord[];
   secretStore: PreviousSecretStore;
+  etcdVersion?: string;
 }
 
 const strings = (v: unknown): string[] =>
   Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
 
 /**
- * This stack's last deployment, read through a StackReference to itself: the encryption key states, and
- * the secret store's secrets and deployers (a stack never deployed, or destroyed, has no outputs).
+ * This stack's last deployment, read through a StackReference to itself: the encryption key states, the
+ * secret store's secrets and deployers, and the etcd version it rendered (a stack never deployed, or
+ * destroyed, has no outputs).
  */
 export async function previousDeployment(clusterName: string): Promise<PreviousDeployment> {
   const self = new pulumi.StackReference(`${clusterName}-previous-deployment`, {
     name: projectStack(pulumi.getStack()),
   });
-  const [states, deployedCluster, secretArns, archiveArn, deployers] = await Promise.all([
-    output<KeyStateRecord[]>(self, "encryptionKeyStates"),
-    output<string>(self, "clusterName"),
-    output<Record<string, string>>(self, "nodeSecretArns"),
-    output<string>(self, "keyArchiveSecretArn"),
-    output<string[]>(self, "deployerArns"),
-  ]);
+  const [states, deployedCluster, secretArns, archiveArn, deployers, etcdVersion, promotion] =
+    await Promise.all([
+      output<KeyStateRecord[]>(self, "encryptionKeyStates"),
+      output<string>(self, "clusterName"),
+      output<Record<string, string>>(self, "nodeSecretArns"),
+      output<string>(self, "keyArchiveSecretArn"),
+      output<string[]>(self, "deployerArns"),
+      output<string>(self, "etcdVersion"),
+      output<PromotionRecord>(self, "promotion"),
+    ]);
+  // Deployments from before the `etcdVersion` output carry it in their promotion record.
+  const version = etcdVersion ?? promotion?.settings?.etcdVersion;
   return {
     encryptionKeys: Array.isArray(states) ? states : undefined,
     secretStore: {
@@ -58,6 +66,7 @@ export async function previousDeployment(clusterName: string): Promise<PreviousD
       secretArns: [...strings(Object.values(secretArns ?? {})), ...strings([archiveArn])],
       deployerArns: strings(deployers),
     },
+    etcdVersion: typeof version === "string" ? version : undefined,
   };
 }
 

@@ -6,6 +6,7 @@ import { renderArtifacts, type RenderedArtifacts } from "../harness/artifacts";
 import { layout } from "../harness/layout";
 import { startCluster, type RunningCluster } from "../harness/cluster";
 import { planCluster } from "../harness/clusterPlan";
+import { etcdReleaseFor } from "../harness/upstream";
 import { flagValue, parseFlags } from "../harness/etcdFlags";
 import { etcdctlTlsArgs, runEtcdctl } from "../harness/etcdctl";
 import { runSnapshotDrill } from "../rehearsal/drills/snapshot";
@@ -129,6 +130,27 @@ describe("local etcd cluster from the rendered artifacts @integration", function
       c.remaps.some((r) => /etcd-1: --peer-cert-file .*re-issued .*127\.0\.0\.1/.test(r)),
       c.remaps.join("\n"),
     );
+  });
+
+  it("runs the release the manifests name: the built etcd of that minor, not whatever etcd is on PATH", function () {
+    const c = cluster!;
+    const rendered = artifacts.settings.etcdVersion;
+    const expected = etcdReleaseFor(rendered)!.release;
+    assert.equal(c.release.etcd, expected.etcd);
+    assert.equal(c.etcdutlBinary, expected.etcdutl);
+    for (const m of c.members) {
+      assert.equal(m.etcdVersion, expected.version);
+      assert.equal(
+        fs.realpathSync(`/proc/${m.pid}/exe`),
+        fs.realpathSync(expected.etcd),
+        `${m.name}'s process`,
+      );
+    }
+    if (expected.version !== rendered)
+      assert.ok(
+        c.remaps.some((r) => r.startsWith(`etcd ${rendered} → ${expected.version}`)),
+        c.remaps.join("\n"),
+      );
   });
 
   it("explains why it needs the CA key when peer certs do not name 127.0.0.1", function () {

@@ -99,5 +99,20 @@ describe("the packed package, consumed from another project @integration", funct
     const refused = npx("restore", ...settings, "--member", "cp-1=10.0.0.1", "--file", "junk.db");
     assert.equal(refused.status, 1, refused.stderr);
     assert.match(refused.stderr, /^restore: REFUSED: the snapshot has no SHA-256 trailer/);
+
+    // The upgrade preflight ships too (compiled into bin/tools with the rest).
+    const preflight = npx("preflight", "--help");
+    assert.equal(preflight.status, 0, preflight.stderr);
+    assert.match(preflight.stdout, /^usage: secure-etcd preflight <settings>/);
+    const http = npx(
+      "preflight",
+      ...settings,
+      "--member",
+      "cp-1=10.0.0.1",
+      "--endpoints",
+      "http://10.0.0.1:2379",
+    );
+    assert.equal(http.status, 2, http.stderr);
+    assert.match(http.stderr, /^preflight: --endpoints: "http:\/\/10\.0\.0\.1:2379" is not an https/);
   });
 });

@@ -67,12 +67,13 @@ describe("the component provider's schema, as the SDK's analyzer infers it from 
     schema = providerSchema(); // the SDK's Analyzer over provider/, once per process (the docs test shares it)
   });
 
-  it("every arg of the config schema (and previousEncryptionKeys, previousSecretStore) is an input with a description; all plain", () => {
+  it("every arg of the config schema (and the previous deployment's keys, secret store and etcd version) is an input with a description; all plain", () => {
     const inputs = schema.components.SecureEtcd.inputs;
     const expected = [
       ...Object.keys(settingsSchema.shape),
       "previousEncryptionKeys",
       "previousSecretStore",
+      "previousEtcdVersion",
     ].sort();
     assert.deepEqual(Object.keys(inputs).sort(), expected);
     for (const [name, p] of Object.entries(inputs)) {
