@@ -10,6 +10,7 @@ import {
   startKubeApiservers,
   type KubeApiserverFleet,
 } from "../harness/kubeApiserver";
+import { Kubectl } from "../harness/kubectl";
 import { layout } from "../harness/layout";
 import { sleep } from "../harness/process";
 import { availableStacks } from "../harness/stackFiles";
@@ -23,6 +24,7 @@ import { tempDirs } from "./support/tempDirs";
 async function configStatus(
   fleet: KubeApiserverFleet,
   expect: string,
+  kubeconfig = fleet.pki.kubeconfig,
 ): Promise<{ code: number; out: string }> {
   const lines: string[] = [];
   const io = { out: (l: string) => lines.push(l), err: (l: string) => lines.push(l) };
@@ -30,7 +32,7 @@ async function configStatus(
     [
       `--apiservers=${fleet.servers.map((s) => s.url).join(",")}`,
       `--expect=${expect}`,
-      `--kubeconfig=${fleet.pki.kubeconfig}`,
+      `--kubeconfig=${kubeconfig}`,
       `--kubectl=${fleet.kubectlBinary}`,
     ],
     io,
@@ -118,12 +120,21 @@ describe("kube-apiserver runs the package's rendered flags, for every shipped st
           raw.stdout.startsWith(storedPrefix(keys.primary)),
           `stored under ${storedPrefix(keys.primary)}`,
         );
-        const status = await configStatus(fleet, layout.encryptionConfig(dir));
+        // The check needs no more than RBAC's system:monitoring group, which cannot read a Secret.
+        const status = await configStatus(
+          fleet,
+          layout.encryptionConfig(dir),
+          fleet.pki.monitoringKubeconfig,
+        );
         assert.equal(status.code, 0, status.out);
         assert.ok(
           status.out.includes(configFileHash(fs.readFileSync(layout.encryptionConfig(dir)))),
           status.out,
         );
+        const monitoring = new Kubectl(fleet.kubectlBinary, fleet.pki.monitoringKubeconfig, server.url);
+        const forbidden = await monitoring.run(["get", "secret", "s1", "-n", ns]);
+        assert.notEqual(forbidden.code, 0);
+        assert.match(forbidden.stderr, /Forbidden/);
         // The next rotation step's config: a fresh key staged.
         const staged = freshKey("next", keys.primary.provider);
         const next = encryptionConfigFor(

@@ -68,9 +68,9 @@ export class DrillData {
     return objects;
   }
 
-  /** Every written object through `server`: each must come back with its value. */
-  async readAll(server: KubeApiserver): Promise<ServerReads> {
-    const all = [...this.written.values()];
+  /** Every written object (or those given) through `server`: each must come back with its value. */
+  async readAll(server: KubeApiserver, only?: readonly Written[]): Promise<ServerReads> {
+    const all = only ?? [...this.written.values()];
     const r = await server.kubectl.readEach(this.namespace, all);
     const out: ServerReads = { server: server.name, read: 0, errors: r.errors, wrong: [...r.other] };
     for (const w of all) {

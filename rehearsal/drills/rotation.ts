@@ -27,6 +27,7 @@ import { DrillData, whileWriting } from "./apiserverData";
 import { drillResources, hashOf, runConfigStatus, type ApiserverDrillContext } from "./encryptionAtRest";
 import {
   everyoneReadsAll,
+  readsAfterRestart,
   retiringGate,
   Sequence,
   stepConfig,
@@ -110,7 +111,7 @@ async function rollingStep(
   const refused = keyTransitionProblems(stateRecords(rot.keys, from), stateRecords(rot.keys, to), 0);
   for (const [i, s] of rot.servers.entries())
     await seq.step(
-      `rotation ${label}: ${s.name} restarted while the others write; every apiserver reads every object`,
+      `rotation ${label}: ${s.name} restarted while the others write; it reads every object, they read its writes`,
       async () => {
         expect(
           refused.length === 0,
@@ -118,9 +119,10 @@ async function rollingStep(
         );
         s.writeEncryptionConfig(yaml);
         const others = rot.servers.filter((x) => x !== s);
+        const before = new Set(rot.data.written.keys());
         const { writes } = await whileWriting(rot.data, others, s.restart());
         writes.push(...(await rot.data.write(s)));
-        const reads = await everyoneReadsAll(rot);
+        const reads = await readsAfterRestart(rot, s, before);
         const gate = i === 0 ? await lagNamed(rot, file, others) : "";
         return (
           `${s.name} now ${describeStates(rot.keys, to)}; ${writes.length} objects written meanwhile: ` +
@@ -129,11 +131,11 @@ async function rollingStep(
       },
     );
   await seq.step(
-    `rotation ${label}: gate — encryption-config-status says every apiserver loaded the step's file`,
+    `rotation ${label}: gate — encryption-config-status says every apiserver loaded the step's file; all read all`,
     async () => {
       const status = await runConfigStatus(rot.ctx.fleet, rot.servers, file);
       expect(status.code === 0, `exit ${status.code}: ${clip(status.output, 400)}`);
-      return `exit 0: all 3 loaded ${hashOf(status.output)} (${path.basename(file)})`;
+      return `exit 0: all 3 loaded ${hashOf(status.output)} (${path.basename(file)}); ${await everyoneReadsAll(rot)}`;
     },
   );
 }

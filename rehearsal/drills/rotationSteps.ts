@@ -42,6 +42,29 @@ export async function everyoneReadsAll(rot: Rotation): Promise<string> {
   return `all ${rot.data.written.size} objects read back by ${reads.map((r) => r.server).join(", ")}`;
 }
 
+/**
+ * After one apiserver's restart: it reads every object (the old keys must still be in its new config),
+ * and every other apiserver reads what was written since the restart began (perhaps under a key it must
+ * already know). Each apiserver has then read every object since its config last changed.
+ */
+export async function readsAfterRestart(
+  rot: Rotation,
+  restarted: KubeApiserver,
+  before: ReadonlySet<string>,
+): Promise<string> {
+  const fresh = [...rot.data.written.values()].filter((w) => !before.has(w.id));
+  const others = rot.servers.filter((s) => s !== restarted && s.running);
+  const reads = await Promise.all([
+    rot.data.readAll(restarted),
+    ...others.map((s) => rot.data.readAll(s, fresh)),
+  ]);
+  expect(allRead(reads), describeReads(reads));
+  return (
+    `${restarted.name} read all ${rot.data.written.size} objects back, ${others.map((s) => s.name).join(" and ")} ` +
+    `the ${fresh.length} written since it went down`
+  );
+}
+
 /** `apiserver-1 → k8s:enc:secretbox:v1:rot-new-…:` per writer, from the raw prefixes of `writes`. */
 export async function whereWritesWent(rot: Rotation, writes: readonly Written[]): Promise<string> {
   const stored = await rot.data.storedPrefixes(rot.ctx.etcd);

@@ -78,11 +78,9 @@ async function promoteWithoutStaging(rot: Rotation, holder: { states: KeyStates 
     gate.code === 1,
     `encryption-config-status exited ${gate.code} while ${rest.map((s) => s.name).join(", ")} lacked the key`,
   );
-  // Finish the rolling restart: once every apiserver has the key, everything reads again.
-  for (const s of rest) {
-    s.writeEncryptionConfig(yaml);
-    await whileWriting(rot.data, [first], s.restart());
-  }
+  // Finish the rolling restart (both at once): once every apiserver has the key, everything reads again.
+  for (const s of rest) s.writeEncryptionConfig(yaml);
+  await whileWriting(rot.data, [first], Promise.all(rest.map((s) => s.restart())));
   const after = await everyoneReadsAll(rot);
   holder.states = to;
   return (
