@@ -121,7 +121,7 @@ export async function whileWriting<T>(
   data: DrillData,
   writers: readonly KubeApiserver[],
   step: Promise<T>,
-  pauseMs = 1000,
+  pauseMs = 2000,
 ): Promise<{ result: T; writes: Written[] }> {
   let done = false;
   const writes: Written[] = [];
