@@ -62,6 +62,7 @@ export default tseslint.config(
       "tools/bootstrap/**/*.ts",
       "tools/verifyEncryption/**/*.ts",
       "tools/preflight/**/*.ts",
+      "tools/encryptionConfigStatus/**/*.ts",
     ],
     [rules.shipped, rules.libraryNoCommand],
   ),

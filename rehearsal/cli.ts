@@ -25,8 +25,7 @@ import {
 import { parseFlags, reportFailure, UsageError } from "../tools/shared/commandLine";
 import { runArtifactChecks } from "./drills/artifactChecks";
 import { runBackupDrill, snapshotScheduleOf, type BackupMetrics } from "./drills/backup";
-import { runEncryptionDrill } from "./drills/encryptionAtRest";
-import { runDrill, type DrillResult } from "./drills/types";
+import type { DrillResult } from "./drills/types";
 import { runClusterDrills, type LiveDrillScope, type ReportedMember } from "./liveDrills";
 import { formatMatrixTable, rehearseMatrix } from "./matrix";
 
@@ -67,6 +66,8 @@ export interface RehearsalReport {
   artifactsDir: string;
   /** What the etcd binary that ran reports (`etcd --version`); the rendered version with --render-only. */
   etcdVersion: string;
+  /** What the real kube-apiserver of the live drills reported at /version (not with --render-only). */
+  kubeApiserverVersion?: string;
   /** Every change made so the stack runs on this one host: the artifacts' and the cluster runner's. */
   remaps: string[];
   startedAt: string;
@@ -170,14 +171,13 @@ export async function rehearse(o: RehearsalOptions): Promise<RehearsalReport & {
   const artifacts = await render(o);
   o.log("• checking the artifacts…");
   record(await runArtifactChecks(artifacts));
-  o.log("• encryption at rest…");
-  record(await encryptionDrills(artifacts));
   const live = o.renderOnly ? undefined : await liveDrills(o, artifacts, record);
   const report: RehearsalReport = {
     stack: o.stack,
     renderOnly: o.renderOnly,
     artifactsDir: o.outDir,
     etcdVersion: live ? binaryEtcdVersion(live.release.etcd) : artifacts.settings.etcdVersion,
+    ...(live?.kubeApiserverVersion && { kubeApiserverVersion: live.kubeApiserverVersion }),
     remaps: [...artifacts.remaps, ...(live?.remaps ?? [])],
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
@@ -244,24 +244,6 @@ async function liveDrills(
           },
   });
   return { ...live, backup };
-}
-
-async function encryptionDrills(a: RenderedArtifacts): Promise<DrillResult[]> {
-  const primary = a.settings.encryption.keys.find((k) => k.state === "primary")!;
-  const start = process.hrtime.bigint();
-  const yaml = fs.readFileSync(layout.encryptionConfig(a.outDir), "utf8");
-  const result = runEncryptionDrill(yaml, {
-    expectedPrimary: { provider: primary.provider, keyName: primary.name },
-  });
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9 / Math.max(1, result.checks.length);
-  if (result.checks.length === 0)
-    return [await runDrill("encryption: config checks", () => Promise.reject(new Error("no checks ran")))];
-  return result.checks.map((c) => ({
-    name: `encryption: ${c.name}`,
-    passed: c.passed,
-    seconds,
-    detail: c.detail,
-  }));
 }
 
 export function formatTable(drills: DrillResult[]): string {

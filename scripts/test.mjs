@@ -24,7 +24,7 @@ const loopbackClusterFiles = [
   "rehearsalLive",
   "rehearsalMatrix",
   "cluster",
-  "rotationDrill",
+  "kubeApiserver",
   "verifyEncryption",
   "snapshotScript",
 ];
