@@ -42,6 +42,11 @@ export interface EncryptionKeyArgs {
   /** KMS call timeout as a Go duration (default `3s`); kms keys only. */
   timeout?: string;
   /**
+   * The plugin's health port on the node (hostNetwork; default 8083 + the key's position among the kms
+   * keys); kms keys only.
+   */
+  healthPort?: number;
+  /**
    * The day (`YYYY-MM-DD`) an `archived` key left the EncryptionConfiguration. The key stays in the secret
    * store's key archive until every snapshot taken while it was in force has expired.
    */
@@ -59,6 +64,16 @@ export interface EncryptionArgs {
   identityFallback?: boolean;
   /** Render `--encryption-provider-config-automatic-reload=true` (kube-apiserver 1.26+). */
   automaticReload?: boolean;
+  /** The envelope keys in AWS KMS and the KMS v2 plugin, used when a key's provider is `kms`. */
+  kms?: KmsArgs;
+}
+
+/** KMS v2: one AWS KMS key per kms key, and aws-encryption-provider on every control-plane node. */
+export interface KmsArgs {
+  /** aws-encryption-provider image, pinned to an exact tag or a digest (default: see docs/kms-v2.md). */
+  pluginImage?: string;
+  /** Waiting period (7–30 days, default 30) of a scheduled deletion of an envelope key. */
+  keyDeletionWindowDays?: number;
 }
 
 export interface HostPathsArgs {

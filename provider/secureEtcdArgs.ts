@@ -39,6 +39,8 @@ export interface EncryptionKey {
   endpoint?: string;
   /** KMS call timeout as a Go duration (default `3s`); kms keys only. */
   timeout?: string;
+  /** The plugin's health port on the node (default 8083 + the key's position among the kms keys). */
+  healthPort?: number;
   /** The day (`YYYY-MM-DD`) an `archived` key left the EncryptionConfiguration. */
   archivedOn?: string;
 }
@@ -55,6 +57,16 @@ export interface Encryption {
   identityFallback?: boolean;
   /** Render `--encryption-provider-config-automatic-reload=true` (kube-apiserver 1.26+). */
   automaticReload?: boolean;
+  /** The envelope keys in AWS KMS and the KMS v2 plugin, used when a key's provider is `kms`. */
+  kms?: Kms;
+}
+
+/** KMS v2: one AWS KMS key per kms key, and aws-encryption-provider on every control-plane node. */
+export interface Kms {
+  /** aws-encryption-provider image, pinned to an exact tag or a digest. */
+  pluginImage?: string;
+  /** Waiting period (7–30 days, default 30) of a scheduled deletion of an envelope key. */
+  keyDeletionWindowDays?: number;
 }
 
 /** Host paths on the control-plane nodes. */

@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ResolvedBackup } from "../config/backup";
 import type { SecureEtcdSettings } from "../config/schema";
 import { inEncryptionConfiguration, orderKeys } from "../encryption/render";
+import { snapshotKeyWords } from "../kms/snapshotKeys";
 import { SnapshotJob } from "./snapshotJob";
 import { readSnapshotScript } from "./snapshotScript";
 import { SnapshotStore } from "./snapshotStore";
@@ -15,6 +16,8 @@ export interface SnapshotWiring {
   tls: { certPem: pulumi.Output<string>; keyPem: pulumi.Output<string>; caPem: pulumi.Output<string> };
   kubernetesProvider?: k8s.Provider;
   replicaProvider?: aws.Provider;
+  /** kms key name → its AWS key ARN: every snapshot records the ARN of each envelope key it needs. */
+  envelopeKeyArns?: Record<string, pulumi.Output<string>>;
   parent: pulumi.Resource;
 }
 
@@ -53,9 +56,11 @@ export function createSnapshots(
       schedule: b.schedule,
       etcdEndpoints: w.etcdEndpoints,
       etcdVersion: s.etcdVersion,
-      encryptionKeys: orderKeys(s.encryption.keys)
-        .filter(inEncryptionConfiguration)
-        .map((k) => `${k.provider}:${k.name}`),
+      encryptionKeys: pulumi
+        .output(w.envelopeKeyArns ?? {})
+        .apply((arns) =>
+          snapshotKeyWords(orderKeys(s.encryption.keys).filter(inEncryptionConfiguration), arns),
+        ),
       bucketName: store.bucketName,
       prefix: store.prefix,
       kmsKeyArn: store.kmsKeyArn,

@@ -44,6 +44,8 @@ export class NodeSecretStore extends pulumi.ComponentResource {
   /** Per member, the IAM policy (JSON) that reads only its own secret; attached to its role. */
   readonly nodeSecretPolicyJson: Record<string, pulumi.Output<string>>;
   readonly nodeRoleArns: Record<string, pulumi.Output<string>>;
+  /** Per member, its role's name (other grants, e.g. the KMS envelope key's, attach to it). */
+  readonly nodeRoleNames: Record<string, pulumi.Output<string>>;
   /** Instance profile per member whose role this component created (a role you pass keeps yours). */
   readonly nodeInstanceProfileNames: Record<string, pulumi.Output<string>>;
   /** IAM policy (JSON) for `restoreReaderRoleArn` that reads the key archive (only with that arg). */
@@ -76,6 +78,7 @@ export class NodeSecretStore extends pulumi.ComponentResource {
     this.secretArns = {};
     this.nodeSecretPolicyJson = {};
     this.nodeRoleArns = {};
+    this.nodeRoleNames = {};
     this.nodeInstanceProfileNames = {};
     for (const m of members) {
       const secret = createStoredSecret(
@@ -99,6 +102,7 @@ export class NodeSecretStore extends pulumi.ComponentResource {
         policyName: `secure-etcd-${cluster}-${env}-${m}`,
       });
       this.nodeRoleArns[m] = roles[m].roleArn;
+      this.nodeRoleNames[m] = roles[m].roleName;
       const profile = roles[m].instanceProfileName;
       if (profile) this.nodeInstanceProfileNames[m] = profile;
     }

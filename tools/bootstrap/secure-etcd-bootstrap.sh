@@ -84,6 +84,8 @@ while IFS=' ' read -r k a b c d e; do
     case $a in
     ca-cert | server-cert | server-key | peer-cert | peer-key | healthcheck-client-cert | healthcheck-client-key | \
       apiserver-etcd-client-cert | apiserver-etcd-client-key | encryption-config | etcd-manifest) ;;
+    kms-plugin-manifest-*[!a-z0-9-]* | kms-plugin-manifest-) no "file role $a: bad kms key name" ;;
+    kms-plugin-manifest-*) ;;
     *) no "unknown file role $a" ;;
     esac
     case $a in *-cert) ;; *) [ "$b" = 0600 ] || no "file $a: mode $b (must be 0600)" ;; esac
@@ -222,6 +224,7 @@ for a in $ch; do
   encryption-config) x=1 && say "every kube-apiserver must be restarted (new EncryptionConfiguration)" \
     "unless --encryption-provider-config-automatic-reload is on" ;;
   etcd-manifest) x=1 && say "kubelet restarts etcd (new static pod manifest)" ;;
+  kms-plugin-manifest-*) x=1 && say "kubelet restarts the KMS plugin of ${a#kms-plugin-manifest-} (new static pod manifest)" ;;
   esac
 done
 [ -n "$x" ] || [ -z "$ch" ] || say "no restart needed (etcd re-reads certificates per connection)"
