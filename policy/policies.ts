@@ -2,6 +2,7 @@ import { advisoryPolicies } from "./advisoryPolicies";
 import { bucketPolicies } from "./bucketPolicies";
 import { cisPolicies } from "./cisPolicies";
 import { keyPolicies } from "./keyPolicies";
+import { kmsPolicies } from "./kmsPolicies";
 import { secretPolicies } from "./secretPolicies";
 import type { PackPolicy } from "./types";
 
@@ -10,6 +11,7 @@ export const packPolicies: readonly PackPolicy[] = [
   ...cisPolicies,
   ...bucketPolicies,
   ...keyPolicies,
+  ...kmsPolicies,
   ...secretPolicies,
   ...advisoryPolicies,
 ];

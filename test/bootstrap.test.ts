@@ -815,6 +815,71 @@ describe("node bootstrap script (tools/bootstrap/secure-etcd-bootstrap.sh), the 
     });
   });
 
+  it("a kms cluster: each plugin manifest 0600 before the EncryptionConfiguration, its socket dir 0700; a new one restarts the plugin; a bad kms role is refused", async () => {
+    const kms = (name: string, state: EncryptionKeyMaterial["state"]): EncryptionKeyMaterial => ({
+      name,
+      state,
+      provider: "kms",
+      endpoint: `unix:///var/run/kmsplugin/${name}.sock`,
+    });
+    const settings = validateSettings(
+      {
+        clusterName: "payments",
+        environment: "dev",
+        etcdVersion: "3.4.23",
+        members: [{ name: "cp-1", ip: "10.0.1.10" }],
+        encryption: { keys: [kms("kms-a", "primary"), kms("kms-b", "staged")] },
+      },
+      "",
+      "test",
+    );
+    const keys = [kms("kms-a", "primary"), kms("kms-b", "staged")];
+    const pluginManifest = (k: string, n = 1) => `kind: Pod\nmetadata: {name: kms-plugin-${k}}\n# ${n}\n`;
+    const kmsBundle = (n: number, role?: string) => {
+      const { files, dirs } = nodeFiles(settings, settings.members[0], {
+        ...material(fx, "cp-1", keys),
+        kmsPluginManifests: ["kms-a", "kms-b"].map((k) => ({
+          key: k,
+          manifest: pluginManifest(k, k === "kms-b" ? n : 1),
+        })),
+      });
+      return renderNodeBundle({
+        cluster: "payments",
+        environment: "dev",
+        member: "cp-1",
+        keys: orderKeys(keys).map((k) => ({ state: k.state, provider: k.provider, name: k.name })),
+        dirs,
+        files: role
+          ? files.map((f) =>
+              f.role === "kms-plugin-manifest-kms-b" ? { ...f, role: role as typeof f.role } : f,
+            )
+          : files,
+      });
+    };
+    const node = newNode();
+    sm.put(node.secretId, kmsBundle(1));
+    const r = await boot(sm, node, needles);
+    assert.equal(r.code, 0, r.stderr);
+    for (const k of ["kms-a", "kms-b"]) {
+      const at = path.join(node.root, "etc/kubernetes/manifests", `kms-plugin-${k}.yaml`);
+      assert.equal(fs.readFileSync(at, "utf8"), pluginManifest(k));
+      assert.equal(modeOf(at), "0600");
+    }
+    assert.equal(modeOf(path.join(node.root, "var/run/kmsplugin")), "0700");
+    const wrote = r.lines.filter((l) => / wrote /.test(l)).map((l) => l.split(" ")[3]);
+    assert.ok(
+      wrote.indexOf("kms-plugin-manifest-kms-b") < wrote.indexOf("encryption-config"),
+      wrote.join(" "),
+    );
+    sm.put(node.secretId, kmsBundle(2));
+    const again = await boot(sm, node, needles);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /kubelet restarts the KMS plugin of kms-b \(new static pod manifest\)/);
+    assert.doesNotMatch(again.stdout, /KMS plugin of kms-a/);
+    sm.put(node.secretId, kmsBundle(3, "kms-plugin-manifest-Bad.Key"));
+    await expectRefusal(sm, node, needles, /file role kms-plugin-manifest-Bad\.Key: bad kms key name/);
+  });
+
   it("bad configuration exits 64 with one line, before any AWS call", async () => {
     const node = newNode();
     const since = sm.requests().length;

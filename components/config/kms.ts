@@ -122,12 +122,12 @@ export function kmsChecks(s: SettingsForChecks, add: (path: string, message: str
 
 /** The socket directory is mounted read-write into the plugin and kube-apiserver: never a secrets dir. */
 function socketDirProblems(dir: string, paths: Record<string, string>): string[] {
-  if (dir === "/") return ["puts the socket in / ; use its own directory such as /var/run/kmsplugin"];
+  if (dir === "/") return ["puts the socket in /; give it its own directory such as /var/run/kmsplugin"];
   const inside = (a: string, b: string) => a === b || a.startsWith(`${b.replace(/\/$/, "")}/`);
   return Object.entries(paths)
     .filter(([, p]) => inside(dir, p) || inside(p, dir))
     .map(
       ([key, p]) =>
-        `: its directory ${show(dir)} overlaps paths.${key} (${show(p)}), which would be mounted into the plugin; give the socket its own directory`,
+        `puts the socket in ${show(dir)}, which overlaps paths.${key} (${show(p)}) and would be mounted into the plugin; give the socket its own directory`,
     );
 }

@@ -123,3 +123,42 @@ export function envelopeKeyGrantPolicy(a: {
     ],
   };
 }
+
+const asList = (v: string | string[] | undefined) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+/**
+ * What is wrong with an envelope key's policy, as the policy pack judges it: deletion must be denied (at
+ * least until a date); nobody may use the key for Encrypt/Decrypt without the encryption context; no
+ * Allow for every principal; no cryptographic use or grants for the account root (IAM could then hand
+ * the key to anyone).
+ */
+export function envelopeKeyPolicyProblems(doc: PolicyDocument): string[] {
+  const out: string[] = [];
+  const statements = doc.Statement ?? [];
+  const crypto =
+    /^kms:(\*|Encrypt|Decrypt|ReEncrypt\*?|ReEncryptFrom|ReEncryptTo|GenerateDataKey.*|CreateGrant)$/;
+  if (
+    !statements.some(
+      (s) =>
+        s.Effect === "Deny" && s.Principal === "*" && asList(s.Action).includes("kms:ScheduleKeyDeletion"),
+    )
+  )
+    out.push("no Deny of kms:ScheduleKeyDeletion: the key could be deleted while snapshots still need it");
+  for (const s of statements.filter((x) => x.Effect === "Allow")) {
+    const name = s.Sid ?? "(no Sid)";
+    const principals = s.Principal === "*" ? ["*"] : asList(s.Principal?.AWS);
+    if (principals.includes("*")) out.push(`statement ${name} allows every principal`);
+    const uses = asList(s.Action).filter((a) => crypto.test(a));
+    if (uses.length === 0) continue;
+    if (principals.some((p) => /:root$/.test(p)))
+      out.push(
+        `statement ${name} lets the account root (and so any IAM policy) use the key: ${uses.join(", ")}`,
+      );
+    const context = Object.keys(s.Condition?.StringEquals ?? {}).some((k) =>
+      k.startsWith("kms:EncryptionContext:"),
+    );
+    if (!context)
+      out.push(`statement ${name} allows ${uses.join(", ")} without the cluster's encryption context`);
+  }
+  return out;
+}

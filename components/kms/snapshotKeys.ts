@@ -83,3 +83,28 @@ export function envelopeKeyProblems(
     return [];
   });
 }
+
+/**
+ * The runbook step that checks every envelope key a snapshot names before any API server starts
+ * (undefined when it names none). Shaped like restorePlan's RunbookStep.
+ */
+export function envelopeKeyRunbookStep(
+  words: readonly string[],
+): { title: string; where: string; commands: string[]; note: string } | undefined {
+  const keys = envelopeKeysOfSnapshot(words);
+  if (keys.length === 0) return undefined;
+  return {
+    title: `Check the snapshot's AWS KMS envelope keys are Enabled: ${keys.map((k) => `${k.name} (${k.arn || "ARN not recorded"})`).join(", ")}`,
+    where: "operator",
+    commands: keys.map((k) =>
+      k.arn
+        ? describeKeyCommand(k)
+        : `aws kms describe-key --key-id alias/secure-etcd/<cluster>/<env>/kms/${k.name} --query KeyMetadata.KeyState --output text`,
+    ),
+    note:
+      "each must print Enabled before any kube-apiserver starts: under a Disabled or PendingDeletion key every Secret " +
+      "the snapshot holds is unreadable (secure-etcd restore refuses such a snapshot); enable it (aws kms enable-key, " +
+      "after aws kms cancel-key-deletion if pending) and make sure the nodes' plugins serve it (a kms key back as " +
+      `"retired" if it was archived)`,
+  };
+}

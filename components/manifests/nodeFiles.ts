@@ -118,8 +118,10 @@ export function nodeFiles(
 
 /** The plugin manifests, one per kms key the EncryptionConfiguration lists; each one must be given. */
 function kmsPluginFiles(s: SecureEtcdSettings, m: NodeMaterial): NodeFile[] {
+  const plans = kmsPluginPlans(s.encryption.keys);
+  if (plans.length === 0) return [];
   const given = new Map((m.kmsPluginManifests ?? []).map((k) => [k.key, k.manifest]));
-  return kmsPluginPlans(s.encryption.keys).map((plan) => {
+  return plans.map((plan) => {
     const content = given.get(plan.key);
     if (content === undefined)
       throw new Error(`node files: no KMS plugin manifest for kms key ${JSON.stringify(plan.key)}`);
