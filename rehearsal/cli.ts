@@ -17,8 +17,7 @@ import { parseFlags, reportFailure, UsageError } from "../tools/shared/commandLi
 import { findBinary } from "../tools/shared/process";
 import { runArtifactChecks } from "./drills/artifactChecks";
 import { runBackupDrill, snapshotScheduleOf, type BackupMetrics } from "./drills/backup";
-import { runEncryptionDrill } from "./drills/encryptionAtRest";
-import { runDrill, type DrillResult } from "./drills/types";
+import type { DrillResult } from "./drills/types";
 import { runClusterDrills, type LiveDrillScope, type ReportedMember } from "./liveDrills";
 
 const usage = "usage: npm run rehearse -- [--stack NAME] [--out DIR] [--render-only] [--keep-running]";
@@ -46,6 +45,8 @@ export interface RehearsalReport {
   renderOnly: boolean;
   artifactsDir: string;
   etcdVersion: string;
+  /** What the real kube-apiserver of the live drills reported at /version (not with --render-only). */
+  kubeApiserverVersion?: string;
   /** Every change made so the stack runs on this one host: the artifacts' and the cluster runner's. */
   remaps: string[];
   startedAt: string;
@@ -98,14 +99,13 @@ export async function rehearse(o: RehearsalOptions): Promise<RehearsalReport & {
   const artifacts = await render(o);
   o.log("• checking the artifacts…");
   record(await runArtifactChecks(artifacts));
-  o.log("• encryption at rest…");
-  record(await encryptionDrills(artifacts));
   const live = o.renderOnly ? undefined : await liveDrills(o, artifacts, record);
   const report: RehearsalReport = {
     stack: o.stack,
     renderOnly: o.renderOnly,
     artifactsDir: o.outDir,
     etcdVersion: artifacts.settings.etcdVersion,
+    ...(live?.kubeApiserverVersion && { kubeApiserverVersion: live.kubeApiserverVersion }),
     remaps: [...artifacts.remaps, ...(live?.remaps ?? [])],
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
@@ -171,24 +171,6 @@ async function liveDrills(
           },
   });
   return { ...live, backup };
-}
-
-async function encryptionDrills(a: RenderedArtifacts): Promise<DrillResult[]> {
-  const primary = a.settings.encryption.keys.find((k) => k.state === "primary")!;
-  const start = process.hrtime.bigint();
-  const yaml = fs.readFileSync(layout.encryptionConfig(a.outDir), "utf8");
-  const result = runEncryptionDrill(yaml, {
-    expectedPrimary: { provider: primary.provider, keyName: primary.name },
-  });
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9 / Math.max(1, result.checks.length);
-  if (result.checks.length === 0)
-    return [await runDrill("encryption: config checks", () => Promise.reject(new Error("no checks ran")))];
-  return result.checks.map((c) => ({
-    name: `encryption: ${c.name}`,
-    passed: c.passed,
-    seconds,
-    detail: c.detail,
-  }));
 }
 
 export function formatTable(drills: DrillResult[]): string {

@@ -2,9 +2,8 @@ import * as path from "node:path";
 import type { RenderedArtifacts } from "../harness/artifacts";
 import { startCluster, type RunningCluster } from "../harness/cluster";
 import { installMembersThroughBootstrap } from "../harness/nodeInstall";
-import { runLiveEncryptionDrill } from "./drills/liveEncryption";
+import { runApiserverDrills } from "./drills/apiservers";
 import { runNodeBootstrapDrills } from "./drills/nodeBootstrap";
-import { runRotationDrill } from "./drills/rotation";
 import { runSnapshotDrill } from "./drills/snapshot";
 import { runTlsDrills } from "./drills/tls";
 import type { DrillResult } from "./drills/types";
@@ -36,6 +35,8 @@ export interface LiveDrillOutcome {
   members: ReportedMember[];
   /** With --keep-running: the cluster is still up; call to stop it. */
   running?: RunningCluster;
+  /** What the real kube-apiserver reported (when the apiserver drills ran). */
+  kubeApiserverVersion?: string;
 }
 
 /**
@@ -64,6 +65,7 @@ export async function runClusterDrills(a: RenderedArtifacts, o: LiveDrillOptions
     throw e;
   }
   let keep = false;
+  const apiserver: { version?: string; remaps: string[] } = { remaps: [] };
   try {
     for (const r of [...installed.remaps, ...cluster.remaps]) o.log(`  remap: ${r}`);
     o.log("• TLS drills (real clients against the running members)…");
@@ -83,11 +85,23 @@ export async function runClusterDrills(a: RenderedArtifacts, o: LiveDrillOptions
       o.log("• snapshot → integrity check → restore → serve…");
       o.record(await runSnapshotDrill({ dir: a.outDir, cluster, workDir }));
       // Before the extra (backup) drill: it stops and restores the cluster.
-      const log = (l: string) => o.log(`  ${l}`);
-      o.log("• encryption in the live etcd: written through the EncryptionConfiguration, then scanned…");
-      o.record(await runLiveEncryptionDrill({ dir: a.outDir, cluster, workDir, log }));
-      o.log("• key rotation: three API servers, rolling restarts, unsafe orders caught…");
-      o.record(await runRotationDrill({ dir: a.outDir, cluster, workDir, log }));
+      o.log(
+        "• real kube-apiservers on the cluster: rendered flags, encryption at rest, rotation, snapshot readback…",
+      );
+      const r = await runApiserverDrills({
+        dir: a.outDir,
+        settings: a.settings,
+        cluster,
+        workDir,
+        nodeRoots: Object.fromEntries(Object.entries(installed.nodes).map(([m, n]) => [m, n.root])),
+        caKeyPem: a.caKeyPem,
+        caCertPem: a.caCertPem,
+        log: (l) => o.log(`  ${l}`),
+      });
+      o.record(r.drills);
+      apiserver.version = r.version;
+      apiserver.remaps = r.remaps;
+      for (const remap of r.remaps) o.log(`  remap: ${remap}`);
     }
     if (o.extraDrills && o.scope === "all") o.record(await o.extraDrills(cluster, workDir));
     keep = o.keepRunning;
@@ -104,5 +118,10 @@ export async function runClusterDrills(a: RenderedArtifacts, o: LiveDrillOptions
     clientUrl: m.clientUrl,
     peerUrl: m.peerUrl,
   }));
-  return { remaps: [...installed.remaps, ...cluster.remaps], members, running: keep ? cluster : undefined };
+  return {
+    remaps: [...installed.remaps, ...cluster.remaps, ...apiserver.remaps],
+    members,
+    running: keep ? cluster : undefined,
+    kubeApiserverVersion: apiserver.version,
+  };
 }

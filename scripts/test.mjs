@@ -23,7 +23,7 @@ const testDir = path.join(root, "test");
 const loopbackClusterFiles = [
   "rehearsalLive",
   "cluster",
-  "rotationDrill",
+  "kubeApiserver",
   "verifyEncryption",
   "snapshotScript",
 ];

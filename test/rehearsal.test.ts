@@ -145,7 +145,7 @@ describe("CIS etcd checks as kube-bench reads them", () => {
 describe("rehearsal, render-only, for every environment @integration", () => {
   const tempDir = tempDirs();
   for (const stack of ["dev", "staging", "prod"]) {
-    it(`${stack}: artifacts written, checks and encryption drills pass`, async () => {
+    it(`${stack}: artifacts written, checks pass`, async () => {
       const out = tempDir(`rehearse-${stack}-`);
       const report = await rehearse({ stack, outDir: out, renderOnly: true, keepRunning: false, log: quiet });
       assert.equal(
@@ -158,8 +158,8 @@ describe("rehearsal, render-only, for every environment @integration", () => {
             .map((d) => d.detail)
             .join("\n"),
       );
-      assert.ok(report.drills.length >= 6);
-      assert.ok(report.drills.some((d) => d.name.startsWith("encryption:")));
+      // Encryption at rest is proven by the real kube-apiserver, so only in a rehearsal that runs one.
+      assert.ok(report.drills.length >= 3);
       const written = JSON.parse(fs.readFileSync(path.join(out, "report.json"), "utf8"));
       assert.deepEqual(
         written.drills.map((d: { name: string }) => d.name),

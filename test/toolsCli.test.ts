@@ -31,7 +31,7 @@ describe("secure-etcd (the shipped bin)", () => {
     assert.equal(await secureEtcd(["--help"], c.io), 0);
     const out = c.out.join("\n");
     assert.match(out, /usage: secure-etcd <command>/);
-    for (const command of ["restore", "promote", "verify-encryption"])
+    for (const command of ["restore", "promote", "verify-encryption", "encryption-config-status"])
       assert.match(out, new RegExp(`\\n {2}${command} +\\S`), `lists ${command}`);
   });
 

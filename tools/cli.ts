@@ -3,6 +3,7 @@
  * `secure-etcd <command> [args]`: the operator commands shipped with the package (the npm `bin`).
  * A command is one row in `commands`; it returns its exit code.
  */
+import { encryptionConfigStatusCommand } from "./commands/encryption-config-status";
 import { promoteCommand } from "./commands/promote";
 import { restoreCommand } from "./commands/restore";
 import { verifyEncryptionCommand } from "./commands/verify-encryption";
@@ -26,6 +27,10 @@ const commands: Record<string, Command> = {
   "verify-encryption": {
     summary: "scan etcd: count values per encryption provider and key, name every plaintext entry",
     run: verifyEncryptionCommand,
+  },
+  "encryption-config-status": {
+    summary: "ask every kube-apiserver which EncryptionConfiguration it has loaded; name the ones that lag",
+    run: encryptionConfigStatusCommand,
   },
 };
 

@@ -1,350 +1,301 @@
 /**
- * Offline drill for a kube-apiserver EncryptionConfiguration: parses it strictly, checks key lengths and
- * the write provider (CIS 1.2.28), then exercises the real stored-value format (`k8s:enc:<provider>:v1:<key>:`
- * + aescbc/aesgcm/secretbox output, byte-compatible with kube-apiserver) for every resource: a value written
- * with the primary key reads back, and a value written with every other listed key (older or staged keys)
- * is still readable. kms providers are checked structurally only; their crypto is never claimed as exercised.
+ * Encryption at rest, proven by the real kube-apiserver: Secrets and ConfigMaps created with kubectl
+ * through apiserver-1 are read raw from etcd with etcdctl and must start with the primary key's prefix
+ * (`k8s:enc:secretbox:v1:<key>:` …) — with the stack's rendered EncryptionConfiguration, then with a fresh
+ * key of each other local provider (aescbc, aesgcm) made primary — while a resource the configuration
+ * does not list stays plaintext; `secure-etcd verify-encryption` over what the apiserver wrote must
+ * agree. Details quote prefixes, never a value. The drills' stack-key objects stay (the snapshot drill
+ * reads them back); each variant's objects are deleted before apiserver-1 goes back to the stack's file.
  */
 import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
 import {
-  type KeyedProvider,
-  type KeyedProviderType,
-  type KeyLengthProblem,
-  type ParsedEncryptionConfig,
-  type ParsedProvider,
-  parseEncryptionConfigurationDetailed,
-  resolveProviders,
-} from "../../harness/encryptionFormat/config";
-import {
-  decryptStoredValue,
-  encryptStoredValue,
-  kmsStoredValuePrefix,
-  storedValuePrefix,
-} from "../../harness/encryptionFormat/storedValue";
+  encryptionConfigFor,
+  freshKey,
+  localProviders,
+  storedPrefix,
+  type DrillKey,
+  type KeyStates,
+  type StackKeys,
+} from "../../harness/encryptionKeys";
+import { connectionFlags, type KubeApiserver, type KubeApiserverFleet } from "../../harness/kubeApiserver";
+import type { DataResource } from "../../harness/kubectl";
+import { layout } from "../../harness/layout";
+import { encryptionConfigStatus } from "../../tools/encryptionConfigStatus/run";
+import { etcdctlOk, type EtcdctlConnection } from "../../tools/verifyEncryption/etcdctl";
+import { resourcePrefix } from "../../tools/verifyEncryption/objectKeys";
+import { readPrefix } from "../../tools/verifyEncryption/readPrefix";
+import { verifyEncryption } from "../../tools/verifyEncryption/run";
+import type { ScanReport } from "../../tools/verifyEncryption/scan";
+import { DrillData, quotedPrefix } from "./apiserverData";
+import { clip, DrillFailure, expect, runDrill, type DrillResult } from "./types";
 
-export * from "../../harness/encryptionFormat/config";
-export * from "../../harness/encryptionFormat/storedValue";
-
-export interface DrillCheck {
-  name: string;
-  passed: boolean;
-  detail: string;
+/** What every real-apiserver drill works with. */
+export interface ApiserverDrillContext {
+  /** Artifacts directory. */
+  dir: string;
+  fleet: KubeApiserverFleet;
+  /** kube-apiserver's etcd client over every member: raw reads, verify-encryption. */
+  etcd: EtcdctlConnection;
+  stack: StackKeys;
+  /** Everything the drills wrote: no tool's output may contain a value of it. */
+  data: DrillData[];
+  log: (line: string) => void;
 }
 
-export interface EncryptionDrillResult {
-  passed: boolean;
-  checks: DrillCheck[];
+/** The resources the drills write: those of secrets and configmaps the stack encrypts. */
+export const drillResources = (stack: StackKeys): DataResource[] =>
+  (["secrets", "configmaps"] as const).filter((r) => stack.resources.includes(r));
+
+/** Values (and their base64) of every object written: what no output may hold. */
+export const writtenValues = (sets: readonly DrillData[]) =>
+  sets.flatMap((d) =>
+    [...d.written.values()].flatMap((w) => [w.data.value, Buffer.from(w.data.value).toString("base64")]),
+  );
+
+export interface ToolRun {
+  code: number;
+  output: string;
 }
 
-export interface EncryptionDrillOptions {
-  /**
-   * The provider every resource entry must write with, and the name of its first key
-   * (for kms: the kms provider's `name`, which is what appears in the stored prefix).
-   */
-  expectedPrimary?: { provider: string; keyName: string };
+/** Runs the shipped verify-encryption in-process; fails the drill if its output holds a written value. */
+export async function runVerifyEncryption(
+  ctx: ApiserverDrillContext,
+  args: readonly string[],
+): Promise<ToolRun> {
+  const lines: string[] = [];
+  const io = { out: (l: string) => lines.push(l), err: (l: string) => lines.push(l) };
+  const code = await verifyEncryption([...connectionFlags(ctx.etcd), ...args], io);
+  const output = lines.join("\n");
+  for (const v of writtenValues(ctx.data))
+    if (output.includes(v))
+      throw new DrillFailure(`verify-encryption printed a stored value (${v.length} chars)`);
+  return { code, output };
 }
 
-const ENCRYPTING_PROVIDERS = new Set(["aescbc", "aesgcm", "secretbox", "kms"]);
-
-export function runEncryptionDrill(
-  yamlText: string,
-  opts: EncryptionDrillOptions = {},
-): EncryptionDrillResult {
-  const checks: DrillCheck[] = [];
-  const done = (): EncryptionDrillResult => ({ passed: checks.every((c) => c.passed), checks });
-
-  let config: ParsedEncryptionConfig;
-  let keyLengthProblems: KeyLengthProblem[];
-  try {
-    ({ config, keyLengthProblems } = parseEncryptionConfigurationDetailed(yamlText, {
-      enforceKeyLengths: false,
-    }));
-  } catch (e) {
-    checks.push({ name: "config parses", passed: false, detail: (e as Error).message });
-    return done();
-  }
-  const entries = config.resources;
-  checks.push({
-    name: "config parses",
-    passed: true,
-    detail: `${entries.length} resources entr${entries.length === 1 ? "y" : "ies"}: ${entries
-      .map((e) => `[${e.resources.join(", ")}] → ${e.providers.map(describeProvider).join(", ")}`)
-      .join("; ")}`,
-  });
-
-  const badKeyPaths = new Set(keyLengthProblems.map((p) => p.path.replace(/\.secret$/, "")));
-  const keyCount = entries.flatMap((e) => e.providers).flatMap((p) => ("keys" in p ? p.keys : [])).length;
-  checks.push({
-    name: "key lengths",
-    passed: keyLengthProblems.length === 0,
-    detail:
-      keyLengthProblems.length === 0
-        ? `${keyCount} key(s), all of an allowed length (aescbc 32, aesgcm 16/24/32, secretbox 32 bytes)`
-        : keyLengthProblems.map((p) => p.message).join("; "),
-  });
-
-  for (const entry of entries) {
-    const first = entry.providers[0];
-    const label = `${entry.path} [${entry.resources.join(", ")}]`;
-    const encrypts = ENCRYPTING_PROVIDERS.has(first.type);
-    checks.push({
-      name: `${label}: first provider encrypts (CIS 1.2.28)`,
-      passed: encrypts,
-      detail: encrypts
-        ? `writes with ${describeProvider(first)}`
-        : `first provider is identity: new writes are stored in plaintext; put aescbc, aesgcm, secretbox or kms first`,
-    });
-    if (opts.expectedPrimary) {
-      const want = opts.expectedPrimary;
-      const gotKey = primaryKeyName(first);
-      const ok = first.type === want.provider && gotKey === want.keyName;
-      checks.push({
-        name: `${label}: primary is ${want.provider}/${want.keyName}`,
-        passed: ok,
-        detail: ok
-          ? `first provider ${first.type}, first key ${gotKey}`
-          : `expected ${want.provider} with key ${want.keyName} first, found ${first.type}${gotKey === null ? "" : ` with key ${gotKey}`}`,
-      });
-    }
-  }
-
-  const seen = new Set<string>();
-  for (const entry of entries) {
-    for (const resource of entry.resources) {
-      if (seen.has(resource)) continue;
-      seen.add(resource);
-      const providers = resolveProviders(config, resource) ?? entry.providers;
-      checks.push(...resourceChecks(config, resource, providers, badKeyPaths));
-    }
-  }
-  return done();
-}
-
-/** What the checks of one resource work from. */
-interface ResourceContext {
-  config: ParsedEncryptionConfig;
-  resource: string;
-  /** In the order kube-apiserver tries them; the first one writes. */
-  providers: ParsedProvider[];
-  badKeyPaths: Set<string>;
-  /** The etcd key a value of this resource is stored under (AES-GCM/CBC bind it as data context). */
-  dataContext: string;
-}
-
-function resourceChecks(
-  config: ParsedEncryptionConfig,
-  resource: string,
-  providers: ParsedProvider[],
-  badKeyPaths: Set<string>,
-): DrillCheck[] {
-  const r: ResourceContext = {
-    config,
-    resource,
-    providers,
-    badKeyPaths,
-    dataContext: sampleEtcdKey(resource),
-  };
-  return [...writeChecks(r), otherKeysReadable(r), ...keyNameClashes(r)];
-}
-
-/** 1. Round trip with the write provider's first key; 2. tampering detected by the authenticated providers. */
-function writeChecks(r: ResourceContext): DrillCheck[] {
-  const writer = r.providers[0];
-  const name = `${r.resource}: write/read round trip`;
-  if (writer.type === "identity") {
-    const sample = samplePlaintext();
-    const read = tryDecrypt(r.config, r.resource, sample.value, r.dataContext);
-    const passed = read.ok && read.value.plaintext.equals(sample.value);
-    const detail = passed
-      ? "identity writes plaintext: the value reads back but is NOT encrypted at rest"
-      : `plaintext written by identity did not read back: ${read.ok ? "different bytes" : read.error}`;
-    return [{ name, passed, detail }];
-  }
-  if (writer.type === "kms")
-    return [
-      {
-        name,
-        passed: true,
-        detail:
-          `kms provider "${writer.name}" (${writer.apiVersion}, endpoint ${writer.endpoint}): structure checked, ` +
-          `values would be prefixed ${kmsStoredValuePrefix(writer)}; encryption NOT exercised (needs the KMS plugin, not available offline)`,
-      },
-    ];
-  const key = writer.keys[0];
-  if (r.badKeyPaths.has(key.path))
-    return [
-      {
-        name,
-        passed: false,
-        detail: `cannot write: ${key.path} has a key of the wrong length (see "key lengths")`,
-      },
-    ];
-  const sample = samplePlaintext();
-  const stored = encryptStoredValue({
-    provider: writer.type,
-    keyName: key.name,
-    key: key.secret,
-    plaintext: sample.value,
-    dataContext: r.dataContext,
-  });
-  const prefix = storedValuePrefix(writer.type, key.name);
-  const read = tryDecrypt(r.config, r.resource, stored, r.dataContext);
-  const problems: string[] = [];
-  if (!stored.subarray(0, Buffer.byteLength(prefix)).equals(Buffer.from(prefix)))
-    problems.push("wrong prefix");
-  if (stored.includes(sample.marker)) problems.push("plaintext visible in the stored value");
-  if (!read.ok) problems.push(`read failed: ${read.error}`);
-  else {
-    if (!read.value.plaintext.equals(sample.value)) problems.push("read returned different bytes");
-    if (read.value.provider !== writer.type || read.value.keyName !== key.name)
-      problems.push(
-        `read by ${read.value.provider}/${read.value.keyName} instead of ${writer.type}/${key.name}`,
-      );
-  }
-  const roundTrip: DrillCheck = {
-    name,
-    passed: problems.length === 0,
-    detail:
-      problems.length === 0
-        ? `${stored.length}-byte stored value prefixed ${prefix} reads back with ${writer.type}/${key.name}` +
-          (writer.type === "aescbc" ? " (aescbc is unauthenticated and rated weak)" : "")
-        : problems.join("; "),
-  };
-  if (!roundTrip.passed || writer.type === "aescbc") return [roundTrip];
-  const tampered = Buffer.from(stored);
-  tampered[tampered.length - 1] ^= 0x01;
-  const t = tryDecrypt(r.config, r.resource, tampered, r.dataContext);
-  return [
-    roundTrip,
-    {
-      name: `${r.resource}: tampered value rejected`,
-      passed: !t.ok,
-      detail: t.ok ? `${writer.type} accepted a modified ciphertext` : `rejected: ${t.error}`,
-    },
+/** Runs the shipped encryption-config-status in-process against `servers`, expecting `file` loaded. */
+export async function runConfigStatus(
+  fleet: KubeApiserverFleet,
+  servers: readonly KubeApiserver[],
+  file: string,
+): Promise<ToolRun> {
+  const lines: string[] = [];
+  const io = { out: (l: string) => lines.push(l), err: (l: string) => lines.push(l) };
+  const args = [
+    `--apiservers=${servers.map((s) => s.url).join(",")}`,
+    `--expect=${file}`,
+    `--kubeconfig=${fleet.pki.kubeconfig}`,
+    `--kubectl=${fleet.kubectlBinary}`,
   ];
+  return { code: await encryptionConfigStatus(args, io), output: lines.join("\n") };
 }
 
-/** 3. Every other listed key (old keys being rotated away from, new keys being staged) stays readable. */
-function otherKeysReadable(r: ResourceContext): DrillCheck {
-  const readable: string[] = [];
-  const unreadable: string[] = [];
-  const notExercised: string[] = [];
-  for (const [i, p] of r.providers.entries()) {
-    if (p.type === "identity") {
-      if (i === 0) continue;
-      const sample = samplePlaintext();
-      const read = tryDecrypt(r.config, r.resource, sample.value, r.dataContext);
-      if (read.ok && read.value.plaintext.equals(sample.value)) readable.push("identity (plaintext)");
-      else unreadable.push(`identity: ${read.ok ? "different bytes" : read.error}`);
-    } else if (p.type === "kms") {
-      if (i !== 0) notExercised.push(`kms/${p.name}`);
-    } else
-      for (const [j, key] of p.keys.entries()) {
-        if (i === 0 && j === 0) continue;
-        const problem = keyReadProblem(r, p.type, key);
-        if (problem) unreadable.push(`${p.type}/${key.name}: ${problem}`);
-        else readable.push(`${p.type}/${key.name}`);
-      }
-  }
-  const parts: string[] = [];
-  if (readable.length > 0) parts.push(`readable: ${readable.join(", ")}`);
-  if (unreadable.length > 0) parts.push(`UNREADABLE: ${unreadable.join("; ")}`);
-  if (notExercised.length > 0)
-    parts.push(`structure only, crypto NOT exercised offline: ${notExercised.join(", ")}`);
-  return {
-    name: `${r.resource}: values written with every other listed key stay readable`,
-    passed: unreadable.length === 0,
-    detail: parts.length > 0 ? parts.join("; ") : "no other keys listed",
-  };
-}
-
-/** Why a value written with this key would not read back through the config, or undefined. */
-function keyReadProblem(
-  r: ResourceContext,
-  provider: KeyedProviderType,
-  key: KeyedProvider["keys"][number],
-): string | undefined {
-  if (r.badKeyPaths.has(key.path)) return "wrong key length";
-  const sample = samplePlaintext();
-  const stored = encryptStoredValue({
-    provider,
-    keyName: key.name,
-    key: key.secret,
-    plaintext: sample.value,
-    dataContext: r.dataContext,
-  });
-  const read = tryDecrypt(r.config, r.resource, stored, r.dataContext);
-  if (!read.ok) return read.error;
-  if (!read.value.plaintext.equals(sample.value)) return "read returned different bytes";
-  if (read.value.provider !== provider || read.value.keyName !== key.name)
-    return `read by ${read.value.provider}/${read.value.keyName}`;
-  return undefined;
-}
-
-/** 4. Two keys with the same provider and name but different secrets make reads ambiguous. */
-function keyNameClashes(r: ResourceContext): DrillCheck[] {
-  const byId = new Map<string, Buffer>();
-  const clashes = new Set<string>();
-  for (const p of r.providers) {
-    if (!isKeyed(p)) continue;
-    for (const k of p.keys) {
-      const id = `${p.type}/${k.name}`;
-      const prev = byId.get(id);
-      if (prev && !prev.equals(k.secret)) clashes.add(id);
-      byId.set(id, k.secret);
-    }
-  }
-  if (clashes.size === 0) return [];
-  return [
-    {
-      name: `${r.resource}: key names unambiguous`,
-      passed: false,
-      detail: `same provider and key name with different secrets: ${[...clashes].join(", ")}; give every key its own name`,
-    },
+export async function runEncryptionAtRestDrills(ctx: ApiserverDrillContext): Promise<DrillResult[]> {
+  const [first] = ctx.fleet.servers;
+  const stackData = newData(ctx, "drill-at-rest");
+  const results = [
+    await runDrill(
+      `encryption at rest: kubectl writes are stored under ${storedPrefix(ctx.stack.primary)} (the stack's ${ctx.stack.primary.provider} key)`,
+      () => storedUnderPrimary(ctx, first, stackData, ctx.stack.primary, 5),
+    ),
   ];
+  results.push(
+    await runDrill(
+      "encryption at rest: a resource the EncryptionConfiguration does not list stays plaintext",
+      () => unlistedStaysPlaintext(ctx, first, stackData.namespace),
+    ),
+  );
+  results.push(
+    await runDrill(
+      "encryption at rest: verify-encryption agrees with what the apiserver wrote (exit 0)",
+      () => verifyAgrees(ctx, stackData),
+    ),
+  );
+  for (const provider of localProviders.filter((p) => p !== ctx.stack.primary.provider))
+    results.push(
+      await runDrill(
+        `encryption at rest: with a fresh ${provider} key primary, writes are stored under k8s:enc:${provider}:v1:<key>:`,
+        () => providerVariant(ctx, first, provider),
+      ),
+    );
+  results.push(
+    await runDrill(
+      "encryption at rest: apiserver-1 back on the stack's rendered EncryptionConfiguration",
+      () => backOnStackConfig(ctx, first),
+    ),
+  );
+  return results;
 }
 
-function tryDecrypt(
-  config: ParsedEncryptionConfig,
-  resource: string,
-  stored: Buffer,
-  dataContext: string,
-): { ok: true; value: ReturnType<typeof decryptStoredValue> } | { ok: false; error: string } {
-  try {
-    return { ok: true, value: decryptStoredValue(config, resource, stored, dataContext) };
-  } catch (e) {
-    return { ok: false, error: (e as Error).message };
-  }
+function newData(ctx: ApiserverDrillContext, label: string): DrillData {
+  const d = new DrillData(`${label}-${randomBytes(3).toString("hex")}`, drillResources(ctx.stack));
+  ctx.data.push(d);
+  return d;
 }
 
-function isKeyed(p: ParsedProvider): p is KeyedProvider {
-  return p.type === "aescbc" || p.type === "aesgcm" || p.type === "secretbox";
+/** `rounds` objects of each resource through `server`; each stored under `key`'s prefix and read back. */
+async function storedUnderPrimary(
+  ctx: ApiserverDrillContext,
+  server: KubeApiserver,
+  data: DrillData,
+  key: DrillKey,
+  rounds: number,
+): Promise<string> {
+  expect(
+    data.resources.length > 0,
+    "the stack's EncryptionConfiguration lists neither secrets nor configmaps",
+  );
+  await data.createNamespace(server);
+  for (let i = 0; i < rounds; i++) await data.write(server, "at-rest");
+  const want = storedPrefix(key);
+  const stored = await data.storedPrefixes(ctx.etcd);
+  const other = [...data.written.keys()].filter((id) => stored.get(id) !== want);
+  expect(
+    other.length === 0,
+    `${other.length} objects not stored under ${want}, e.g. ${other[0]} starts ${stored.get(other[0]) ?? "(missing from etcd)"}`,
+  );
+  const reads = await data.readAll(server);
+  expect(
+    reads.read === data.written.size,
+    `read back ${reads.read} of ${data.written.size}: ${[...reads.errors.values(), ...reads.wrong][0]}`,
+  );
+  return (
+    `${data.written.size} objects (${data.resources.join(", ")}) created with kubectl through ${server.name} in ` +
+    `namespace ${data.namespace}; etcdctl get of each: every value starts ${want}; all read back through kubectl`
+  );
 }
 
-function primaryKeyName(p: ParsedProvider): string | null {
-  if (isKeyed(p)) return p.keys[0].name;
-  if (p.type === "kms") return p.name;
-  return null;
-}
-
-function describeProvider(p: ParsedProvider): string {
-  if (isKeyed(p)) return `${p.type}(${p.keys.map((k) => k.name).join(", ")})`;
-  if (p.type === "kms") return `kms ${p.apiVersion}(${p.name})`;
-  return "identity";
-}
-
-/** A representative etcd key (the aesgcm additional data), e.g. /registry/secrets/rehearsal/encryption-drill. */
-function sampleEtcdKey(resource: string): string {
-  const r = resource.replace(/\*/g, "any").replace(/\.$/, "");
-  return `/registry/${r}/rehearsal/encryption-drill`;
-}
-
-function samplePlaintext(): { value: Buffer; marker: Buffer } {
-  const marker = Buffer.from(`drill-${randomBytes(12).toString("hex")}`);
-  const value = Buffer.concat([
-    Buffer.from('{"kind":"Secret","apiVersion":"v1","metadata":{"name":"encryption-drill"},"data":{"v":"'),
-    marker,
-    Buffer.from('"}}'),
+async function unlistedStaysPlaintext(
+  ctx: ApiserverDrillContext,
+  server: KubeApiserver,
+  namespace: string,
+): Promise<string> {
+  const resource = "serviceaccounts";
+  expect(
+    !ctx.stack.resources.some((r) => r === resource || r.startsWith("*.")),
+    `the stack lists ${resource} (or a wildcard)`,
+  );
+  const name = "drill-unlisted";
+  await server.kubectl.createManifests([
+    { apiVersion: "v1", kind: "ServiceAccount", metadata: { name, namespace } },
   ]);
-  return { value, marker };
+  const key = `${resourcePrefix(resource)}${namespace}/${name}`;
+  const got = await etcdctlOk(ctx.etcd, ["get", key, "-w", "json"]);
+  const kv = (JSON.parse(got.stdout) as { kvs?: { value: string }[] }).kvs?.[0];
+  expect(kv, `${key} is not in etcd`);
+  const prefix = quotedPrefix(Buffer.from(kv.value, "base64"));
+  expect(!prefix.startsWith("k8s:enc:"), `${key} is encrypted (${prefix}) though no entry lists ${resource}`);
+  const run = await runVerifyEncryption(ctx, [`--resources=${resource}`]);
+  expect(
+    run.code === 1,
+    `verify-encryption --resources=${resource} exited ${run.code}, expected 1: ${clip(run.output, 300)}`,
+  );
+  const named = `${resource} ${namespace}/${name}`;
+  expect(run.output.includes(named), `verify-encryption does not name ${named}: ${clip(run.output, 300)}`);
+  return `ServiceAccount ${namespace}/${name} via kubectl: etcd holds it as ${prefix}; verify-encryption --resources=${resource} exit 1 naming "${named}"`;
 }
+
+async function verifyAgrees(ctx: ApiserverDrillContext, data: DrillData): Promise<string> {
+  // A key the stack only reads with (retired, staged) encrypts nothing the apiserver wrote.
+  const [readOnly] = ctx.stack.keys.filter((k) => k.name !== ctx.stack.primary.name).map((k) => k.name);
+  const args = [
+    "--json",
+    `--resources=${data.resources.join(",")}`,
+    ...(readOnly ? [`--retiring=${readOnly}`] : []),
+  ];
+  const run = await runVerifyEncryption(ctx, args);
+  expect(run.code === 0, `verify-encryption ${args.join(" ")} exited ${run.code}: ${clip(run.output, 400)}`);
+  const report = JSON.parse(run.output) as ScanReport;
+  // The same count without the shipped classifier: every value of those resources, prefix compared as bytes.
+  const want = Buffer.from(storedPrefix(ctx.stack.primary), "latin1");
+  let raw = 0;
+  let under = 0;
+  for (const r of data.resources)
+    for await (const page of readPrefix(ctx.etcd, resourcePrefix(r)))
+      for (const kv of page.kvs) {
+        raw++;
+        if (kv.value.subarray(0, want.length).equals(want)) under++;
+      }
+  const counted = report.counts
+    .filter((c) => c.keyName === ctx.stack.primary.name)
+    .reduce((n, c) => n + c.count, 0);
+  expect(
+    report.plaintext.length === 0,
+    `verify-encryption found plaintext: ${report.plaintext.map((p) => p.name).join(", ")}`,
+  );
+  expect(
+    counted === under && under === raw && report.scanned === raw,
+    `verify-encryption counts ${counted} of ${report.scanned} under ${ctx.stack.primary.name}; etcdctl reads ${under} of ${raw} starting ${want.toString("latin1")}`,
+  );
+  const own = raw - data.written.size;
+  return (
+    `exit 0 over ${report.scanned} values: ${report.counts.map((c) => `${c.resource} ${c.provider}/${c.keyName}: ${c.count}`).join(", ")}; ` +
+    `the same ${under} of ${raw} start ${want.toString("latin1")} read raw with etcdctl (the drill's ${data.written.size} and ` +
+    `${own} the apiserver wrote itself, e.g. kube-system/extension-apiserver-authentication); plaintext 0` +
+    (readOnly ? `; --retiring ${readOnly}: 0 values` : "") +
+    "; no value in the output"
+  );
+}
+
+/** The stack's keys, the primary turned retired (still read), with `key` primary in front. */
+function withNewPrimary(stack: StackKeys, key: DrillKey): { keys: DrillKey[]; states: KeyStates } {
+  const states: Record<string, KeyStates[string]> = { [key.name]: "primary" };
+  for (const k of stack.keys)
+    states[k.name] = stack.states[k.name] === "primary" ? "retired" : stack.states[k.name];
+  return { keys: [key, ...stack.keys], states };
+}
+
+async function providerVariant(
+  ctx: ApiserverDrillContext,
+  server: KubeApiserver,
+  provider: (typeof localProviders)[number],
+): Promise<string> {
+  const key = freshKey(`at-rest-${provider}`, provider);
+  const { keys, states } = withNewPrimary(ctx.stack, key);
+  server.writeEncryptionConfig(
+    encryptionConfigFor(keys, states, ctx.stack.resources, ctx.stack.identityFallback),
+  );
+  await server.restart();
+  const status = await runConfigStatus(ctx.fleet, [server], server.encryptionConfig);
+  expect(status.code === 0, `encryption-config-status: ${clip(status.output, 300)}`);
+  const data = newData(ctx, `drill-at-rest-${provider}`);
+  const stored = await storedUnderPrimary(ctx, server, data, key, 3);
+  const scan = await runVerifyEncryption(ctx, ["--json", `--resources=${data.resources.join(",")}`]);
+  const report = JSON.parse(scan.output) as ScanReport;
+  const counted = report.counts
+    .filter((c) => c.keyName === key.name && c.provider === provider)
+    .reduce((n, c) => n + c.count, 0);
+  expect(
+    counted === data.written.size,
+    `verify-encryption counts ${counted} values under ${provider}/${key.name}; the drill wrote ${data.written.size}`,
+  );
+  await server.kubectl.ok(["delete", data.resources.join(","), "--all", "-n", data.namespace]);
+  data.written.clear();
+  const gone = await runVerifyEncryption(ctx, [
+    `--resources=${data.resources.join(",")}`,
+    `--retiring=${key.name}`,
+  ]);
+  expect(
+    gone.code === 0,
+    `after deleting them, verify-encryption --retiring ${key.name} exited ${gone.code}: ${clip(gone.output, 300)}`,
+  );
+  return (
+    `${server.name} restarted with ${key.name} primary (the stack's keys still read); encryption-config-status: it loaded ` +
+    `${hashOf(status.output)}; ${stored}; verify-encryption counts ${counted} under ${provider}/${key.name}; deleted ` +
+    `with kubectl, after which --retiring ${key.name} exits 0`
+  );
+}
+
+async function backOnStackConfig(ctx: ApiserverDrillContext, server: KubeApiserver): Promise<string> {
+  server.writeEncryptionConfig(fs.readFileSync(layout.encryptionConfig(ctx.dir), "utf8"));
+  await server.restart();
+  const status = await runConfigStatus(ctx.fleet, [server], layout.encryptionConfig(ctx.dir));
+  expect(
+    status.code === 0,
+    `encryption-config-status --expect ${layout.encryptionConfig(ctx.dir)}: ${clip(status.output, 300)}`,
+  );
+  return `${server.name} restarted with the rendered file; encryption-config-status --expect it: exit 0 (${hashOf(status.output)})`;
+}
+
+/** The `sha256:…` an encryption-config-status text output names first. */
+export const hashOf = (output: string) => /sha256:[0-9a-f]{64}/.exec(output)?.[0] ?? "(no hash)";

@@ -4,6 +4,7 @@ export const reportKeys = [
   "renderOnly",
   "artifactsDir",
   "etcdVersion",
+  "kubeApiserverVersion",
   "remaps",
   "startedAt",
   "finishedAt",
@@ -14,7 +15,7 @@ export const reportKeys = [
 ];
 
 /** Only a rehearsal that ran a cluster has these. */
-export const liveOnlyReportKeys = ["members", "backup"];
+export const liveOnlyReportKeys = ["kubeApiserverVersion", "members", "backup"];
 
 /** report.json's `backup` keys (the backup drill's measurements). */
 export const backupReportKeys = [
