@@ -11,7 +11,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { parseArgs } from "node:util";
+import { parseFlags, UsageError } from "../tools/shared/commandLine";
 import { run } from "../tools/shared/process";
 import { runCost, type CostResult } from "./cost";
 import { runMtls, type MtlsResult } from "./mtls";
@@ -51,14 +51,13 @@ async function versions(): Promise<BenchResults["versions"]> {
 }
 
 function options(): { only: Set<Section>; quick: boolean; checkPerf: boolean; outDir: string } {
-  const { values } = parseArgs({
-    options: {
-      only: { type: "string", multiple: true },
-      quick: { type: "boolean", default: false },
-      "check-perf": { type: "boolean", default: false },
-      out: { type: "string" },
-    },
-  });
+  // The shared repeated-flag rule: each flag once, except --only (repeatable).
+  const values = parseFlags(process.argv.slice(2), {
+    only: { type: "string", multiple: true },
+    quick: { type: "boolean", default: false },
+    "check-perf": { type: "boolean", default: false },
+    out: { type: "string" },
+  } as const);
   const only = new Set((values.only ?? [...sections]) as Section[]);
   for (const s of only)
     if (!sections.includes(s)) throw new Error(`--only ${s}: expected one of ${sections.join(", ")}`);
@@ -127,6 +126,10 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (e: unknown) => {
+    if (e instanceof UsageError) {
+      console.error(`bench: ${e.message}`);
+      process.exit(2);
+    }
     console.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
     process.exit(1);
   },

@@ -2,29 +2,46 @@ import type * as aws from "@pulumi/aws";
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import type { ColdStorageClass } from "./backup/defaults";
-import type { EncryptionProvider, KeyAlgorithm, KeyState, MinTlsVersion, SettingsInput } from "./config";
-import type { KeyStateRecord } from "./encryption/transitions";
+import type {
+  EncryptionProvider,
+  KeyAlgorithm,
+  KeyState,
+  MinTlsVersion,
+  ObjectLockMode,
+  SettingsInput,
+} from "./config";
 
 /*
- * The public Args of SecureEtcd, documented for users. The config schema (config/schema.ts) is the one
- * source of the config shape; the checks at the bottom make `tsc` fail when these Args and the schema
- * stop describing the same keys, so a drift (an arg accepted but ignored) cannot compile.
+ * The public Args of SecureEtcd: ONE copy, for TypeScript and, through the component provider
+ * (provider/), for every other language. They are written in the shapes Pulumi's component analyzer
+ * turns into a schema — named interfaces (each becomes a schema type of that name), `as const` enums
+ * (config/constants.ts), `pulumi.Input` only where a value may come from another resource — and their
+ * doc comments are the descriptions every language's SDK and docs/configuration-reference.md show.
+ * Not here, because the analyzer cannot express them: generics, inline object types, string-literal
+ * unions, resource objects; those TypeScript-only conveniences live in SecureEtcdArgs<M> at the bottom.
+ *
+ * The config schema (config/schema.ts) stays the one source of the config's shape and rules: the checks
+ * at the end make `tsc` fail when these Args and the schema stop describing the same keys.
  */
 
+export { ColdStorageClass } from "./backup/defaults";
+export { EncryptionProvider, KeyAlgorithm, KeyState, MinTlsVersion, ObjectLockMode } from "./config";
+
 /**
- * One etcd member (a control-plane node running etcd as a static pod). The name is plain (it names
+ * One etcd member: a control-plane node running etcd as a static pod. The name is plain (it names
  * resources); the address and DNS names may come from other resources (e.g. an ENI's `privateIp`).
  */
-export interface EtcdMemberArgs<M extends string = string> {
+export interface EtcdMember {
   /** Member name, also the node name and the server/peer cert CN (lowercase DNS label, e.g. `cp-1`). Plain: it names resources. */
-  name: M;
-  /** The address etcd listens on and advertises for clients (2379) and peers (2380). IPv4 or IPv6. Validated when it resolves. */
+  name: string;
+  /** The address etcd listens on and advertises for clients (2379) and peers (2380), IPv4 or IPv6, e.g. an ENI's private IP. An Input: validated when it resolves. */
   ip: pulumi.Input<string>;
-  /** Extra DNS names for the server and peer certs (the member name is always included). Validated when they resolve. */
+  /** Extra DNS names for the server and peer certs (the member name is always included). An Input: validated when it resolves. */
   dnsNames?: pulumi.Input<pulumi.Input<string>[]>;
 }
 
-export interface EncryptionKeyArgs {
+/** One kube-apiserver encryption key and its rotation state. */
+export interface EncryptionKey {
   /** Key name, written into every stored value's prefix (`k8s:enc:<provider>:v1:<name>:`); never reuse one. */
   name: string;
   /**
@@ -37,7 +54,7 @@ export interface EncryptionKeyArgs {
   state: KeyState;
   /** Provider for this key; defaults to `encryption.provider`. Lets a cluster move e.g. from aescbc to secretbox. */
   provider?: EncryptionProvider;
-  /** KMS v2 plugin socket (`unix:///…`); kms keys only. */
+  /** KMS v2 plugin socket (`unix:///…`); kms keys only, and required for them. */
   endpoint?: string;
   /** KMS call timeout as a Go duration (default `3s`); kms keys only. */
   timeout?: string;
@@ -47,79 +64,111 @@ export interface EncryptionKeyArgs {
    */
   healthPort?: number;
   /**
-   * The day (`YYYY-MM-DD`) an `archived` key left the EncryptionConfiguration. The key stays in the secret
-   * store's key archive until every snapshot taken while it was in force has expired.
+   * The day (`YYYY-MM-DD`) an `archived` key left the EncryptionConfiguration (required for archived keys).
+   * The key stays in the secret store's key archive until every snapshot taken while it was in force has expired.
    */
   archivedOn?: string;
 }
 
-export interface EncryptionArgs {
-  /** Default provider for keys: `secretbox` (default, strong), `aescbc` (weak: padding oracle), `aesgcm` (rotate every 200k writes), `kms` (v2). */
+/** Encryption at rest for kube-apiserver: its EncryptionConfiguration and keys. */
+export interface Encryption {
+  /** Default provider for keys: `secretbox` (default, strong), `aescbc` (weak: padding oracle), `aesgcm` (rotate every 200k writes; fails CIS 1.2.28), `kms` (v2). */
   provider?: EncryptionProvider;
   /** Resources kube-apiserver encrypts (default `secrets`, `configmaps`). */
   resources?: string[];
-  /** The keys and their rotation states (default one primary key `key1`). */
-  keys?: EncryptionKeyArgs[];
+  /** The keys and their rotation states (default one primary key `key1`). Unsafe steps are refused at preview against the last deployment. */
+  keys?: EncryptionKey[];
   /** Append `identity` so plaintext written before encryption was enabled stays readable. Only while migrating. */
   identityFallback?: boolean;
   /** Render `--encryption-provider-config-automatic-reload=true` (kube-apiserver 1.26+). */
   automaticReload?: boolean;
   /** The envelope keys in AWS KMS and the KMS v2 plugin, used when a key's provider is `kms`. */
-  kms?: KmsArgs;
+  kms?: Kms;
 }
 
 /** KMS v2: one AWS KMS key per kms key, and aws-encryption-provider on every control-plane node. */
-export interface KmsArgs {
+export interface Kms {
   /** aws-encryption-provider image, pinned to an exact tag or a digest (default: see docs/kms-v2.md). */
   pluginImage?: string;
   /** Waiting period (7–30 days, default 30) of a scheduled deletion of an envelope key. */
   keyDeletionWindowDays?: number;
 }
 
-export interface HostPathsArgs {
-  /** kubeadm's certificatesDir (default `/etc/kubernetes/pki`); etcd certs go in `<pkiDir>/etcd`. */
+/** Host paths on the control-plane nodes (kubeadm's layout by default). */
+export interface HostPaths {
+  /** kubeadm's certificatesDir (default `/etc/kubernetes/pki`); etcd certs go in `<pkiDir>/etcd`, the apiserver client pair in `<pkiDir>`. */
   pkiDir?: string;
   /** Static pod manifest dir (default `/etc/kubernetes/manifests`). */
   manifestDir?: string;
   /** etcd data dir (default `/var/lib/etcd`, mode 0700). */
   dataDir?: string;
-  /** Where the EncryptionConfiguration lives (default `/etc/kubernetes/enc`). */
+  /** Where the EncryptionConfiguration lives (default `/etc/kubernetes/enc`), mounted read-only into kube-apiserver. */
   encryptionConfigDir?: string;
 }
 
-export interface TlsArgs {
-  /** `TLS1.2` (default) or `TLS1.3`; rendered as `--tls-min-version` on etcd 3.5.8+ only. */
+/** TLS hardening for etcd's listeners. */
+export interface Tls {
+  /** `TLS1.2` (default) or `TLS1.3`; rendered as `--tls-min-version` on etcd 3.5.8+ only, and `TLS1.3` needs it. */
   minVersion?: MinTlsVersion;
-  /** Go cipher suite names; ECDHE with AEAD only (the default is all six). */
+  /** Go cipher suite names for `--cipher-suites`: ECDHE with AEAD only, at least one for the key algorithm (default all six); refused with `TLS1.3`. */
   cipherSuites?: string[];
 }
 
-/** Snapshots to a hardened S3 bucket (see README "Snapshots and restore"). */
-export interface BackupArgs {
+/**
+ * S3 Object Lock for every snapshot version. IRREVERSIBLE: it needs versioning (always on) and once
+ * enabled on a bucket it can NEVER be turned off again; a locked bucket cannot receive access logs.
+ */
+export interface ObjectLock {
+  /** `GOVERNANCE` or `COMPLIANCE` (nobody, root included, can delete a locked version early). */
+  mode: ObjectLockMode;
+  /** Retention days of every snapshot version; no longer than snapshots live. */
+  days: number;
+}
+
+/** S3 server access logs of the snapshot bucket, delivered into another bucket. */
+export interface AccessLogging {
+  /** The bucket that receives the logs (never the snapshot bucket, never a locked one). */
+  targetBucket: string;
+  /** Key prefix for the logs (default `s3-access-logs/`). */
+  targetPrefix?: string;
+}
+
+/** IRSA: binds the snapshot writer policy to the job's ServiceAccount through the cluster's IAM OIDC provider. */
+export interface Oidc {
+  /** ARN of the cluster's IAM OIDC provider (`arn:aws:iam::<account>:oidc-provider/<issuer>`). */
+  providerArn: string;
+  /** Its issuer URL (must be the provider's). */
+  providerUrl: string;
+  /** Namespace of the snapshot job's ServiceAccount (default `kube-system`). */
+  namespace?: string;
+  /** The ServiceAccount's name (default `etcd-snapshot`). */
+  serviceAccount?: string;
+}
+
+/** Verified, encrypted snapshots to a hardened S3 bucket (docs/snapshots-and-restore.md). */
+export interface Backup {
   /** Create the snapshot bucket, policies and job (default true). */
   enabled?: boolean;
   /** Physical bucket name (default: auto-named). */
   bucketName?: string;
-  /** Cron schedule override (defaults: dev every 6 h, staging hourly, prod every 15 min). */
+  /** Cron schedule (5 fields or `@hourly`…; defaults: dev every 6 h, staging hourly, prod every 15 min; required for other environments). */
   schedule?: string;
-  /** Days a snapshot is current before it expires (defaults: dev 7, staging 14, prod 35). */
+  /** Days a snapshot is current before it expires (defaults: dev 7, staging 14, prod 35; required for other environments). */
   retentionDays?: number;
-  /** Days an expired (noncurrent) version is kept before deletion (defaults: 1 / 3 / 7). */
+  /** Days an expired (noncurrent) version is kept before deletion (defaults: dev 1, staging 3, prod 7; required for other environments). */
   noncurrentVersionDays?: number;
-  /** Move snapshots to `coldStorageClass` after this many days (off by default: see README). */
+  /** Move snapshots to `coldStorageClass` after this many days, fewer than the retention (off by default: cold classes bill a minimum duration). */
   transitionToColdAfterDays?: number;
+  /** Storage class for that move (default `GLACIER_IR`). */
   coldStorageClass?: ColdStorageClass;
-  /**
-   * S3 Object Lock for every snapshot version. IRREVERSIBLE: it needs versioning (always on) and once
-   * enabled on a bucket it can NEVER be turned off again; a locked bucket cannot receive access logs.
-   */
-  objectLock?: { mode: "GOVERNANCE" | "COMPLIANCE"; days: number };
+  /** S3 Object Lock for every snapshot version. IRREVERSIBLE on the bucket (off by default). */
+  objectLock?: ObjectLock;
   /** Replicate snapshots to a bucket in this region (same hardening, its own KMS key). */
   replicaRegion?: string;
   /** S3 server access logs into another bucket (never this one, never a locked one). */
-  accessLogging?: { targetBucket: string; targetPrefix?: string };
-  /** Bind the writer policy to the job's ServiceAccount through this IAM OIDC provider (IRSA). */
-  oidc?: { providerArn: string; providerUrl: string; namespace?: string; serviceAccount?: string };
+  accessLogging?: AccessLogging;
+  /** Bind the writer policy to the job's ServiceAccount through this IAM OIDC provider (IRSA); otherwise the policies are outputs. */
+  oidc?: Oidc;
   /** KMS key deletion waiting period, 7–30 days (default 30). */
   kmsKeyDeletionWindowDays?: number;
 }
@@ -127,16 +176,16 @@ export interface BackupArgs {
 /**
  * Each member's bundle (its certs and keys, the EncryptionConfiguration) in AWS Secrets Manager under a
  * customer-managed KMS key, readable only by that member's IAM role; the nodes fetch it with the bootstrap
- * that `nodeUserData` installs (see README "Secrets on the nodes").
+ * that `nodeUserData` installs (docs/secrets-on-nodes.md).
  */
-export interface SecretStoreArgs {
+export interface SecretStore {
   /** Create the KMS key, the secrets, their policies and the node roles (default true). */
   enabled?: boolean;
-  /** Days a deleted node secret can be restored, 7–30 (defaults: dev 7, staging 14, prod and others 30). */
+  /** Days a deleted node secret can be restored, 7–30 (defaults: dev 7, staging 14, prod and others 30); the key archive always gets 30. */
   recoveryWindowDays?: number;
   /** KMS key deletion waiting period, 7–30 days (default 30). */
   kmsKeyDeletionWindowDays?: number;
-  /** Replicate every secret (the key archive included) to this region, under its own KMS key there. */
+  /** Replicate every secret (the key archive included) to this region, under its own KMS key there; set it where snapshots replicate. */
   replicaRegion?: string;
   /**
    * Existing IAM role name per member (`{ "cp-1": "payments-cp-1" }`): the member's read policy is attached
@@ -154,51 +203,59 @@ export interface SecretStoreArgs {
   offlineCloudInit?: boolean;
 }
 
+/** An encryption key's name, provider and state as last deployed (no key material). */
+export interface KeyStateRecord {
+  /** Key name. */
+  name: string;
+  /** Its state in that deployment. */
+  state: KeyState;
+  /** Its provider. */
+  provider: EncryptionProvider;
+  /** The day it was archived (`YYYY-MM-DD`), for an archived key. */
+  archivedOn?: string;
+}
+
 /**
- * Args for {@link SecureEtcd}. Member addresses and DNS names are `pulumi.Input`s (they can come from
- * other resources and decide no resource); everything else is plain because it decides which resources
- * exist (member names and count, key names and states, feature switches, environment) or is small
- * config known when the program is written. Known values are validated at construction (preview);
- * Inputs are validated by the same schema, with the same messages, when they resolve.
- * `M` is the union of member names: pass literals and lookups by a name not listed fail to compile.
+ * The Args every language passes: every stack config key, and the key states last deployed. Member
+ * addresses and DNS names are `pulumi.Input`s (they can come from other resources and decide no
+ * resource); everything else is plain because it decides which resources exist (member names and count,
+ * key names and states, feature switches, environment) or is small config known when the program is
+ * written. Known values are validated at construction (preview); Inputs are validated by the same
+ * schema, with the same messages, when they resolve.
  */
-export interface SecureEtcdArgs<M extends string = string> {
+export interface SecureEtcdSchemaArgs {
   /** Cluster name (lowercase DNS label); part of the etcd cluster token. */
   clusterName: string;
-  /** Environment (e.g. `dev`, `staging`, `prod`); part of the etcd cluster token and backup prefix. */
+  /** Environment (e.g. `dev`, `staging`, `prod`; a stack's default is its name); part of the etcd cluster token and the backup prefix, and picks per-environment defaults. */
   environment: string;
-  /** etcd members: an odd count from 1 to 7. */
-  members: EtcdMemberArgs<M>[];
-  /** Target etcd release (e.g. `3.5.16`); only flags this release accepts are rendered. 3.4.0 ≤ v < 3.7.0. */
+  /** etcd members: an odd count from 1 to 7, names and addresses unique. */
+  members: EtcdMember[];
+  /** Target etcd release (e.g. `3.5.21`); only flags this release accepts are rendered. */
   etcdVersion: string;
-  /** etcd image (default `registry.k8s.io/etcd:<version>-0`). */
+  /** etcd image (default `registry.k8s.io/etcd:<version>-0`); tagged, never `:latest`. */
   etcdImage?: string;
-  /** `ECDSA-P256` (default), `ECDSA-P384`, `RSA-2048`, `RSA-3072`, `RSA-4096`. */
+  /** Key algorithm of every key of the PKI: `ECDSA-P256` (default), `ECDSA-P384`, `RSA-2048`, `RSA-3072`, `RSA-4096`. */
   keyAlgorithm?: KeyAlgorithm;
   /** CA validity in hours (default 87600 = 10 years). */
   caValidityHours?: number;
-  /** Leaf cert validity in hours (default 8760 = 1 year). */
+  /** Leaf cert validity in hours (default 8760 = 1 year), no longer than the CA's. */
   leafValidityHours?: number;
-  /** A `pulumi up` this many hours before expiry re-issues the cert (default 720 = 30 days). */
+  /** A `pulumi up` this many hours before a leaf expires re-issues it (default 720 = 30 days); etcd re-reads leaf files per connection, no restart. */
   earlyRenewalHours?: number;
-  /** CN of the snapshot client cert (default `etcd-backup`). */
+  /** CN of the snapshot client cert (default `etcd-backup`); no other cert's CN. */
   backupClientCommonName?: string;
   /** Encryption at rest for kube-apiserver. */
-  encryption?: EncryptionArgs;
+  encryption?: Encryption;
   /** Host paths on the control-plane nodes. */
-  paths?: HostPathsArgs;
+  paths?: HostPaths;
   /** TLS hardening for etcd's listeners. */
-  tls?: TlsArgs;
-  /** Protect encryption keys from deletion (default true). See README "Rotating encryption keys". */
+  tls?: Tls;
+  /** Protect encryption keys from deletion (default true): deleting one takes `pulumi state unprotect`. */
   protectEncryptionKeys?: boolean;
   /** Verified, encrypted snapshots to S3 (on by default). */
-  backup?: BackupArgs;
+  backup?: Backup;
   /** Node bundles in Secrets Manager, node roles, and the bootstrap's user data (on by default). */
-  secretStore?: SecretStoreArgs;
-  /** When given, the snapshot CronJob and its Secret/ConfigMap are created in that cluster; otherwise only rendered. */
-  kubernetesProvider?: k8s.Provider;
-  /** Provider for the snapshot replica's resources (with `backup.replicaRegion`). */
-  replicaProvider?: aws.Provider;
+  secretStore?: SecretStore;
   /**
    * The encryption key states last deployed (this component's `encryptionKeyStates` output, e.g. read
    * from the stack's own outputs). When given, an unsafe step — a key made primary without the staged
@@ -207,6 +264,44 @@ export interface SecureEtcdArgs<M extends string = string> {
    */
   previousEncryptionKeys?: KeyStateRecord[];
 }
+
+// ---- TypeScript only ----------------------------------------------------------------------------------
+
+/** A member whose name is one of `M`, so outputs keyed by member name are typed by it. */
+export interface NamedEtcdMember<M extends string = string> extends EtcdMember {
+  /** Member name (lowercase DNS label, e.g. `cp-1`). */
+  name: M;
+}
+
+/**
+ * Args for `SecureEtcd` in TypeScript: the schema's args, plus what only TypeScript can pass.
+ * `M` is the union of member names, inferred from literal names: a lookup by a name not listed
+ * (`etcd.members["cp-9"]`) fails to compile.
+ */
+export interface SecureEtcdArgs<M extends string = string> extends SecureEtcdSchemaArgs {
+  /** etcd members: an odd count from 1 to 7, names and addresses unique. */
+  members: NamedEtcdMember<M>[];
+  /** When given, the snapshot CronJob and its Secret/ConfigMap are created in that cluster; otherwise only rendered. */
+  kubernetesProvider?: k8s.Provider;
+  /** Provider for the snapshot replica's resources (with `backup.replicaRegion`). */
+  replicaProvider?: aws.Provider;
+}
+
+/* The names these types had before they became the schema's (the Pulumi SDKs add `Args` themselves). */
+/** @deprecated Use NamedEtcdMember (or EtcdMember). */
+export type EtcdMemberArgs<M extends string = string> = NamedEtcdMember<M>;
+/** @deprecated Use EncryptionKey. */
+export type EncryptionKeyArgs = EncryptionKey;
+/** @deprecated Use Encryption. */
+export type EncryptionArgs = Encryption;
+/** @deprecated Use HostPaths. */
+export type HostPathsArgs = HostPaths;
+/** @deprecated Use Tls. */
+export type TlsArgs = Tls;
+/** @deprecated Use Backup. */
+export type BackupArgs = Backup;
+/** @deprecated Use SecretStore. */
+export type SecretStoreArgs = SecretStore;
 
 // ---- compile-time: the Args and the schema describe the same keys --------------------------------------
 
@@ -233,6 +328,6 @@ type ExpectNoDrift<T extends { onlyInArgs: never; onlyInSchema: never }> = T;
 type ExpectAssignable<T extends U, U> = [T, U];
 
 /** Fails to compile, naming the key, when an arg has no schema key or a schema key has no arg. */
-export type ArgsMatchSchema = ExpectNoDrift<ArgsDrift<SecureEtcdArgs>>;
+export type ArgsMatchSchema = ExpectNoDrift<ArgsDrift<SecureEtcdSchemaArgs>>;
 /** Fails to compile when an arg's type is one the schema would not accept. */
 export type ArgsAcceptedBySchema = ExpectAssignable<ResolvedArgs<SecureEtcdArgs>, SettingsInput>;

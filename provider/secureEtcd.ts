@@ -1,12 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import { SecureEtcd as SecureEtcdComponent } from "../components";
-import type { KeyStateRecord, SecureEtcdArgs } from "./secureEtcdArgs";
+import type { KeyStateRecord, SecureEtcdSchemaArgs } from "../components/secureEtcdArgs";
 
 /*
  * SecureEtcd as the component provider serves it to other languages: the TypeScript component, built as
- * a child, with its outputs reshaped into what a Pulumi schema can carry (maps and Outputs; no resource
- * objects, no per-member class instances). Key material stays secret at run time (the schema the
- * analyzer writes has no secret flag; README "Any language").
+ * a child, taking the component's own schema args (components/secureEtcdArgs.ts), with its outputs
+ * reshaped into what a Pulumi schema can carry (maps and Outputs; no resource objects, no per-member
+ * class instances). Key material stays secret at run time (the schema the analyzer writes has no secret
+ * flag; docs/other-languages.md).
  */
 
 /** One member's certs and keys. The keys are secret. */
@@ -93,7 +94,7 @@ export class SecureEtcd extends pulumi.ComponentResource {
   /** The snapshot job's manifests (when backups are enabled). */
   readonly snapshotJobManifests?: pulumi.Output<string>;
 
-  constructor(name: string, args: SecureEtcdArgs, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, args: SecureEtcdSchemaArgs, opts?: pulumi.ComponentResourceOptions) {
     super("secure-etcd:index:SecureEtcd", name, {}, opts);
     const etcd = new SecureEtcdComponent(name, args, { parent: this });
     const store = etcd.secretStore;

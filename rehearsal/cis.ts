@@ -12,7 +12,6 @@ import { X509Certificate } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { parseArgs } from "node:util";
 import { parse } from "yaml";
 import {
   cisReport,
@@ -30,6 +29,7 @@ import { apiserverMountedDirsOf } from "../components/kms/socketCoverage";
 import { renderArtifacts, type RenderedArtifacts } from "../harness/artifacts";
 import { layout } from "../harness/layout";
 import { availableStacks, repoRoot } from "../harness/stackFiles";
+import { parseFlags } from "../tools/shared/commandLine";
 
 const usage = "usage: npm run cis -- --stack NAME [--out FILE]";
 
@@ -43,16 +43,12 @@ export interface CisOptions {
 export function parseCisCli(argv: string[]): CisOptions {
   let values;
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        stack: { type: "string" },
-        out: { type: "string" },
-        help: { type: "boolean", default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
+    // The shared repeated-flag rule: each flag once.
+    values = parseFlags(argv, {
+      stack: { type: "string" },
+      out: { type: "string" },
+      help: { type: "boolean", default: false },
+    } as const);
   } catch (e) {
     throw new CisUsageError(`${(e as Error).message}\n${usage}`);
   }

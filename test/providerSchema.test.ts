@@ -6,10 +6,20 @@ import {
   type AnalyzeResult,
   type PropertyDefinition,
 } from "@pulumi/pulumi/provider/experimental/analyzer";
-import { encryptionProviders, keyAlgorithms, keyStates, minTlsVersions, settingsSchema } from "../components";
+import * as ts from "typescript";
+import {
+  encryptionProviders,
+  keyAlgorithms,
+  keyStates,
+  minTlsVersions,
+  objectLockModes,
+  settingsSchema,
+} from "../components";
+import { coldStorageClasses } from "../components/backup/defaults";
 import { repoRoot } from "../harness/stackFiles";
 import { SecureEtcd } from "../provider/secureEtcd";
 import { RecordingMocks, valueOf } from "./support/recordingMocks";
+import * as fs from "node:fs";
 
 /*
  * What other languages get: the schema the SDK's own analyzer (what `pulumi package add` runs) infers from
@@ -103,9 +113,72 @@ describe("the component provider's schema, as the SDK's analyzer infers it from 
     assert.deepEqual(values("KeyAlgorithm"), [...keyAlgorithms]);
     assert.deepEqual(values("EncryptionProvider"), [...encryptionProviders]);
     assert.deepEqual(values("MinTlsVersion"), [...minTlsVersions]);
-    assert.deepEqual(values("ObjectLockMode"), ["GOVERNANCE", "COMPLIANCE"]);
+    assert.deepEqual(values("ObjectLockMode"), [...objectLockModes]);
+    assert.deepEqual(values("ColdStorageClass"), [...coldStorageClasses]);
     assert.equal(ref(schema.components.SecureEtcd.inputs.keyAlgorithm), "KeyAlgorithm");
     assert.equal(ref(type("EncryptionKey").properties!.state), "KeyState");
+  });
+
+  it("every schema type and every enum member of KeyState and EncryptionProvider has a description", () => {
+    for (const t of Object.values(schema.typeDefinitions)) {
+      assert.ok(t.description, `type ${t.name} has a description`);
+      assert.ok(
+        !t.description.includes("[object Object]"),
+        `${t.name}: a {@link} turned the comment into nodes`,
+      );
+    }
+    for (const name of ["KeyState", "EncryptionProvider", "ObjectLockMode"])
+      for (const e of type(name).enum!) assert.ok(e.description, `${name}.${e.name} has a description`);
+  });
+
+  it("one copy of the args: every input description is a doc comment of the component's own Args", () => {
+    // The doc comments of components/ (the Args, and the enums they use), as the analyzer reads them.
+    const docs = new Set<string>();
+    for (const file of [
+      "components/secureEtcdArgs.ts",
+      "components/config/constants.ts",
+      "components/config/backup.ts",
+      "components/backup/defaults.ts",
+    ]) {
+      const source = ts.createSourceFile(
+        file,
+        fs.readFileSync(path.join(repoRoot, file), "utf8"),
+        ts.ScriptTarget.ES2022,
+        true,
+      );
+      const visit = (node: ts.Node): void => {
+        for (const doc of (node as { jsDoc?: ts.JSDoc[] }).jsDoc ?? [])
+          if (typeof doc.comment === "string") docs.add(doc.comment);
+        ts.forEachChild(node, visit);
+      };
+      visit(source);
+    }
+    const described: [string, string | undefined][] = Object.entries(schema.components.SecureEtcd.inputs).map(
+      ([name, p]) => [name, p.description],
+    );
+    for (const t of Object.values(schema.typeDefinitions).filter(
+      (t) => !["MemberCertificates", "ClientCertificate"].includes(t.name),
+    )) {
+      described.push([t.name, t.description]);
+      for (const [name, p] of Object.entries(t.properties ?? {}))
+        described.push([`${t.name}.${name}`, p.description]);
+      for (const e of t.enum ?? []) if (e.description) described.push([`${t.name}.${e.name}`, e.description]);
+    }
+    for (const [name, description] of described)
+      assert.ok(
+        docs.has(description!),
+        `${name}: ${JSON.stringify(description)} is not a doc comment in components/`,
+      );
+    // provider/ declares only its output shapes: nothing of the args is restated there.
+    const providerSources = fs
+      .readdirSync(providerDir)
+      .filter((f) => f.endsWith(".ts"))
+      .map((f) => fs.readFileSync(path.join(providerDir, f), "utf8"))
+      .join("\n");
+    const declared = [...providerSources.matchAll(/^export (?:interface|type|const|enum) (\w+)/gm)].map(
+      (m) => m[1],
+    );
+    assert.deepEqual(declared.sort(), ["ClientCertificate", "MemberCertificates"]);
   });
 
   it("every output is there, described, typed; none plain", () => {

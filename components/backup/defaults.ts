@@ -8,9 +8,16 @@ import type { SnapshotRetention, SnapshotScheduleSettings } from "../config/back
 /** The environments this package knows defaults for. Other environment names work if schedule and retention are given. */
 export type SnapshotEnvironment = "dev" | "staging" | "prod";
 
-/** S3 storage classes a lifecycle rule may transition snapshots into. */
-export type ColdStorageClass =
-  "STANDARD_IA" | "ONEZONE_IA" | "INTELLIGENT_TIERING" | "GLACIER_IR" | "GLACIER" | "DEEP_ARCHIVE";
+/** S3 storage class a lifecycle rule may transition snapshots into. */
+export const ColdStorageClass = {
+  StandardIa: "STANDARD_IA",
+  OnezoneIa: "ONEZONE_IA",
+  IntelligentTiering: "INTELLIGENT_TIERING",
+  GlacierIr: "GLACIER_IR",
+  Glacier: "GLACIER",
+  DeepArchive: "DEEP_ARCHIVE",
+} as const;
+export type ColdStorageClass = (typeof ColdStorageClass)[keyof typeof ColdStorageClass];
 
 /** One environment's row: the shapes are config/backup.ts's, which validates and resolves them. */
 export interface EnvironmentSnapshotRow {

@@ -23,7 +23,15 @@ export const awsRegion = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
 /** Snapshots closer together than this would overlap with their own verification and upload. */
 export const minSnapshotIntervalMinutes = 5;
 
-export const objectLockModes = ["GOVERNANCE", "COMPLIANCE"] as const;
+/** S3 Object Lock retention mode. */
+export const ObjectLockMode = {
+  /** Users with `s3:BypassGovernanceRetention` can still delete a locked version. */
+  Governance: "GOVERNANCE",
+  /** Nobody, the account root included, can delete a locked version before its retention ends. */
+  Compliance: "COMPLIANCE",
+} as const;
+export type ObjectLockMode = (typeof ObjectLockMode)[keyof typeof ObjectLockMode];
+export const objectLockModes: readonly ObjectLockMode[] = Object.values(ObjectLockMode);
 
 export const backupSchema = z
   .object({
@@ -89,7 +97,7 @@ export interface SnapshotScheduleSettings {
 }
 
 export interface SnapshotObjectLock {
-  mode: (typeof objectLockModes)[number];
+  mode: ObjectLockMode;
   days: number;
 }
 

@@ -1,26 +1,56 @@
-/** Allowed values and defaults shared by the component args, the stack-config loader and the renderers. */
-
-/** Key algorithms kubeadm offers for its PKI (`EncryptionAlgorithmType`). */
-export const keyAlgorithms = ["ECDSA-P256", "ECDSA-P384", "RSA-2048", "RSA-3072", "RSA-4096"] as const;
-export type KeyAlgorithm = (typeof keyAlgorithms)[number];
-
-/** Providers that may encrypt writes (CIS 1.2.28 accepts aescbc, kms, secretbox; aesgcm is also real encryption). */
-export const encryptionProviders = ["secretbox", "aescbc", "aesgcm", "kms"] as const;
-export type EncryptionProvider = (typeof encryptionProviders)[number];
-
-/**
- * Rotation state of an encryption key.
- * - `primary`: listed first, encrypts every write (exactly one).
- * - `staged`: listed after the primary so every API server can already *read* with it before it becomes primary.
- * - `retired`: a former primary kept for reads until every object has been rewritten with the new primary.
- * - `archived`: no longer in the EncryptionConfiguration (nothing stored in etcd uses it), but kept in the
- *   secret store's key archive until every snapshot taken while it was in force has expired.
+/*
+ * Allowed values and defaults shared by the component args, the stack-config loader and the renderers.
+ *
+ * Each set of choices is an `as const` object (the form Pulumi's component analyzer turns into a schema
+ * enum, member names included) and the list the schema validates against is read from it: one home.
  */
-export const keyStates = ["primary", "staged", "retired", "archived"] as const;
-export type KeyState = (typeof keyStates)[number];
 
-export const minTlsVersions = ["TLS1.2", "TLS1.3"] as const;
-export type MinTlsVersion = (typeof minTlsVersions)[number];
+/** Key algorithm for every key of the etcd PKI (kubeadm's `EncryptionAlgorithmType` choices). */
+export const KeyAlgorithm = {
+  EcdsaP256: "ECDSA-P256",
+  EcdsaP384: "ECDSA-P384",
+  Rsa2048: "RSA-2048",
+  Rsa3072: "RSA-3072",
+  Rsa4096: "RSA-4096",
+} as const;
+export type KeyAlgorithm = (typeof KeyAlgorithm)[keyof typeof KeyAlgorithm];
+export const keyAlgorithms: readonly KeyAlgorithm[] = Object.values(KeyAlgorithm);
+
+/** kube-apiserver encryption provider that may encrypt writes (CIS 1.2.28 accepts aescbc, kms, secretbox; aesgcm is also real encryption). */
+export const EncryptionProvider = {
+  /** XSalsa20-Poly1305, 32-byte key: strong (the default). */
+  Secretbox: "secretbox",
+  /** AES-CBC with PKCS#7 padding: rated weak (padding oracle). */
+  Aescbc: "aescbc",
+  /** AES-GCM: must be rotated every 200,000 writes; FAILS CIS 1.2.28 as kube-bench reads it. */
+  Aesgcm: "aesgcm",
+  /** KMS v2 envelope encryption through a plugin socket: the strongest. */
+  Kms: "kms",
+} as const;
+export type EncryptionProvider = (typeof EncryptionProvider)[keyof typeof EncryptionProvider];
+export const encryptionProviders: readonly EncryptionProvider[] = Object.values(EncryptionProvider);
+
+/** Rotation state of an encryption key (docs/rotating-encryption-keys.md). */
+export const KeyState = {
+  /** Listed first, encrypts every write (exactly one). */
+  Primary: "primary",
+  /** Listed after the primary so every API server can already *read* with it before it becomes primary. */
+  Staged: "staged",
+  /** A former primary kept for reads until every object has been rewritten with the new primary. */
+  Retired: "retired",
+  /**
+   * No longer in the EncryptionConfiguration (nothing stored in etcd uses it), but kept in the secret
+   * store's key archive until every snapshot taken while it was in force has expired.
+   */
+  Archived: "archived",
+} as const;
+export type KeyState = (typeof KeyState)[keyof typeof KeyState];
+export const keyStates: readonly KeyState[] = Object.values(KeyState);
+
+/** Minimum TLS version of etcd's listeners. */
+export const MinTlsVersion = { Tls12: "TLS1.2", Tls13: "TLS1.3" } as const;
+export type MinTlsVersion = (typeof MinTlsVersion)[keyof typeof MinTlsVersion];
+export const minTlsVersions: readonly MinTlsVersion[] = Object.values(MinTlsVersion);
 
 /** ECDHE key exchange with AEAD ciphers only (Go names, as etcd's --cipher-suites expects). TLS 1.3 suites are not configurable in Go. */
 export const defaultCipherSuites = [

@@ -1,4 +1,7 @@
-import type { EncryptionProvider, KeyState } from "../config/constants";
+import type { KeyState } from "../config/constants";
+import type { KeyStateRecord } from "../secureEtcdArgs";
+
+export type { KeyStateRecord };
 
 /*
  * Which changes of key states are safe, given the states last deployed. The rule behind every check:
@@ -8,13 +11,6 @@ import type { EncryptionProvider, KeyState } from "../config/constants";
  * DESIGN.md "Encryption providers" gives the order: stage → restart all → promote → restart all →
  * rewrite → verify → archive → delete after the snapshots expire.
  */
-
-export interface KeyStateRecord {
-  name: string;
-  state: KeyState;
-  provider: EncryptionProvider;
-  archivedOn?: string;
-}
 
 export interface TransitionProblem {
   /** The key concerned. */

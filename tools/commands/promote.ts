@@ -8,13 +8,22 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { parseArgs } from "node:util";
 import { formatPlan, planPromotion, PromotionRefused, type StackText } from "../promote/plan";
-import type { CommandIo } from "../shared/commandLine";
+import { parseFlags, UsageError, type CommandIo } from "../shared/commandLine";
 import { stackConfigDir, stackFileIn } from "../shared/stackFiles";
 
 export const usage =
   "usage: secure-etcd promote --from STACK --to STACK [--apply] [--only KEY,...] [--stacks-dir DIR]";
+
+/** Each flag once (the shared repeated-flag rule): `--to staging --to prod` is refused, not last-wins. */
+const promoteFlags = {
+  from: { type: "string" },
+  to: { type: "string" },
+  apply: { type: "boolean", default: false },
+  only: { type: "string" },
+  "stacks-dir": { type: "string" },
+  help: { type: "boolean", default: false },
+} as const;
 
 export async function promoteCommand(
   argv: readonly string[],
@@ -22,21 +31,10 @@ export async function promoteCommand(
 ): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
-        from: { type: "string" },
-        to: { type: "string" },
-        apply: { type: "boolean", default: false },
-        only: { type: "string" },
-        "stacks-dir": { type: "string" },
-        help: { type: "boolean", default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
+    values = parseFlags(argv, promoteFlags);
   } catch (e) {
-    io.err(`promote: ${(e as Error).message}\n${usage}`);
+    if (!(e instanceof UsageError)) throw e;
+    io.err(`promote: ${e.message}\n${usage}`);
     return 2;
   }
   if (values.help) {

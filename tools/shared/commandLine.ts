@@ -2,6 +2,13 @@
  * What every `secure-etcd` command shares on its command line: strict flag parsing where every bad
  * argument is a UsageError naming the flag, and one mapping from errors to exit codes
  * (0 ok, 1 refused or failed, 2 bad arguments or config).
+ *
+ * The repeated-flag rule, the same for every command (restore, promote, verify-encryption, rehearse,
+ * cis, bench): a flag that takes one value may be given once. Given again — with the same value or
+ * another, as `--x`, `--x=` or its short form — the command stops with exit 2 naming the flag, before
+ * it reads or writes anything. Last-wins would let an appended or pasted flag silently replace the one
+ * the operator checked; first-wins would silently drop it. Only flags documented as repeatable (declared
+ * `multiple`, e.g. `--member NAME=IP`) take every occurrence, in order.
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { ConfigError } from "../../components/config/errors";
@@ -30,7 +37,7 @@ export type FlagValues<O extends FlagSpecs> = ReturnType<typeof parseArgs<Strict
 
 /**
  * `node:util` parseArgs, strict, plus what it lets through: an empty value (`--stack=`) and a
- * single-valued flag given twice are errors too.
+ * single-valued flag given twice (the repeated-flag rule above) are errors too.
  */
 export function parseFlags<O extends FlagSpecs>(argv: readonly string[], options: O): FlagValues<O> {
   let parsed: ReturnType<typeof parseArgs<Strict<O>>>;
@@ -44,7 +51,8 @@ export function parseFlags<O extends FlagSpecs>(argv: readonly string[], options
     if (t.kind !== "option") continue;
     const spec = options[t.name];
     if (spec.type === "string" && !t.value) throw new UsageError(t.rawName, "needs a value");
-    if (!spec.multiple && seen.has(t.name)) throw new UsageError(t.rawName, "given twice");
+    if (!spec.multiple && seen.has(t.name))
+      throw new UsageError(`--${t.name}`, "given twice; each flag may be given once");
     seen.add(t.name);
   }
   return parsed.values;

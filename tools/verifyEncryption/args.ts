@@ -3,8 +3,8 @@
  * (exit 2), so a typo never turns into a scan that "passes" over the wrong prefix or resources.
  */
 import * as fs from "node:fs";
-import { parseArgs } from "node:util";
 import { defaults } from "../../components/config/constants";
+import { parseFlags, UsageError } from "../shared/commandLine";
 import type { EtcdctlConnection } from "./etcdctl";
 import { defaultEtcdPrefix } from "./objectKeys";
 import type { ScanOptions } from "./scan";
@@ -19,15 +19,8 @@ export const usage = [
   "3: etcd could not be scanned (nothing was verified).",
 ].join("\n");
 
-export class ArgumentError extends Error {
-  constructor(
-    readonly flag: string,
-    reason: string,
-  ) {
-    super(flag ? `${flag}: ${reason}` : reason);
-    this.name = "ArgumentError";
-  }
-}
+/** A bad argument: the shared UsageError, so every command names the flag the same way (exit 2). */
+export class ArgumentError extends UsageError {}
 
 export interface VerifyArgs {
   json: boolean;
@@ -37,32 +30,24 @@ export interface VerifyArgs {
 
 const resourceSegment = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
-/** The checked arguments, or "help" for --help. */
+const verifyFlags = {
+  endpoints: { type: "string" },
+  cacert: { type: "string" },
+  cert: { type: "string" },
+  key: { type: "string" },
+  resources: { type: "string", default: defaults.encryptedResources.join(",") },
+  retiring: { type: "string" },
+  json: { type: "boolean", default: false },
+  "etcd-prefix": { type: "string", default: defaultEtcdPrefix },
+  "page-size": { type: "string", default: "500" },
+  etcdctl: { type: "string", default: "etcdctl" },
+  help: { type: "boolean", default: false },
+} as const;
+
+/** The checked arguments, or "help" for --help. Throws a UsageError naming the flag. */
 export function parseVerifyArgs(argv: readonly string[]): VerifyArgs | "help" {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
-        endpoints: { type: "string" },
-        cacert: { type: "string" },
-        cert: { type: "string" },
-        key: { type: "string" },
-        resources: { type: "string", default: defaults.encryptedResources.join(",") },
-        retiring: { type: "string" },
-        json: { type: "boolean", default: false },
-        "etcd-prefix": { type: "string", default: defaultEtcdPrefix },
-        "page-size": { type: "string", default: "500" },
-        etcdctl: { type: "string", default: "etcdctl" },
-        help: { type: "boolean", default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (e) {
-    // node:util names the flag in its message ("Unknown option '--x'", "Option '--key <value>' argument missing").
-    throw new ArgumentError("", (e as Error).message);
-  }
+  // The shared rule: each flag once (a second --retiring or --endpoints is refused, not last-wins).
+  const values = parseFlags(argv, verifyFlags);
   if (values.help) return "help";
   return {
     json: values.json!,

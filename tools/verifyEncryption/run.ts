@@ -3,8 +3,8 @@
  * (tools/commands/verify-encryption.ts) and the rehearsal's drills both call it, so the drills prove
  * exactly what operators run.
  */
-import type { CommandIo } from "../shared/commandLine";
-import { ArgumentError, parseVerifyArgs, usage } from "./args";
+import { UsageError, type CommandIo } from "../shared/commandLine";
+import { parseVerifyArgs, usage } from "./args";
 import { formatReport, reportJson, verdict } from "./report";
 import { scanEncryption } from "./scan";
 
@@ -19,7 +19,7 @@ export async function verifyEncryption(
   try {
     args = parseVerifyArgs(argv);
   } catch (e) {
-    if (!(e instanceof ArgumentError)) throw e;
+    if (!(e instanceof UsageError)) throw e;
     io.err(`verify-encryption: ${e.message}\n${usage}`);
     return 2;
   }
