@@ -61,6 +61,7 @@ export default tseslint.config(
       "tools/promote/**/*.ts",
       "tools/bootstrap/**/*.ts",
       "tools/verifyEncryption/**/*.ts",
+      "tools/preflight/**/*.ts",
     ],
     [rules.shipped, rules.libraryNoCommand],
   ),

@@ -201,6 +201,8 @@ export interface SecureEtcdArgs {
   secretStore?: SecretStore;
   /** The encryption key states last deployed (this component's `encryptionKeyStates` output). */
   previousEncryptionKeys?: KeyStateRecord[];
+  /** The etcd version last deployed: an unsupported step from it is refused at preview. */
+  previousEtcdVersion?: string;
 }
 
 // ---- compile-time: these args are the component's -------------------------------------------------------

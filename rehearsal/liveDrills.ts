@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import type { RenderedArtifacts } from "../harness/artifacts";
 import { startCluster, type RunningCluster } from "../harness/cluster";
+import type { EtcdRelease } from "../harness/upstream";
 import { installMembersThroughBootstrap } from "../harness/nodeInstall";
 import { runLiveEncryptionDrill } from "./drills/liveEncryption";
 import { runNodeBootstrapDrills } from "./drills/nodeBootstrap";
@@ -9,14 +10,20 @@ import { runSnapshotDrill } from "./drills/snapshot";
 import { runTlsDrills } from "./drills/tls";
 import type { DrillResult } from "./drills/types";
 
-/** "all" drills, or "tls": install, start and the TLS drills only (see RehearsalOptions.scope). */
-export type LiveDrillScope = "all" | "tls";
+/**
+ * "all" drills; "tls": install, start and the TLS drills only; "matrix": what the version matrix runs on
+ * every minor — the TLS and rejection drills, the node bootstrap drills and the snapshot/restore drill
+ * (see RehearsalOptions.scope).
+ */
+export type LiveDrillScope = "all" | "tls" | "matrix";
 
 export interface LiveDrillOptions {
   keepRunning: boolean;
   log: (line: string) => void;
   record: (r: DrillResult | DrillResult[]) => void;
   scope: LiveDrillScope;
+  /** The etcd release to run (default: the one the manifests name, see startCluster). */
+  release?: EtcdRelease;
   /** Extra drills that need the running cluster (e.g. the backup drill); run with scope "all". */
   extraDrills?: (cluster: RunningCluster, workDir: string) => Promise<DrillResult[]>;
 }
@@ -34,6 +41,8 @@ export interface LiveDrillOutcome {
   remaps: string[];
   /** Read after the drills, so pids are those after any restarts. */
   members: ReportedMember[];
+  /** The release the cluster ran. */
+  release: EtcdRelease;
   /** With --keep-running: the cluster is still up; call to stop it. */
   running?: RunningCluster;
 }
@@ -57,6 +66,7 @@ export async function runClusterDrills(a: RenderedArtifacts, o: LiveDrillOptions
       caCertPem: a.caCertPem,
       existingData: "wipe",
       installed: installed.nodes,
+      release: o.release,
       log: (l) => o.log(`  ${l}`),
     });
   } catch (e) {
@@ -70,7 +80,7 @@ export async function runClusterDrills(a: RenderedArtifacts, o: LiveDrillOptions
     o.record(
       await runTlsDrills({ dir: a.outDir, cluster, workDir, caKeyPem: a.caKeyPem, caCertPem: a.caCertPem }),
     );
-    if (o.scope === "all") {
+    if (o.scope === "all" || o.scope === "matrix") {
       o.log("• node bootstrap: second run, renewal without a restart, refused bundles…");
       o.record(
         await runNodeBootstrapDrills({
@@ -82,6 +92,8 @@ export async function runClusterDrills(a: RenderedArtifacts, o: LiveDrillOptions
       );
       o.log("• snapshot → integrity check → restore → serve…");
       o.record(await runSnapshotDrill({ dir: a.outDir, cluster, workDir }));
+    }
+    if (o.scope === "all") {
       // Before the extra (backup) drill: it stops and restores the cluster.
       const log = (l: string) => o.log(`  ${l}`);
       o.log("• encryption in the live etcd: written through the EncryptionConfiguration, then scanned…");
@@ -104,5 +116,10 @@ export async function runClusterDrills(a: RenderedArtifacts, o: LiveDrillOptions
     clientUrl: m.clientUrl,
     peerUrl: m.peerUrl,
   }));
-  return { remaps: [...installed.remaps, ...cluster.remaps], members, running: keep ? cluster : undefined };
+  return {
+    remaps: [...installed.remaps, ...cluster.remaps],
+    members,
+    release: cluster.release,
+    running: keep ? cluster : undefined,
+  };
 }
