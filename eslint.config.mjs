@@ -62,6 +62,7 @@ export default tseslint.config(
       "tools/bootstrap/**/*.ts",
       "tools/verifyEncryption/**/*.ts",
       "tools/encryptionConfigStatus/**/*.ts",
+      "tools/preflight/**/*.ts",
     ],
     [rules.shipped, rules.libraryNoCommand],
   ),

@@ -1,20 +1,20 @@
 /*
  * The secure-etcd program: stack config (stacks/Pulumi.<stack>.yaml) → SecureEtcd → stack outputs.
- * The whole config is validated before any resource is created, and so is the step from the key states
- * this stack last deployed (read from its own outputs) to the ones configured now, and — for a stack
+ * The whole config is validated before any resource is created, and so are the steps from the key states
+ * and the etcd version this stack last deployed (read from its own outputs) to the ones configured now, and — for a stack
  * promoted from another — that the source deployed the same package version and promotable settings.
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { loadStackConfig, SecureEtcd } from "./components";
-import { checkPromotionGate, previousEncryptionKeys } from "./program/stackReferences";
+import { checkPromotionGate, previousDeployment } from "./program/stackReferences";
 
 export = async () => {
   const stack = loadStackConfig(pulumi.runtime.allConfig(), pulumi.getStack());
   const { settings, program } = stack;
 
   await checkPromotionGate(stack);
-  const previous = await previousEncryptionKeys(settings.clusterName);
+  const previous = await previousDeployment(settings.clusterName);
 
   // With backup.deployJob the snapshot job goes into the cluster the ambient kubeconfig points at;
   // otherwise it is only rendered (snapshotJobManifests) for GitOps or manual apply.
@@ -25,12 +25,15 @@ export = async () => {
   const etcd = new SecureEtcd(settings.clusterName, {
     ...stack.args,
     kubernetesProvider,
-    previousEncryptionKeys: previous,
+    previousEncryptionKeys: previous.encryptionKeys,
+    previousEtcdVersion: previous.etcdVersion,
   });
 
   return {
     clusterName: settings.clusterName,
     environment: settings.environment,
+    // Read back by the next preview (program/stackReferences.ts): an unsupported etcd step is refused.
+    etcdVersion: settings.etcdVersion,
     etcdEndpoints: etcd.etcdEndpoints,
     caCertPem: etcd.caCertPem,
     caValidityEndTime: etcd.caValidityEndTime,

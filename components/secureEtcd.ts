@@ -3,6 +3,7 @@ import { createSnapshots } from "./backup/snapshots";
 import type { SnapshotJob } from "./backup/snapshotJob";
 import type { SnapshotStore } from "./backup/snapshotStore";
 import { ConfigError } from "./config/errors";
+import { checkEtcdVersionStep } from "./config/etcdUpgrade";
 import { promotionRecord, type PromotionRecord } from "./config/promotion";
 import { parseSettings, type SecureEtcdSettings } from "./config/schema";
 import { createEncryptionKeys } from "./encryption/keys";
@@ -137,7 +138,8 @@ export class SecureEtcd<M extends string = string> extends pulumi.ComponentResou
 
   constructor(name: string, args: SecureEtcdArgs<M>, opts?: pulumi.ComponentResourceOptions) {
     super("secure-etcd:index:SecureEtcd", name, {}, opts);
-    const { kubernetesProvider, replicaProvider, previousEncryptionKeys, ...config } = args;
+    const { kubernetesProvider, replicaProvider, previousEncryptionKeys, previousEtcdVersion, ...config } =
+      args;
     const source = `SecureEtcd ${JSON.stringify(name)} args`;
     // Known values are checked now (preview); member Inputs not yet known get stand-ins here and are
     // checked by the same schema when they resolve (`resolved`). Only `resolved` is ever rendered.
@@ -149,6 +151,9 @@ export class SecureEtcd<M extends string = string> extends pulumi.ComponentResou
     for (const warning of s.warnings) pulumi.log.warn(`${name}: ${warning}`, this);
     const states = keyStateRecords(s);
     if (previousEncryptionKeys) refuseUnsafeTransition(previousEncryptionKeys, states, s, source);
+    if (previousEtcdVersion)
+      for (const w of checkEtcdVersionStep(previousEtcdVersion, s.etcdVersion, source))
+        pulumi.log.warn(`${name}: ${w}`, this);
     this.settings = resolved;
     this.memberNames = s.members.map((m) => m.name as M);
     this.encryptionKeyStates = pulumi.output(states);

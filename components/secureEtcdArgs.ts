@@ -230,7 +230,7 @@ export interface SecureEtcdSchemaArgs {
   environment: string;
   /** etcd members: an odd count from 1 to 7, names and addresses unique. */
   members: EtcdMember[];
-  /** Target etcd release (e.g. `3.5.21`); only flags this release accepts are rendered. */
+  /** Target etcd release (e.g. `3.6.17`); only flags this release accepts are rendered. 3.4.0 ≤ v < 3.8.0. */
   etcdVersion: string;
   /** etcd image (default `registry.k8s.io/etcd:<version>-0`); tagged, never `:latest`. */
   etcdImage?: string;
@@ -263,6 +263,13 @@ export interface SecureEtcdSchemaArgs {
    * is refused at preview with the safe next step. The program passes it automatically.
    */
   previousEncryptionKeys?: KeyStateRecord[];
+  /**
+   * The etcd version last deployed (e.g. the stack's own `etcdVersion` output). When given, a downgrade
+   * across minors, a skipped minor (3.5 → 3.7) and a minor step from below the patch etcd's upgrade
+   * guide requires (3.5.32 before 3.6, 3.6.11 before 3.7) are refused at preview, naming the safe next
+   * step. The program passes it automatically.
+   */
+  previousEtcdVersion?: string;
 }
 
 // ---- TypeScript only ----------------------------------------------------------------------------------
@@ -306,7 +313,8 @@ export type SecretStoreArgs = SecretStore;
 // ---- compile-time: the Args and the schema describe the same keys --------------------------------------
 
 /** Args that are resources or deployment state, not config: the schema never sees them. */
-type ResourceArgs = "kubernetesProvider" | "replicaProvider" | "previousEncryptionKeys";
+type ResourceArgs =
+  "kubernetesProvider" | "replicaProvider" | "previousEncryptionKeys" | "previousEtcdVersion";
 
 /** The Args with every Input resolved: the shape the schema validates once values are known. */
 type ResolvedArgs<A> = pulumi.Unwrap<Omit<A, ResourceArgs>>;

@@ -1,14 +1,22 @@
 /**
  * Runs a real etcd cluster on this machine from rendered artifacts: one etcd process per member with
  * the flags of that member's static pod manifest, changed only where one host forces it (see
- * clusterPlan.ts; every change is in `remaps`, for the caller to list once).
+ * clusterPlan.ts; every change is in `remaps`, for the caller to list once), with the binaries of the
+ * release the manifests name (the built release of that minor, harness/upstream.ts) unless told which.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { planCluster, type InstalledNode, type MemberPlan } from "./clusterPlan";
+import {
+  manifestEtcdVersion,
+  manifestMembers,
+  planCluster,
+  type InstalledNode,
+  type MemberPlan,
+} from "./clusterPlan";
 import { etcdctlTlsArgs, untilHealthy } from "./etcdctl";
 import { layout } from "./layout";
 import { portProblem, requireBinary, spawnManaged, type ManagedProcess } from "./process";
+import { etcdReleaseAt, etcdReleaseFor, type EtcdRelease } from "./upstream";
 
 export interface StartClusterOptions {
   /** Artifacts directory (DIR/pki, DIR/manifests/<member>/etcd.yaml, ...). */
@@ -19,6 +27,12 @@ export interface StartClusterOptions {
   members?: string[];
   /** Progress lines. */
   log?: (line: string) => void;
+  /**
+   * The etcd release to run (binaries and version). Default: the built (or Debian's) release of the
+   * minor the manifests' image tag names, a different patch listed as a remap; else etcd on PATH.
+   */
+  release?: EtcdRelease;
+  /** Explicit binaries (override `release`). */
   etcdBinary?: string;
   etcdctlBinary?: string;
   /** How long every started member may take to report healthy (default 60 s). */
@@ -54,6 +68,8 @@ export interface ClusterMember {
   metricsUrl: string;
   dataDir: string;
   logFile: string;
+  /** The etcd release this member runs (members differ while an upgrade rolls through). */
+  etcdVersion: string;
   /** Arguments as rendered in the manifest (without the `etcd` command). */
   renderedArgs: string[];
   /** Arguments etcd actually runs with, after the remaps. */
@@ -63,8 +79,12 @@ export interface ClusterMember {
 export interface RunningCluster {
   dir: string;
   workDir: string;
+  /** The release the cluster was started with (see StartClusterOptions.release). */
+  release: EtcdRelease;
   etcdBinary: string;
   etcdctlBinary: string;
+  /** etcdutl of that release (3.5+). */
+  etcdutlBinary?: string;
   members: ClusterMember[];
   /** Human-readable, one line per change made to the rendered flags. */
   remaps: string[];
@@ -75,6 +95,12 @@ export interface RunningCluster {
   stopMember(name: string): Promise<void>;
   /** Starts a member (again) with the same flags and data dir; waits until healthy unless told not to. */
   startMember(name: string, o?: { waitHealthy?: boolean; timeoutMs?: number }): Promise<ClusterMember>;
+  /**
+   * Replaces one member's etcd with another release, as a node does when its static pod manifest changes:
+   * stops it, reads its (new) manifest again, starts the release's etcd on the same data dir and waits
+   * until it is healthy. Returns the remaps of the new command line.
+   */
+  replaceMember(name: string, release: EtcdRelease, o?: { timeoutMs?: number }): Promise<string[]>;
   /** Waits until each named (default: every running) member reports healthy. */
   waitHealthy(names?: string[], timeoutMs?: number): Promise<void>;
   /** Stops every member; resolves when all processes have exited. Safe to call twice. */
@@ -86,18 +112,12 @@ export async function startCluster(o: StartClusterOptions): Promise<RunningClust
   const dir = path.resolve(o.dir);
   const workDir = path.resolve(o.workDir);
   fs.mkdirSync(workDir, { recursive: true, mode: 0o700 });
-  const binaries = {
-    etcd: requireBinary(o.etcdBinary ?? "etcd"),
-    etcdctl: requireBinary(o.etcdctlBinary ?? "etcdctl"),
-  };
+  const { release, remap } = chooseRelease(o, dir);
   const ca = o.caKeyPem
     ? { keyPem: o.caKeyPem, certPem: o.caCertPem ?? fs.readFileSync(layout.caCert(dir), "utf8") }
     : undefined;
-  const cluster = new LocalCluster(
-    o,
-    { dir, workDir, ...binaries },
-    planCluster(dir, workDir, ca, o.installed),
-  );
+  const plan = () => planCluster(dir, workDir, ca, o.installed);
+  const cluster = new LocalCluster(o, { dir, workDir, release, plan }, remap);
   const selected = o.members ?? cluster.members.map((m) => m.name);
   try {
     for (const name of selected) await cluster.launch(name, o.existingData ?? "error");
@@ -109,14 +129,43 @@ export async function startCluster(o: StartClusterOptions): Promise<RunningClust
   return cluster;
 }
 
+/**
+ * Which etcd runs the cluster: explicit binaries, else the given release, else the release of the
+ * version the manifests' image names (built, or Debian's for 3.4), else etcd on PATH.
+ */
+function chooseRelease(o: StartClusterOptions, dir: string): { release: EtcdRelease; remap?: string } {
+  if (o.etcdBinary || o.etcdctlBinary) {
+    const etcd = requireBinary(o.etcdBinary ?? "etcd");
+    return { release: etcdReleaseAt(etcd, requireBinary(o.etcdctlBinary ?? "etcdctl")) };
+  }
+  const first = o.installed ? Object.values(o.installed)[0]?.manifestFile : undefined;
+  const file = first ?? layout.etcdManifest(dir, manifestMembers(dir)[0]);
+  const rendered = manifestEtcdVersion(file);
+  if (o.release) {
+    const r = o.release;
+    const remap =
+      rendered && rendered !== r.version
+        ? `etcd ${rendered} → ${r.version} (the manifests name ${rendered}; this run uses ${r.source === "debian" ? "Debian's etcd" : `the ${r.source} release`} ${r.version})`
+        : undefined;
+    return { release: r, remap };
+  }
+  const found = rendered ? etcdReleaseFor(rendered) : undefined;
+  if (found) return found;
+  return { release: etcdReleaseAt(requireBinary("etcd"), requireBinary("etcdctl")) };
+}
+
 class LocalCluster implements RunningCluster {
   readonly dir: string;
   readonly workDir: string;
+  readonly release: EtcdRelease;
   readonly etcdBinary: string;
   readonly etcdctlBinary: string;
+  readonly etcdutlBinary?: string;
   readonly members: ClusterMember[];
   readonly remaps: string[];
-  private readonly plans: Map<string, MemberPlan>;
+  private plans: Map<string, MemberPlan>;
+  private readonly releases = new Map<string, EtcdRelease>();
+  private readonly plan: () => MemberPlan[];
   private readonly procs = new Map<string, ManagedProcess>();
   private readonly stopping = new Set<ManagedProcess>();
   private readonly log: (line: string) => void;
@@ -124,16 +173,21 @@ class LocalCluster implements RunningCluster {
 
   constructor(
     private readonly o: StartClusterOptions,
-    where: { dir: string; workDir: string; etcd: string; etcdctl: string },
-    plans: MemberPlan[],
+    where: { dir: string; workDir: string; release: EtcdRelease; plan: () => MemberPlan[] },
+    releaseRemap: string | undefined,
   ) {
     this.dir = where.dir;
     this.workDir = where.workDir;
-    this.etcdBinary = where.etcd;
-    this.etcdctlBinary = where.etcdctl;
+    this.release = where.release;
+    this.etcdBinary = where.release.etcd;
+    this.etcdctlBinary = where.release.etcdctl;
+    this.etcdutlBinary = where.release.etcdutl;
     this.log = o.log ?? (() => undefined);
+    this.plan = where.plan;
+    const plans = this.plan();
     this.plans = new Map(plans.map((p) => [p.name, p]));
-    this.remaps = plans.flatMap((p) => p.remaps);
+    this.remaps = [...(releaseRemap ? [releaseRemap] : []), ...plans.flatMap((p) => p.remaps)];
+    for (const p of plans) this.releases.set(p.name, where.release);
     this.members = plans.map((p) => ({
       name: p.name,
       ip: p.ip,
@@ -145,6 +199,7 @@ class LocalCluster implements RunningCluster {
       metricsUrl: p.metricsUrl,
       dataDir: p.dataDir,
       logFile: p.logFile,
+      etcdVersion: where.release.version,
       renderedArgs: p.renderedArgs,
       args: p.args,
     }));
@@ -167,10 +222,12 @@ class LocalCluster implements RunningCluster {
     await checkPorts(p);
     prepareDataDir(p.dataDir, existingData);
     fs.mkdirSync(path.dirname(p.logFile), { recursive: true, mode: 0o700 });
-    fs.appendFileSync(p.logFile, `--- ${new Date().toISOString()} etcd ${p.args.join(" ")}\n`, {
+    const binary = (this.releases.get(name) ?? this.release).etcd;
+    fs.appendFileSync(p.logFile, `--- ${new Date().toISOString()} ${binary} ${p.args.join(" ")}\n`, {
       mode: 0o600,
     });
-    const proc = spawnManaged(name, this.etcdBinary, p.args, p.logFile);
+    const release = this.releases.get(name) ?? this.release;
+    const proc = spawnManaged(name, release.etcd, p.args, p.logFile);
     this.procs.set(name, proc);
     m.pid = proc.pid;
     m.pids.push(proc.pid);
@@ -225,6 +282,24 @@ class LocalCluster implements RunningCluster {
     await this.launch(name, "reuse");
     if (so.waitHealthy ?? true) await this.waitHealthy([name], so.timeoutMs);
     return this.member(name);
+  }
+
+  async replaceMember(name: string, release: EtcdRelease, o: { timeoutMs?: number } = {}): Promise<string[]> {
+    if (this.stopped) throw new Error("the cluster was stopped");
+    const m = this.member(name);
+    await this.stopMember(name);
+    const plan = this.plan().find((p) => p.name === name);
+    if (!plan) throw new Error(`no manifest for member ${name} any more`);
+    if (plan.dataDir !== m.dataDir)
+      throw new Error(
+        `member ${name}'s data dir moved (${m.dataDir} → ${plan.dataDir}); refusing to start it empty`,
+      );
+    this.plans.set(name, plan);
+    this.releases.set(name, release);
+    Object.assign(m, { renderedArgs: plan.renderedArgs, args: plan.args, etcdVersion: release.version });
+    this.log(`${name}: replacing etcd with ${release.version} (${release.etcd})`);
+    await this.startMember(name, { timeoutMs: o.timeoutMs });
+    return plan.remaps;
   }
 
   async stop(): Promise<void> {

@@ -66,6 +66,20 @@ export function readManifestArgs(
   return command.slice(1);
 }
 
+/**
+ * The etcd version a manifest runs, from its image tag (`registry.k8s.io/etcd:3.6.17-0` → 3.6.17, kubeadm's
+ * tag scheme; `…:v3.6.17` too); undefined when the tag names no version (a digest, a custom tag).
+ */
+export function manifestEtcdVersion(file: string): string | undefined {
+  const pod = parse(fs.readFileSync(file, "utf8")) as {
+    spec?: { containers?: { name?: string; image?: string }[] };
+  };
+  const container = pod.spec?.containers?.find((c) => c.name === "etcd") ?? pod.spec?.containers?.[0];
+  const image = container?.image ?? "";
+  const tag = image.lastIndexOf(":") > image.lastIndexOf("/") ? image.slice(image.lastIndexOf(":") + 1) : "";
+  return /^v?(\d+\.\d+\.\d+)(-\d+)?$/.exec(tag)?.[1];
+}
+
 /** Members that have a manifest in DIR/manifests/<member>/etcd.yaml, sorted. */
 export function manifestMembers(dir: string): string[] {
   const root = layout.etcdManifests(dir);

@@ -64,8 +64,8 @@ export interface EtcdRelease {
   etcdctl: string;
   /** Absent for 3.4 (etcdutl arrived in 3.5). */
   etcdutl?: string;
-  /** "built" from upstream/<module>, or "debian" (the 3.4 row). */
-  source: "built" | "debian";
+  /** "built" from upstream/<module>, "debian" (the 3.4 row), or "path" (whatever etcd is on PATH). */
+  source: "built" | "debian" | "path";
 }
 
 const minorOf = (v: string) => v.split(".").slice(0, 2).join(".");
@@ -140,6 +140,77 @@ export function etcdReleaseFor(version: string): { release: EtcdRelease; remap?:
       ? undefined
       : `etcd ${version} → ${release.version} (${release.source === "debian" ? "Debian's etcd" : "the built release"} of ${minor})`;
   return { release, remap };
+}
+
+/** The version an etcd binary reports (`etcd --version`). */
+export function binaryEtcdVersion(etcd: string): string {
+  const r = spawnSync(etcd, ["--version"], { encoding: "utf8", timeout: 10_000 });
+  const version = /etcd Version: (\d+\.\d+\.\d+)/.exec(r.stdout ?? "")?.[1];
+  if (!version)
+    throw new Error(`${etcd} --version did not report a version: ${(r.stdout ?? "") + (r.stderr ?? "")}`);
+  return version;
+}
+
+/** An etcd found on PATH (or at the given paths): the version its binary reports. */
+export function etcdReleaseAt(etcd: string, etcdctl: string, etcdutl?: string): EtcdRelease {
+  const version = binaryEtcdVersion(etcd);
+  return {
+    version,
+    minor: minorOf(version),
+    etcd,
+    etcdctl,
+    ...(etcdutl && { etcdutl }),
+    source: debianEtcd()?.etcd === etcd ? "debian" : "path",
+  };
+}
+
+/** Every release this machine can run, as `3.6.17` (`3.4.23 (Debian's etcd)`), for messages. */
+export function availableEtcdReleases(): string[] {
+  const out: string[] = [];
+  const debian = debianEtcd();
+  if (debian) out.push(`${debian.version} (Debian's etcd)`);
+  for (const row of etcdRows()) {
+    try {
+      etcdRelease(row);
+      out.push(row.version);
+    } catch (e) {
+      if (!(e instanceof UpstreamMissing)) throw e;
+    }
+  }
+  return out;
+}
+
+/**
+ * The release a user names (`3.6`, `3.6.8`, `3.6.17`): the built (or Debian's) release of that minor,
+ * with the remap to list when the patch differs. Throws UnknownEtcdRelease naming what is available
+ * when the text is not a version, its minor is unknown, or it is not built here.
+ */
+export function resolveEtcdRelease(text: string): { release: EtcdRelease; remap?: string; asked: string } {
+  const t = text.trim().replace(/^v/, "");
+  const minorOnly = /^\d+\.\d+$/.test(t);
+  const unknown = (why: string) =>
+    new UnknownEtcdRelease(
+      `${JSON.stringify(text)} ${why}; available: ${availableEtcdReleases().join(", ") || "none (run bash scripts/setup.sh)"}`,
+    );
+  if (!minorOnly && !/^\d+\.\d+\.\d+$/.test(t)) throw unknown("is not an etcd version like 3.6 or 3.6.17");
+  let found: ReturnType<typeof etcdReleaseFor>;
+  try {
+    found = etcdReleaseFor(minorOnly ? `${t}.0` : t);
+  } catch (e) {
+    if (e instanceof UpstreamMissing) throw unknown(`is not built on this machine (${e.message})`);
+    throw e;
+  }
+  if (!found) throw unknown("is no etcd minor this machine has");
+  if (minorOnly) return { release: found.release, asked: found.release.version };
+  return { ...found, asked: t };
+}
+
+/** Thrown for a version that names no release this machine runs: the message lists those available. */
+export class UnknownEtcdRelease extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UnknownEtcdRelease";
+  }
 }
 
 /** kube-apiserver and kubectl, built from k8s.io/kubernetes. */

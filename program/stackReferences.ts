@@ -11,8 +11,9 @@ import { packageVersion } from "../components/packageInfo";
 
 /*
  * What other deployments say, read through StackReferences before anything is created:
- * - this stack's own last deployment: the encryption key states SecureEtcd exported, so an unsafe
- *   rotation step is refused at preview (a stack never deployed has no outputs: nothing is checked);
+ * - this stack's own last deployment: the encryption key states SecureEtcd exported and the etcd
+ *   version it rendered, so an unsafe rotation step or etcd version step is refused at preview (a stack
+ *   never deployed has no outputs: nothing is checked);
  * - with `secure-etcd:promotedFrom`, the source stack's promotion record: the gate.
  */
 
@@ -26,12 +27,25 @@ async function output<T>(ref: pulumi.StackReference, name: string): Promise<T | 
   return (details.value ?? details.secretValue) as T | undefined;
 }
 
-export async function previousEncryptionKeys(clusterName: string): Promise<KeyStateRecord[] | undefined> {
+/** What this stack's own last deployment says: its key states and the etcd version it rendered. */
+export interface PreviousDeployment {
+  encryptionKeys?: KeyStateRecord[];
+  etcdVersion?: string;
+}
+
+export async function previousDeployment(clusterName: string): Promise<PreviousDeployment> {
   const self = new pulumi.StackReference(`${clusterName}-previous-deployment`, {
     name: projectStack(pulumi.getStack()),
   });
   const states = await output<KeyStateRecord[]>(self, "encryptionKeyStates");
-  return Array.isArray(states) ? states : undefined;
+  // Deployments from before the `etcdVersion` output carry it in their promotion record.
+  const version =
+    (await output<string>(self, "etcdVersion")) ??
+    (await output<PromotionRecord>(self, "promotion"))?.settings?.etcdVersion;
+  return {
+    encryptionKeys: Array.isArray(states) ? states : undefined,
+    etcdVersion: typeof version === "string" ? version : undefined,
+  };
 }
 
 /**

@@ -1,26 +1,41 @@
 /*
- * npm run rehearse -- --stack NAME [--out DIR] [--render-only] [--keep-running]
+ * npm run rehearse -- --stack NAME [--etcd-version V] [--out DIR] [--render-only] [--keep-running]
+ * npm run rehearse -- --matrix [--stack NAME] [--out DIR]
  *
  * Runs the real program offline under an emulation of the tls/random providers (real crypto), writes
- * the artifacts, starts one real etcd per member with the flags from the rendered manifests, and drives
- * it through security and recovery drills. Exit 0 only if every drill passed; 1 if any failed; 2 for
- * bad input or config (the flag or config key is named).
+ * the artifacts, starts one real etcd per member with the flags from the rendered manifests — the
+ * binaries of the stack's etcdVersion (or --etcd-version), i.e. the built release of that minor — and
+ * drives it through security and recovery drills. --matrix does so on every supported minor and then
+ * upgrades a live cluster 3.5 → 3.6 → 3.7 (rehearsal/matrix.ts). Exit 0 only if every drill passed; 1 if
+ * any failed; 2 for bad input or config (the flag or config key is named; an unknown or unbuilt version
+ * names the releases available).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { renderArtifacts, type RenderedArtifacts } from "../harness/artifacts";
 import type { RunningCluster } from "../harness/cluster";
 import { layout } from "../harness/layout";
-import { installHint } from "../harness/process";
-import { availableStacks, repoRoot } from "../harness/stackFiles";
+import { availableStacks, readStackConfig, repoRoot } from "../harness/stackFiles";
+import {
+  binaryEtcdVersion,
+  resolveEtcdRelease,
+  UnknownEtcdRelease,
+  type EtcdRelease,
+} from "../harness/upstream";
 import { parseFlags, reportFailure, UsageError } from "../tools/shared/commandLine";
-import { findBinary } from "../tools/shared/process";
 import { runArtifactChecks } from "./drills/artifactChecks";
 import { runBackupDrill, snapshotScheduleOf, type BackupMetrics } from "./drills/backup";
 import type { DrillResult } from "./drills/types";
 import { runClusterDrills, type LiveDrillScope, type ReportedMember } from "./liveDrills";
+import { formatMatrixTable, rehearseMatrix } from "./matrix";
 
-const usage = "usage: npm run rehearse -- [--stack NAME] [--out DIR] [--render-only] [--keep-running]";
+const usage = [
+  "usage: npm run rehearse -- [--stack NAME] [--etcd-version V] [--out DIR] [--render-only] [--keep-running]",
+  "       npm run rehearse -- --matrix [--stack NAME] [--out DIR]",
+  "  --etcd-version V   render for V and run the etcd built for V's minor (3.6 = its built patch)",
+  "  --matrix           the TLS, rejection, node-bootstrap and snapshot/restore drills on every supported",
+  "                     minor, then a rolling upgrade 3.5 → 3.6 → 3.7 under writes; a version × drill table",
+].join("\n");
 
 export interface RehearsalOptions {
   stack: string;
@@ -37,6 +52,11 @@ export interface RehearsalOptions {
    * depend on the algorithm and run once, in the full rehearsal.
    */
   scope?: LiveDrillScope;
+  /**
+   * The etcd release to run (from --etcd-version or the stack's etcdVersion, see parseCli); default: the
+   * built release of the rendered etcdVersion's minor.
+   */
+  release?: EtcdRelease;
 }
 
 /** DIR/report.json. */
@@ -44,6 +64,7 @@ export interface RehearsalReport {
   stack: string;
   renderOnly: boolean;
   artifactsDir: string;
+  /** What the etcd binary that ran reports (`etcd --version`); the rendered version with --render-only. */
   etcdVersion: string;
   /** What the real kube-apiserver of the live drills reported at /version (not with --render-only). */
   kubeApiserverVersion?: string;
@@ -62,11 +83,19 @@ export interface RehearsalReport {
 const rehearseFlags = {
   stack: { type: "string", default: "local" },
   out: { type: "string" },
+  "etcd-version": { type: "string" },
+  matrix: { type: "boolean", default: false },
   "render-only": { type: "boolean", default: false },
   "keep-running": { type: "boolean", default: false },
 } as const;
 
-export function parseCli(argv: string[]): Omit<RehearsalOptions, "log"> {
+export type RehearsalCli = Omit<RehearsalOptions, "log"> & {
+  matrix: boolean;
+  /** --etcd-version as given (resolved to a release by {@link withRelease}). */
+  etcdVersion?: string;
+};
+
+export function parseCli(argv: string[]): RehearsalCli {
   const v = parseFlags(argv, rehearseFlags);
   const stacks = availableStacks();
   if (!stacks.includes(v.stack))
@@ -76,12 +105,55 @@ export function parseCli(argv: string[]): Omit<RehearsalOptions, "log"> {
     );
   if (v["render-only"] && v["keep-running"])
     throw new UsageError("--keep-running", "nothing runs with --render-only");
+  if (v.matrix)
+    for (const f of ["etcd-version", "render-only", "keep-running"] as const)
+      if (v[f])
+        throw new UsageError(`--${f}`, "does not apply with --matrix (it runs every supported minor)");
   return {
     stack: v.stack,
-    outDir: path.resolve(v.out ?? path.join(repoRoot, ".rehearsal", v.stack)),
+    outDir: path.resolve(
+      v.out ?? path.join(repoRoot, ".rehearsal", v.matrix ? `${v.stack}-matrix` : v.stack),
+    ),
     renderOnly: v["render-only"],
     keepRunning: v["keep-running"],
+    matrix: v.matrix,
+    etcdVersion: v["etcd-version"],
   };
+}
+
+/**
+ * Which etcd runs: --etcd-version (rendered as asked; `3.6` means the built 3.6 patch) or the stack's
+ * etcdVersion, mapped to the release built for that minor (a different patch is listed as a remap by
+ * the cluster runner). A version this machine cannot run is a UsageError naming those it can.
+ */
+export function withRelease(o: RehearsalCli): RehearsalCli {
+  if (o.matrix) return o;
+  // Nothing runs: the version is only rendered (the schema checks it).
+  if (o.renderOnly)
+    return o.etcdVersion === undefined
+      ? o
+      : { ...o, configOverrides: { ...o.configOverrides, "secure-etcd:etcdVersion": o.etcdVersion } };
+  // The stack's own version is checked by the schema when it renders; here only which binary runs it.
+  const version = o.etcdVersion ?? readStackConfig(o.stack)["secure-etcd:etcdVersion"];
+  if (version === undefined) return o;
+  try {
+    const found = resolveEtcdRelease(version);
+    return {
+      ...o,
+      release: found.release,
+      ...(o.etcdVersion !== undefined && {
+        configOverrides: { ...o.configOverrides, "secure-etcd:etcdVersion": found.asked },
+      }),
+    };
+  } catch (e) {
+    if (!(e instanceof UnknownEtcdRelease)) throw e;
+    throw new UsageError(
+      "--etcd-version",
+      o.etcdVersion === undefined
+        ? `the stack's etcdVersion ${e.message}; pass --etcd-version with one of those`
+        : e.message,
+    );
+  }
 }
 
 /** Runs a rehearsal and returns its report (also written to <out>/report.json). Throws ConfigError for bad config. */
@@ -104,7 +176,7 @@ export async function rehearse(o: RehearsalOptions): Promise<RehearsalReport & {
     stack: o.stack,
     renderOnly: o.renderOnly,
     artifactsDir: o.outDir,
-    etcdVersion: artifacts.settings.etcdVersion,
+    etcdVersion: live ? binaryEtcdVersion(live.release.etcd) : artifacts.settings.etcdVersion,
     ...(live?.kubeApiserverVersion && { kubeApiserverVersion: live.kubeApiserverVersion }),
     remaps: [...artifacts.remaps, ...(live?.remaps ?? [])],
     startedAt: startedAt.toISOString(),
@@ -145,12 +217,13 @@ async function liveDrills(
   let backup: Partial<BackupMetrics> | undefined;
   const schedule = snapshotScheduleOf(a.settings);
   const live = await runClusterDrills(a, {
+    release: o.release,
     keepRunning: o.keepRunning,
     log: o.log,
     record,
     scope: o.scope ?? "all",
     extraDrills:
-      o.scope === "tls"
+      o.scope === "tls" || o.scope === "matrix"
         ? undefined
         : async (cluster, workDir) => {
             o.log(
@@ -209,13 +282,12 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   try {
-    const opts = parseCli(argv);
-    const missing = opts.renderOnly ? undefined : ["etcd", "etcdctl"].find((bin) => !findBinary(bin));
-    if (missing) {
-      console.error(
-        `rehearse: ${missing} not found on PATH; install etcd 3.4 with: ${installHint} (or run with --render-only)`,
-      );
-      return 2;
+    const opts = withRelease(parseCli(argv));
+    if (opts.matrix) {
+      const m = await rehearseMatrix({ stack: opts.stack, outDir: opts.outDir, log: console.log, rehearse });
+      console.log("\n" + formatMatrixTable(m));
+      console.log(`\nreport: ${layout.report(opts.outDir)}`);
+      return m.passed ? 0 : 1;
     }
     const report = await rehearse({ ...opts, log: (l) => console.log(l) });
     console.log("\n" + formatTable(report.drills));

@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import type { RenderedArtifacts } from "../harness/artifacts";
 import { startCluster, type RunningCluster } from "../harness/cluster";
+import type { EtcdRelease } from "../harness/upstream";
 import { installMembersThroughBootstrap } from "../harness/nodeInstall";
 import { runApiserverDrills } from "./drills/apiservers";
 import { runKmsDrills } from "./drills/kms";
@@ -9,14 +10,20 @@ import { runSnapshotDrill } from "./drills/snapshot";
 import { runTlsDrills } from "./drills/tls";
 import type { DrillResult } from "./drills/types";
 
-/** "all" drills, or "tls": install, start and the TLS drills only (see RehearsalOptions.scope). */
-export type LiveDrillScope = "all" | "tls";
+/**
+ * "all" drills; "tls": install, start and the TLS drills only; "matrix": what the version matrix runs on
+ * every minor — the TLS and rejection drills, the node bootstrap drills and the snapshot/restore drill
+ * (see RehearsalOptions.scope).
+ */
+export type LiveDrillScope = "all" | "tls" | "matrix";
 
 export interface LiveDrillOptions {
   keepRunning: boolean;
   log: (line: string) => void;
   record: (r: DrillResult | DrillResult[]) => void;
   scope: LiveDrillScope;
+  /** The etcd release to run (default: the one the manifests name, see startCluster). */
+  release?: EtcdRelease;
   /** Extra drills that need the running cluster (e.g. the backup drill); run with scope "all". */
   extraDrills?: (cluster: RunningCluster, workDir: string) => Promise<DrillResult[]>;
 }
@@ -34,6 +41,8 @@ export interface LiveDrillOutcome {
   remaps: string[];
   /** Read after the drills, so pids are those after any restarts. */
   members: ReportedMember[];
+  /** The release the cluster ran. */
+  release: EtcdRelease;
   /** With --keep-running: the cluster is still up; call to stop it. */
   running?: RunningCluster;
   /** What the real kube-apiserver reported (when the apiserver drills ran). */
@@ -59,6 +68,7 @@ export async function runClusterDrills(a: RenderedArtifacts, o: LiveDrillOptions
       caCertPem: a.caCertPem,
       existingData: "wipe",
       installed: installed.nodes,
+      release: o.release,
       log: (l) => o.log(`  ${l}`),
     });
   } catch (e) {
@@ -73,7 +83,7 @@ export async function runClusterDrills(a: RenderedArtifacts, o: LiveDrillOptions
     o.record(
       await runTlsDrills({ dir: a.outDir, cluster, workDir, caKeyPem: a.caKeyPem, caCertPem: a.caCertPem }),
     );
-    if (o.scope === "all") {
+    if (o.scope === "all" || o.scope === "matrix") {
       o.log("• node bootstrap: second run, renewal without a restart, refused bundles…");
       o.record(
         await runNodeBootstrapDrills({
@@ -85,6 +95,8 @@ export async function runClusterDrills(a: RenderedArtifacts, o: LiveDrillOptions
       );
       o.log("• snapshot → integrity check → restore → serve…");
       o.record(await runSnapshotDrill({ dir: a.outDir, cluster, workDir }));
+    }
+    if (o.scope === "all") {
       // Before the extra (backup) drill: it stops and restores the cluster.
       o.log(
         "• real kube-apiservers on the cluster: rendered flags, encryption at rest, rotation, snapshot readback…",
@@ -124,6 +136,7 @@ export async function runClusterDrills(a: RenderedArtifacts, o: LiveDrillOptions
   return {
     remaps: [...installed.remaps, ...cluster.remaps, ...apiserver.remaps],
     members,
+    release: cluster.release,
     running: keep ? cluster : undefined,
     kubeApiserverVersion: apiserver.version,
   };

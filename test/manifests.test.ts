@@ -110,7 +110,9 @@ describe("etcd manifest", () => {
     assert.equal(c.command[0], "etcd");
     assert.ok(c.command.includes("--name=cp-2"));
     assert.equal(c.livenessProbe.httpGet.port, 2381);
-    assert.equal(c.livenessProbe.httpGet.path, "/health?exclude=NOSPACE&serializable=true");
+    // 3.5.16 serves /livez and /readyz (3.5.11+): kubeadm's probes; test/etcdVersions.test.ts has the rest.
+    assert.equal(c.livenessProbe.httpGet.path, "/livez");
+    assert.equal(c.readinessProbe.httpGet.path, "/readyz");
     assert.deepEqual(c.volumeMounts.map((v: { mountPath: string }) => v.mountPath).sort(), [
       "/etc/kubernetes/pki/etcd",
       "/var/lib/etcd",

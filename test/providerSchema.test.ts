@@ -74,9 +74,13 @@ describe("the component provider's schema, as the SDK's analyzer infers it from 
     schema = new Analyzer(providerDir, "secure-etcd", providerPackage, new Set(["SecureEtcd"])).analyze();
   });
 
-  it("every arg of the config schema (and previousEncryptionKeys) is an input with a description; all plain", () => {
+  it("every arg of the config schema (and the previous deployment's keys and etcd version) is an input with a description; all plain", () => {
     const inputs = schema.components.SecureEtcd.inputs;
-    const expected = [...Object.keys(settingsSchema.shape), "previousEncryptionKeys"].sort();
+    const expected = [
+      ...Object.keys(settingsSchema.shape),
+      "previousEncryptionKeys",
+      "previousEtcdVersion",
+    ].sort();
     assert.deepEqual(Object.keys(inputs).sort(), expected);
     for (const [name, p] of Object.entries(inputs)) {
       assert.ok(p.description, `${name} has a description`);

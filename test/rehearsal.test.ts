@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
 import { validateSettings } from "../components/config";
-import { formatTable, parseCli, rehearse } from "../rehearsal/cli";
+import { formatTable, parseCli, rehearse, withRelease } from "../rehearsal/cli";
 import { renderArtifacts } from "../harness/artifacts";
 import { etcdFailureLines as cisEtcdFailures } from "../components/cis";
 import { runArtifactChecks } from "../rehearsal/drills/artifactChecks";
@@ -66,24 +66,68 @@ describe("rehearsal CLI arguments", () => {
   });
 });
 
-describe("rehearsal CLI without etcd installed", () => {
+describe("rehearsal CLI: which etcd runs", () => {
   const tempDir = tempDirs();
-  it("exits 2 and says how to install it", () => {
-    const bin = tempDir("no-etcd-");
-    fs.symlinkSync(process.execPath, path.join(bin, "node")); // a PATH with node and nothing else
-    const r = spawnSync(
+  const cli = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+    spawnSync(
       process.execPath,
-      ["--require", "tsx/cjs", path.join(repoRoot, "rehearsal", "cli.ts"), "--stack", "local"],
+      ["--require", "tsx/cjs", path.join(repoRoot, "rehearsal", "cli.ts"), ...args],
       {
-        env: { ...process.env, PATH: bin },
+        env: { ...process.env, ...env },
         encoding: "utf8",
       },
     );
+
+  it("--matrix takes no --etcd-version, --render-only or --keep-running", () => {
+    for (const f of [["--etcd-version", "3.6"], ["--render-only"], ["--keep-running"]])
+      assert.throws(
+        () => parseCli(["--matrix", ...f]),
+        (e: unknown) =>
+          e instanceof UsageError && e.flag === f[0] && /does not apply with --matrix/.test(e.message),
+      );
+    assert.equal(parseCli(["--matrix"]).outDir, path.join(repoRoot, ".rehearsal", "local-matrix"));
+  });
+
+  it("--render-only renders the asked version as given (nothing runs, the schema checks it)", () => {
+    const o = withRelease(parseCli(["--render-only", "--etcd-version", "3.6.8"]));
+    assert.deepEqual(o.configOverrides, { "secure-etcd:etcdVersion": "3.6.8" });
+    assert.equal(o.release, undefined);
+  });
+
+  it("an unknown minor exits 2 naming --etcd-version and the releases available @integration", () => {
+    const r = cli(["--etcd-version", "3.9.1", "--out", tempDir("rehearse-unknown-")]);
     assert.equal(r.status, 2, r.stderr);
     assert.match(
       r.stderr,
-      /etcd not found on PATH; install etcd 3\.4 with: apt-get install -y etcd-server etcd-client/,
+      /--etcd-version: "3\.9\.1" is no etcd minor this machine has; available: 3\.4\.23 \(Debian's etcd\), 3\.5\.\d+, 3\.6\.\d+, 3\.7\.\d+/,
     );
+  });
+
+  it("an unbuilt version exits 2 naming those available (here: Debian's 3.4 only) @integration", () => {
+    const empty = tempDir("empty-cache-");
+    const r = cli(["--out", tempDir("rehearse-unbuilt-")], { SECURE_ETCD_CACHE: empty });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /--etcd-version: the stack's etcdVersion "3\.7\.4" is not built on this machine \(etcd 3\.7\.\d+ \(etcd\) is not built on this machine; run: bash scripts\/setup\.sh\); available: 3\.4\.23 \(Debian's etcd\); pass --etcd-version with one of those/,
+    );
+  });
+
+  it("maps a version to the release built for its minor; 3.6 means its built patch @integration", () => {
+    const exact = withRelease(parseCli([]));
+    assert.equal(
+      exact.release?.version,
+      readStackConfig("local")["secure-etcd:etcdVersion"],
+      "local runs a built release as is",
+    );
+    assert.equal(exact.configOverrides, undefined);
+    const older = withRelease(parseCli(["--etcd-version", "3.6.8"]));
+    assert.equal(older.release?.minor, "3.6");
+    assert.notEqual(older.release?.version, "3.6.8");
+    assert.deepEqual(older.configOverrides, { "secure-etcd:etcdVersion": "3.6.8" }, "3.6.8 is rendered");
+    const minor = withRelease(parseCli(["--etcd-version", "3.5"]));
+    assert.deepEqual(minor.configOverrides, { "secure-etcd:etcdVersion": minor.release?.version });
+    assert.equal(withRelease(parseCli(["--etcd-version", "3.4"])).release?.etcd, "/usr/bin/etcd");
   });
 });
 

@@ -4,6 +4,7 @@
  * A command is one row in `commands`; it returns its exit code.
  */
 import { encryptionConfigStatusCommand } from "./commands/encryption-config-status";
+import { preflightCommand } from "./commands/preflight";
 import { promoteCommand } from "./commands/promote";
 import { restoreCommand } from "./commands/restore";
 import { verifyEncryptionCommand } from "./commands/verify-encryption";
@@ -23,6 +24,11 @@ const commands: Record<string, Command> = {
     summary:
       "show (and with --apply write) a stack file's promotable settings moved into the next environment",
     run: promoteCommand,
+  },
+  preflight: {
+    summary:
+      "check a live cluster before a new etcd version: members on the upgrade floor, no zombie members, v2 store",
+    run: preflightCommand,
   },
   "verify-encryption": {
     summary: "scan etcd: count values per encryption provider and key, name every plaintext entry",

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import {
+  capabilitySince,
   etcdCapabilityTable,
   formatVersion,
   hasCapability,
@@ -197,10 +198,9 @@ function crossChecks(s: ParsedSettings, problems: ProblemList): void {
   if (versionProblem) add("etcdVersion", versionProblem);
   const v = versionProblem ? undefined : parseEtcdVersion(s.etcdVersion);
   if (v && s.tls.minVersion === "TLS1.3" && !hasCapability(v, "tlsMinVersion")) {
-    const row = etcdCapabilityTable.tlsMinVersion;
     add(
       "tls.minVersion",
-      `"TLS1.3" needs etcd ${row.since} or later (${row.what}); etcd ${s.etcdVersion} cannot enforce it`,
+      `"TLS1.3" needs etcd ${capabilitySince("tlsMinVersion")} (${etcdCapabilityTable.tlsMinVersion.what}); etcd ${s.etcdVersion} cannot enforce it`,
     );
   }
 

@@ -1,6 +1,6 @@
 import { stringify } from "yaml";
 import type { EtcdMemberSpec, SecureEtcdSettings } from "../config/schema";
-import { capabilitiesOf } from "../etcd/capabilities";
+import { capabilitiesOf, type EtcdCapabilities } from "../etcd/capabilities";
 import { nodePaths } from "./paths";
 import { clientUrl, initialCluster, initialClusterToken, metricsPort, peerUrl } from "./urls";
 
@@ -27,6 +27,7 @@ export type EtcdManifestSettings = Pick<
 /** The etcd command line for one member, kubeadm's flags plus TLS hardening the target version accepts. */
 export function renderEtcdFlags(s: EtcdManifestSettings, member: EtcdMemberSpec): string[] {
   const p = nodePaths(s);
+  const caps = capabilitiesOf(s.etcdVersion);
   const flags = [
     `--name=${member.name}`,
     `--data-dir=${p.dataDir}`,
@@ -39,6 +40,7 @@ export function renderEtcdFlags(s: EtcdManifestSettings, member: EtcdMemberSpec)
     `--initial-cluster-state=new`,
     `--listen-metrics-urls=http://127.0.0.1:${metricsPort}`,
     `--snapshot-count=10000`,
+    ...kubeadmVersionFlags(caps),
     // client TLS (CIS 2.1, 2.2, 2.7)
     `--cert-file=${p.certs.server.cert}`,
     `--key-file=${p.certs.server.key}`,
@@ -52,6 +54,23 @@ export function renderEtcdFlags(s: EtcdManifestSettings, member: EtcdMemberSpec)
   ];
   flags.push(...hardeningFlags(s));
   return flags;
+}
+
+/**
+ * kubeadm's version-dependent flags (phases/etcd/local.go), in the form the release accepts: the data
+ * corruption check before serving (added for the 3.5 corruption bugs) and 5 s watch progress
+ * notifications (kube-apiserver's watch cache and consistent reads rely on them). 3.6 deprecated the
+ * `--experimental-*` forms for a feature gate and an unprefixed flag; 3.7 removed them, so kubeadm 1.34+
+ * switches at 3.6 and 1.36+ renders only the new forms.
+ */
+export function kubeadmVersionFlags(caps: EtcdCapabilities): string[] {
+  const out: string[] = [];
+  if (caps.featureGates) out.push("--feature-gates=InitialCorruptCheck=true");
+  else if (caps.experimentalInitialCorruptCheck) out.push("--experimental-initial-corrupt-check=true");
+  if (caps.watchProgressNotifyInterval) out.push("--watch-progress-notify-interval=5s");
+  else if (caps.experimentalWatchProgressNotifyInterval)
+    out.push("--experimental-watch-progress-notify-interval=5s");
+  return out;
 }
 
 /**
@@ -71,15 +90,7 @@ export function hardeningFlags(s: Pick<SecureEtcdSettings, "etcdVersion" | "tls"
 /** A complete etcd static pod manifest for one member (what kubeadm writes to /etc/kubernetes/manifests/etcd.yaml). */
 export function renderEtcdManifest(s: EtcdManifestSettings, member: EtcdMemberSpec): string {
   const p = nodePaths(s);
-  // Where etcd serves /health?exclude=NOSPACE&serializable=… on the metrics listener, probe it as kubeadm does.
-  const modern = capabilitiesOf(s.etcdVersion).healthProbeQuery;
-  const probe = (pathQuery: string, failureThreshold: number) => ({
-    failureThreshold,
-    httpGet: { host: "127.0.0.1", path: pathQuery, port: metricsPort, scheme: "HTTP" },
-    initialDelaySeconds: 10,
-    periodSeconds: 10,
-    timeoutSeconds: 15,
-  });
+  const probes = etcdProbes(capabilitiesOf(s.etcdVersion));
   const pod = {
     apiVersion: "v1",
     kind: "Pod",
@@ -101,8 +112,7 @@ export function renderEtcdManifest(s: EtcdManifestSettings, member: EtcdMemberSp
           imagePullPolicy: "IfNotPresent",
           command: ["etcd", ...renderEtcdFlags(s, member)],
           resources: { requests: { cpu: "100m", memory: "100Mi" } },
-          livenessProbe: probe(modern ? "/health?exclude=NOSPACE&serializable=true" : "/health", 8),
-          startupProbe: probe(modern ? "/health?serializable=false" : "/health", 24),
+          ...probes,
           volumeMounts: [
             { mountPath: p.dataDir, name: "etcd-data" },
             { mountPath: p.etcdPkiDir, name: "etcd-certs", readOnly: true },
@@ -117,4 +127,48 @@ export function renderEtcdManifest(s: EtcdManifestSettings, member: EtcdMemberSp
     },
   };
   return stringify(pod, { lineWidth: 0 });
+}
+
+interface HttpProbe {
+  failureThreshold: number;
+  httpGet: { host: string; path: string; port: number; scheme: "HTTP" };
+  initialDelaySeconds: number;
+  periodSeconds: number;
+  timeoutSeconds: number;
+}
+
+/**
+ * The probes kubeadm gives etcd, on the metrics listener, for what the release serves: `/livez` and
+ * `/readyz` where it has them (kubeadm#3039: liveness must not fail on a lost quorum or NOSPACE, which
+ * `/health` does), `/health` with kubeadm's 3.5 query before that, plain `/health` on older releases.
+ * Timings are kubeadm's (staticpod.LivenessProbe, ReadinessProbe, StartupProbe with its 4 min budget).
+ */
+export function etcdProbes(caps: EtcdCapabilities): {
+  livenessProbe: HttpProbe;
+  readinessProbe?: HttpProbe;
+  startupProbe: HttpProbe;
+} {
+  const probe = (
+    path: string,
+    initialDelaySeconds: number,
+    failureThreshold: number,
+    periodSeconds: number,
+  ) => ({
+    failureThreshold,
+    httpGet: { host: "127.0.0.1", path, port: metricsPort, scheme: "HTTP" as const },
+    initialDelaySeconds,
+    periodSeconds,
+    timeoutSeconds: 15,
+  });
+  if (caps.livezReadyz)
+    return {
+      livenessProbe: probe("/livez", 10, 8, 10),
+      readinessProbe: probe("/readyz", 0, 3, 1),
+      startupProbe: probe("/readyz", 10, 24, 10),
+    };
+  const query = caps.healthProbeQuery;
+  return {
+    livenessProbe: probe(query ? "/health?exclude=NOSPACE&serializable=true" : "/health", 10, 8, 10),
+    startupProbe: probe(query ? "/health?serializable=false" : "/health", 10, 24, 10),
+  };
 }

@@ -209,6 +209,8 @@ function scriptEnv(r: BackupRun): NodeJS.ProcessEnv {
     ...r.awsEnv(),
     PATH: `${path.dirname(etcdctl)}:${process.env.PATH ?? "/usr/bin:/bin"}`,
     ETCDCTL: etcdctl,
+    // The cluster's own release: snapshot.sh picks etcdutl for status from 3.5 (etcdctl lost it in 3.6).
+    ...(r.c.etcdutlBinary && { ETCDUTL: r.c.etcdutlBinary }),
     ETCD_ENDPOINTS: r.c.members.map((m) => m.clientUrl).join(","),
     CLUSTER: r.o.settings.clusterName,
     ENVIRONMENT: r.o.settings.environment,
@@ -347,6 +349,7 @@ async function corruptedDownloadRefused(r: BackupRun): Promise<string> {
       env: r.awsEnv(),
       workDir: path.join(r.work, "corrupted"),
       etcdctl: r.c.etcdctlBinary,
+      etcdutl: r.c.etcdutlBinary,
     });
   } catch (e) {
     if (e instanceof RestoreRefused) return `refused: ${e.message}`;

@@ -35,6 +35,7 @@ export async function restoredClusterServesTheSnapshot(r: BackupRun): Promise<st
     apply: { targetDir: path.join(freshWork, "data") },
     env: r.awsEnv(),
     etcdctl: r.c.etcdctlBinary,
+    etcdutl: r.c.etcdutlBinary,
     log: (l) => r.log(`    ${l}`),
   });
   expect(
@@ -46,6 +47,7 @@ export async function restoredClusterServesTheSnapshot(r: BackupRun): Promise<st
     dir: r.o.dir,
     workDir: freshWork,
     existingData: "reuse",
+    release: r.c.release,
     caKeyPem: r.o.caKeyPem,
     caCertPem: r.o.caCertPem,
     log: (l) => r.log(`    ${l}`),

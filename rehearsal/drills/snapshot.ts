@@ -1,6 +1,7 @@
 /**
- * Backup and recovery drill on a running rehearsal cluster, with etcd's own tools (etcd 3.4: etcdctl
- * does save, status and restore; etcdutl arrived in 3.5):
+ * Backup and recovery drill on a running rehearsal cluster, with etcd's own tools: etcdctl saves;
+ * status and restore use the tool the capability table names for the cluster's release (etcdctl on
+ * 3.4, etcdutl from 3.5 — etcdctl lost both in 3.6):
  *  1. write known keys with the apiserver client cert, `etcdctl snapshot save` naming ONE endpoint with
  *     the backup-client cert;
  *  2. integrity: `snapshot status -w json` (hash, revision, total keys) agrees with what was written,
@@ -15,7 +16,8 @@ import type { ClusterMember, RunningCluster } from "../../harness/cluster";
 import { flagValue, withFlags } from "../../harness/etcdFlags";
 import { endpointHealth, etcdctlTlsArgs, runEtcdctl } from "../../harness/etcdctl";
 import { freePort, sleep, spawnManaged, tailFile, type ManagedProcess } from "../../harness/process";
-import { lastLine } from "../../tools/shared/process";
+import { parseEtcdVersion, snapshotFileTool } from "../../components/etcd/capabilities";
+import { lastLine, run, type RunResult } from "../../tools/shared/process";
 import { clip, DrillFailure, expect, runDrill, sha256, writeKnownKeys, type DrillResult } from "./types";
 
 export interface SnapshotDrillOptions {
@@ -38,10 +40,32 @@ export interface SnapshotStatus {
   totalSize: number;
 }
 
-/** `etcdctl snapshot status -w json` of a file. */
-export async function snapshotStatus(etcdctl: string, file: string): Promise<SnapshotStatus> {
-  const r = await runEtcdctl(etcdctl, ["snapshot", "status", file, "-w", "json"]);
-  if (r.code !== 0) throw new DrillFailure(`etcdctl snapshot status ${file} failed: ${clip(r.output)}`);
+/** The tool that reads and restores snapshot files for a cluster's release, and its binary. */
+export interface SnapshotFileTool {
+  name: "etcdutl" | "etcdctl";
+  binary: string;
+}
+
+export function snapshotFileToolOf(c: RunningCluster): SnapshotFileTool {
+  const v = parseEtcdVersion(c.release.version);
+  const name = v ? snapshotFileTool(v) : "etcdctl";
+  const binary = name === "etcdutl" ? c.etcdutlBinary : c.etcdctlBinary;
+  if (!binary)
+    throw new DrillFailure(`etcd ${c.release.version} needs etcdutl for snapshot files; none found`);
+  return { name, binary };
+}
+
+/** `snapshot status|restore …` with that tool (etcdutl takes no client flags). */
+export function runSnapshotFileTool(tool: SnapshotFileTool, args: readonly string[]): Promise<RunResult> {
+  return tool.name === "etcdctl"
+    ? runEtcdctl(tool.binary, args)
+    : run(tool.binary, args, { timeoutMs: 60_000 });
+}
+
+/** `snapshot status -w json` of a file. */
+export async function snapshotStatus(tool: SnapshotFileTool, file: string): Promise<SnapshotStatus> {
+  const r = await runSnapshotFileTool(tool, ["snapshot", "status", file, "-w", "json"]);
+  if (r.code !== 0) throw new DrillFailure(`${tool.name} snapshot status ${file} failed: ${clip(r.output)}`);
   return JSON.parse(r.stdout) as SnapshotStatus;
 }
 
@@ -138,8 +162,8 @@ async function saveSnapshot(r: SnapshotRun): Promise<string> {
 }
 
 async function checkIntegrity(r: SnapshotRun): Promise<string> {
-  const etcdctl = r.c.etcdctlBinary;
-  const status = await snapshotStatus(etcdctl, r.snapshotFile);
+  const tool = snapshotFileToolOf(r.c);
+  const status = await snapshotStatus(tool, r.snapshotFile);
   expect(status.hash !== 0 && status.totalSize > 0, `empty status: ${JSON.stringify(status)}`);
   expect(
     status.revision >= r.lastRevision,
@@ -155,14 +179,14 @@ async function checkIntegrity(r: SnapshotRun): Promise<string> {
   const at = Math.floor(bytes.length / 2);
   bytes[at] ^= 0xff;
   fs.writeFileSync(corrupted, bytes, { mode: 0o600 });
-  const restore = await runEtcdctl(etcdctl, [
+  const restore = await runSnapshotFileTool(tool, [
     ...["snapshot", "restore", corrupted],
     `--data-dir=${path.join(r.work, "corrupted-restore")}`,
   ]);
   expect(restore.code !== 0, `a snapshot with byte ${at} flipped was RESTORED`);
   const sha = sha256(fs.readFileSync(r.snapshotFile));
   return (
-    `status: hash ${status.hash}, revision ${status.revision} (>= ${r.lastRevision}), ` +
+    `${tool.name} status: hash ${status.hash}, revision ${status.revision} (>= ${r.lastRevision}), ` +
     `${status.totalKey} keys (>= ${r.written.size}), ${status.totalSize} bytes; file sha256 ${sha.slice(0, 16)}…; ` +
     `copy with byte ${at} flipped refused by restore: ${restoreError(restore.output)}`
   );
@@ -233,7 +257,8 @@ async function restoreFreshMember(r: SnapshotRun): Promise<RestoredMember> {
     dataDir: path.join(r.work, "restored-data"),
   };
   fs.rmSync(m.dataDir, { recursive: true, force: true });
-  const restore = await runEtcdctl(r.c.etcdctlBinary, [
+  const tool = snapshotFileToolOf(r.c);
+  const restore = await runSnapshotFileTool(tool, [
     ...["snapshot", "restore", r.snapshotFile],
     `--name=${name}`,
     `--initial-cluster=${name}=${m.peerUrl}`,
@@ -241,7 +266,7 @@ async function restoreFreshMember(r: SnapshotRun): Promise<RestoredMember> {
     `--initial-advertise-peer-urls=${m.peerUrl}`,
     `--data-dir=${m.dataDir}`,
   ]);
-  expect(restore.code === 0, `etcdctl snapshot restore failed: ${clip(restore.output)}`);
+  expect(restore.code === 0, `${tool.name} snapshot restore failed: ${clip(restore.output)}`);
   fs.chmodSync(m.dataDir, 0o700);
   return m;
 }
