@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { spawnSync } from "node:child_process";
 import { parse } from "yaml";
 import { settingsFromStackConfig } from "../components";
 import type { PolicyDocument } from "../components/backup/policies";
@@ -36,6 +37,7 @@ import { KMS_ADMIN_ACTIONS } from "../components/secretStore/policies";
 import * as pulumi from "@pulumi/pulumi";
 import { parseNodeBundle } from "../components/secretStore/bundle";
 import { assertThrowsConfigError, configProblems } from "./support/configErrors";
+import { pythonVenv } from "../harness/upstream";
 import { valueOf } from "./support/recordingMocks";
 import { buildSecureEtcd, type Built } from "./support/secureEtcdUnderMocks";
 import { readStackConfig, toPulumiConfig } from "./support/stackFiles";
@@ -666,5 +668,40 @@ describe("the prod stack under mocks: envelope key, node grant, plugin in every 
       [["aws-kms-prod", socket, 8083, keyArn]],
     );
     assert.equal(await pulumi.isSecret(b.etcd.kmsPlugins!), false);
+  });
+});
+
+describe("parliament (the IAM linter) on the envelope key's policies @integration", () => {
+  const parliament = (doc: PolicyDocument) => {
+    const bin = pythonVenv().bin("parliament");
+    return spawnSync(bin, ["--json", "--string", JSON.stringify(doc)], { encoding: "utf8" });
+  };
+  const ctx = { cluster: "payments", environment: "prod" };
+
+  it("the node grant: no finding at all", () => {
+    const r = parliament(envelopeKeyGrantPolicy({ keyArns: [ARN, ARN2], encryptionContext: ctx }));
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.equal(r.stdout.trim(), "");
+  });
+
+  it("the key policy: only 'Resource *', which in a key policy means this key (the only form KMS takes)", () => {
+    const r = parliament(
+      envelopeKeyPolicy({
+        partition: "aws",
+        accountId: ACCOUNT,
+        deployerArn: `arn:aws:iam::${ACCOUNT}:role/deployer`,
+        nodeRoleArns: [`arn:aws:iam::${ACCOUNT}:role/cp-1`],
+        encryptionContext: ctx,
+        restoreReaderRoleArn: `arn:aws:iam::${ACCOUNT}:role/restore`,
+        retainUntil: "2027-01-12",
+      }),
+    );
+    const findings = r.stdout
+      .trim()
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { issue: string; severity: string });
+    assert.ok(findings.length > 0, "parliament read the policy");
+    assert.deepEqual([...new Set(findings.map((f) => f.issue))], ["RESOURCE_STAR"], r.stdout);
   });
 });

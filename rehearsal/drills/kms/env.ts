@@ -49,6 +49,11 @@ export interface KmsEnv {
   /** Starts (or restarts) a key's plugin with its rendered command. */
   startPlugin(name: string): Promise<RunningKmsPlugin>;
   stopPlugin(name: string): Promise<void>;
+  /**
+   * Another instance of a key's plugin on its own socket directory — another node's plugin, for a drill
+   * that stops one node's and not the other's. Stopped with the env.
+   */
+  startNodePlugin(name: string, node: string): Promise<{ plugin: RunningKmsPlugin; endpoint: string }>;
   /** A rendered EncryptionConfiguration with the node's socket paths moved to the drill's. */
   remapConfig(yaml: string): string;
   stop(): Promise<void>;
@@ -78,6 +83,7 @@ export async function startKmsEnv(o: { workDir: string; region: string; host: st
   const socketDir = path.join(o.workDir, "kmsplugin");
   fs.mkdirSync(socketDir, { recursive: true, mode: 0o700 });
   const keys = new Map<string, DrillEnvelopeKey>();
+  const extra: RunningKmsPlugin[] = [];
   const remaps: string[] = [
     `kms: the node's /var/run/kmsplugin → ${socketDir} in every EncryptionConfiguration and --listen (one host)`,
     "kms: the three kube-apiservers dial one plugin per kms key (one host, one socket path; on nodes each node runs its own)",
@@ -137,6 +143,23 @@ export async function startKmsEnv(o: { workDir: string; region: string; host: st
     async stopPlugin(name) {
       await keys.get(name)?.plugin?.stop();
     },
+    async startNodePlugin(name, node) {
+      const k = keys.get(name);
+      if (!k) throw new Error(`no drill key ${name}`);
+      const dir = path.join(o.workDir, `kmsplugin-${node}`);
+      const plugin = await startKmsPlugin({
+        command: k.command,
+        host: o.host,
+        socketDir: dir,
+        kmsEndpoint: proxy.url,
+        keyArn: k.arn,
+        workDir: path.join(o.workDir, "logs"),
+        env: moto.env(),
+        name: `kms-plugin-${name}-${node}`,
+      });
+      extra.push(plugin);
+      return { plugin, endpoint: `unix://${plugin.socketPaths[0]}` };
+    },
     remapConfig(yaml) {
       return yaml.replace(
         /unix:\/\/(\/[^\s"']+)/g,
@@ -144,6 +167,7 @@ export async function startKmsEnv(o: { workDir: string; region: string; host: st
       );
     },
     async stop() {
+      for (const p of extra) await p.stop();
       for (const k of keys.values()) await k.plugin?.stop();
       await proxy.stop();
       await moto.stop();

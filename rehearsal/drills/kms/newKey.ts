@@ -68,7 +68,11 @@ export async function runNewKey(k: KmsDrills, seq: Sequence): Promise<void> {
   await seq.step(`kms: before the rewrite, verify-encryption --retiring ${old.name} exits 1`, () =>
     retiringGate(rot, old, 1),
   );
-  await seq.step("kms: kms → new AWS key 3 rewrite while the others keep writing", () => rewrite(rot, neu));
+  await seq.step("kms: kms → new AWS key 3 rewrite while the others keep writing", async () => {
+    // The first rewrite's StorageVersionMigrations (nothing runs them here) would clash by name.
+    await rot.servers[0].kubectl.ok(["delete", "storageversionmigrations", "--all"]);
+    return rewrite(rot, neu);
+  });
   await seq.step(
     `kms: kms → new AWS key 4 verify-encryption --retiring ${old.name} exits 0 (gates step 5)`,
     () => retiringGate(rot, old, 0),

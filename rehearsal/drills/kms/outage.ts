@@ -4,9 +4,10 @@
  * lost, everything is readable again once the plugin or the key is back; while the key is disabled the
  * CIS report's kms row and the restore's DescribeKey check both name the key.
  *
- * Set-up of each: one apiserver restarts first (a new data-key seed, wrapped by the plugin) and writes,
- * so apiserver-1 holds objects under a seed it has never decrypted (kubernetes#138950: which apiserver
- * wrote an object decides whether a reader needs the plugin), and apiserver-1 writes its own.
+ * In each, apiserver-1 writes first; once the outage has begun another apiserver restarts (it needs a
+ * new data-key seed) and writes if it can, so apiserver-1 is asked for objects under a seed it has never
+ * decrypted (kubernetes#138950: which apiserver wrote an object decides whether a reader needs the
+ * plugin). For the plugin stopped, that apiserver has its own node's plugin, which keeps running.
  */
 import { DisableKeyCommand, EnableKeyCommand, DescribeKeyCommand } from "@aws-sdk/client-kms";
 import { kmsPluginFindings } from "../../../components/cis";
@@ -46,11 +47,20 @@ async function tryWrite(data: DrillData, s: KubeApiserver): Promise<string | und
   }
 }
 
-/** Polls /readyz/kms-providers and writes every 5 s until both the check and a write have failed. */
-async function watchOutage(first: KubeApiserver, data: DrillData): Promise<Watch> {
+/**
+ * Polls /readyz/kms-providers and writes every 5 s: until the check and a write have both failed, or
+ * (`writesFor`) until the check has failed and writes have gone on that long after it.
+ */
+async function watchOutage(first: KubeApiserver, data: DrillData, writesFor?: number): Promise<Watch> {
   const t0 = Date.now();
   const w: Watch = { writes: [] };
   while (Date.now() - t0 < WATCH_MS) {
+    if (
+      writesFor !== undefined &&
+      w.unhealthyAfter !== undefined &&
+      Date.now() - t0 > w.unhealthyAfter + writesFor
+    )
+      break;
     const r = await first.get("/readyz/kms-providers").catch((e: Error) => ({ status: 0, body: e.message }));
     if (r.status !== 200 && w.unhealthyAfter === undefined) {
       w.unhealthyAfter = Date.now() - t0;
@@ -81,12 +91,20 @@ async function untilReady(servers: readonly KubeApiserver[], timeoutMs = 180_000
 
 interface Scenario {
   label: string;
-  /** The apiserver that restarts before the outage (a seed apiserver-1 has not seen). */
+  /** The apiserver that restarts once the outage has begun (it needs a new data-key seed). */
   other: KubeApiserver;
+  /** Before the outage (e.g. give `other` its own node's plugin). */
+  prepare?(): Promise<void>;
   begin(): Promise<void>;
+  /** How `other` restarts: "ready" when its node still reaches KMS, "serving" when it cannot. */
+  otherUntil: "ready" | "serving";
+  /** Stop watching this long after the check failed (default: once a write has failed too). */
+  writesFor?: number;
   /** While the outage lasts (the key-disabled drill checks the CIS row and the restore here). */
   during?(): Promise<string>;
   end(): Promise<void>;
+  /** After recovery (e.g. `other` back on the shared plugin). */
+  cleanup?(): Promise<void>;
 }
 
 async function outage(k: KmsDrills, sc: Scenario): Promise<string> {
@@ -98,16 +116,26 @@ async function outage(k: KmsDrills, sc: Scenario): Promise<string> {
   );
   rot.ctx.data.push(data);
   await data.createNamespace(first);
-  await sc.other.restart();
-  const theirs: Written[] = await data.write(sc.other, "before");
   const own: Written[] = await data.write(first, "before");
+  await sc.prepare?.();
   await sc.begin();
+  // Another apiserver restarts now: a new data-key seed, which first has never decrypted.
+  await sc.other.restart({ until: sc.otherUntil });
+  const otherReady = (await sc.other.get("/readyz")).status === 200;
+  let theirs: Written[] = [];
+  let theirWrite = "";
+  try {
+    theirs = await data.write(sc.other, "during");
+  } catch (e) {
+    theirWrite = clip((e as Error).message.replace(/^kubectl create -f failed \(exit 1\): /, ""), 220);
+  }
   const ownRead = await first.kubectl.readEach(data.namespace, own);
   const theirRead = await first.kubectl.readEach(data.namespace, theirs);
-  const watch = await watchOutage(first, data);
+  const watch = await watchOutage(first, data, sc.writesFor);
   const during = sc.during ? await sc.during() : "";
   await sc.end();
   const back = await untilReady(rot.servers);
+  await sc.cleanup?.();
   const reads = await Promise.all(rot.servers.map((s) => data.readAll(s)));
   expect(allRead(reads), `after recovery: ${describeReads(reads)}`);
   const stored = await data.storedPrefixes(rot.ctx.etcd);
@@ -129,24 +157,41 @@ async function outage(k: KmsDrills, sc: Scenario): Promise<string> {
     (failed
       ? `, then failed at ${seconds(failed.at)}: "${failed.error}"`
       : `, none failed within ${seconds(WATCH_MS)}`) +
-    `; reads through ${first.name}: its own objects ${ownRead.errors.size === 0 ? "read (data key cached)" : `failed: ${clip([...ownRead.errors.values()][0], 160)}`}, ` +
-    `${sc.other.name}'s (written under a seed ${first.name} never decrypted) ${theirRead.errors.size ? `failed: "${clip(theirError, 200)}"` : "read"}` +
+    `; ${sc.other.name} restarted meanwhile: ${otherReady ? "ready" : "serving but not ready"}, ` +
+    (theirWrite ? `its write failed: "${theirWrite}"` : `wrote ${theirs.length} objects under its new seed`) +
+    `; reads through ${first.name}: its own objects ${ownRead.errors.size === 0 ? "read (data key cached)" : `failed: ${clip([...ownRead.errors.values()][0], 160)}`}` +
+    (theirs.length
+      ? `, ${sc.other.name}'s new ones ${theirRead.errors.size ? `failed: "${clip(theirError, 200)}"` : "read"}`
+      : "") +
     (during ? `; ${during}` : "") +
     `; back: every apiserver ready after ${seconds(back)}; all ${data.written.size} acknowledged objects read back by all 3; ` +
     `every value in ${data.namespace} starts ${want} (none plaintext); verify-encryption exit 0`
   );
 }
 
+/** One node's plugin stopped: apiserver-2 has its own node's plugin, which keeps running. */
 export async function pluginStopped(k: KmsDrills): Promise<string> {
   const name = k.primary.name;
+  const [, other] = k.rot.servers;
+  const shared = fs.readFileSync(other.encryptionConfig, "utf8");
   return outage(k, {
-    label: `plugin-stopped`,
-    other: k.rot.servers[1],
+    label: "plugin-stopped",
+    other,
+    otherUntil: "ready",
+    async prepare() {
+      const { endpoint } = await k.env.startNodePlugin(name, other.name);
+      other.writeEncryptionConfig(shared.split(k.primary.endpoint).join(endpoint));
+    },
     begin: () => k.env.stopPlugin(name),
     end: async () => void (await k.env.startPlugin(name)),
+    async cleanup() {
+      other.writeEncryptionConfig(shared);
+      await other.restart();
+    },
   });
 }
 
+/** The AWS key disabled: every node's plugin gets DisabledException from KMS. */
 export async function keyDisabled(k: KmsDrills): Promise<string> {
   const key = k.env.keys.get(k.primary.name)!;
   const kms = k.env.kms();
@@ -158,6 +203,9 @@ export async function keyDisabled(k: KmsDrills): Promise<string> {
   return outage(k, {
     label: "key-disabled",
     other: k.rot.servers[2],
+    otherUntil: "serving",
+    // The plugin still answers Status (unhealthy, same key id): kube-apiserver keeps its seed alive.
+    writesFor: 60_000,
     async begin() {
       await kms.send(new DisableKeyCommand({ KeyId: key.keyId }));
       k.env.proxy.faults.push(fault);
