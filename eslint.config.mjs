@@ -63,6 +63,7 @@ export default tseslint.config(
       "tools/verifyEncryption/**/*.ts",
       "tools/preflight/**/*.ts",
       "tools/encryptionConfigStatus/**/*.ts",
+      "tools/preflight/**/*.ts",
     ],
     [rules.shipped, rules.libraryNoCommand],
   ),

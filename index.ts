@@ -65,6 +65,12 @@ export = async () => {
     deployerArns: etcd.secretStore?.deployerArns ?? etcd.snapshotStore?.deployerArns,
     // Air-gapped labs only (secure-etcd:secretStore.offlineCloudInit; refused for prod): carries the keys.
     offlineNodeCloudInit: etcd.offlineNodeCloudInit,
+    // KMS v2 (when a key uses kms): the AWS keys behind the kms providers, and the plugin every
+    // control-plane node runs (its manifests also travel in the node bundles).
+    envelopeKeyArns: etcd.envelopeKeys?.keyArns,
+    envelopeKeyGrantPolicyJson: etcd.envelopeKeys?.grantPolicyJson,
+    kmsPlugins: etcd.kmsPlugins,
+    kmsPluginManifests: etcd.kmsPluginManifests,
     apiserverFlags: etcd.apiserverFlags,
     kubeApiserverPatch: etcd.kubeApiserverPatch,
     kubeadmClusterConfiguration: etcd.kubeadmClusterConfiguration,

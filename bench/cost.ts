@@ -5,7 +5,7 @@
  * in section 3 (or 1.0, no compression, when section 3 did not run).
  */
 import { settingsFromStackConfig } from "../components/config";
-import { prices, secretStoreCostOf, snapshotStorageCostOf } from "../components/cost";
+import { envelopeKeyCostOf, prices, secretStoreCostOf, snapshotStorageCostOf } from "../components/cost";
 import { readStackConfig } from "../harness/stackFiles";
 import { round } from "./stats";
 
@@ -18,6 +18,8 @@ export interface CostRow {
   storedGb: number;
   snapshotsUsd: number;
   secretStoreUsd: number;
+  /** The KMS v2 envelope keys and the plugins' requests (0 without kms keys). */
+  envelopeKeysUsd?: number;
   totalUsd: number;
 }
 
@@ -33,6 +35,7 @@ export function runCost(dbGiB: number, gzipRatio: number): CostResult {
     const s = settingsFromStackConfig(readStackConfig(env), env);
     const snap = snapshotStorageCostOf(s, dbGiB * 1024 ** 3 * gzipRatio);
     const store = secretStoreCostOf(s);
+    const envelope = envelopeKeyCostOf(s)?.totalFirstYearUsd ?? 0;
     const retention = s.backup.enabled
       ? `${s.backup.retention.days} + ${s.backup.retention.noncurrentVersionDays}`
       : "-";
@@ -45,7 +48,8 @@ export function runCost(dbGiB: number, gzipRatio: number): CostResult {
       storedGb: round(snap?.storedGb ?? 0, 1),
       snapshotsUsd: round(snap?.totalUsd ?? 0, 2),
       secretStoreUsd: round(store?.totalFirstYearUsd ?? 0, 2),
-      totalUsd: round((snap?.totalUsd ?? 0) + (store?.totalFirstYearUsd ?? 0), 2),
+      envelopeKeysUsd: round(envelope, 2),
+      totalUsd: round((snap?.totalUsd ?? 0) + (store?.totalFirstYearUsd ?? 0) + envelope, 2),
     };
   });
   return { dbGiB, gzipRatio: round(gzipRatio, 3), pricesCheckedOn: prices.checkedOn, rows };

@@ -84,12 +84,12 @@ function costTable(r: BenchResults): string[] {
   const out = [
     `### Monthly AWS cost per environment (DB ${c.dbGiB} GiB, gzip ratio ${c.gzipRatio}, prices checked ${c.pricesCheckedOn}, year 1)`,
     "",
-    "| environment | members | schedule | retention + noncurrent days | snapshots kept | stored GB | snapshots $/month | secret store $/month | total $/month |",
-    "|---|---|---|---|---|---|---|---|---|",
+    "| environment | members | schedule | retention + noncurrent days | snapshots kept | stored GB | snapshots $/month | secret store $/month | KMS v2 envelope keys $/month | total $/month |",
+    "|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const x of c.rows)
     out.push(
-      `| ${x.environment} | ${x.members} | \`${x.schedule}\` | ${x.retentionDays} | ${x.objectsKept} | ${f(x.storedGb, 1)} | $${f(x.snapshotsUsd)} | $${f(x.secretStoreUsd)} | **$${f(x.totalUsd)}** |`,
+      `| ${x.environment} | ${x.members} | \`${x.schedule}\` | ${x.retentionDays} | ${x.objectsKept} | ${f(x.storedGb, 1)} | $${f(x.snapshotsUsd)} | $${f(x.secretStoreUsd)} | $${f(x.envelopeKeysUsd ?? 0)} | **$${f(x.totalUsd)}** |`,
     );
   return [...out, ""];
 }

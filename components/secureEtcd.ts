@@ -24,6 +24,8 @@ import { packageVersion } from "./packageInfo";
 import { checkedAgainstProviderRegion, constructionContext } from "./deploymentRegion";
 import { resolveSettings, withStandIns } from "./memberInputs";
 import { createNodeDelivery } from "./node/delivery";
+import type { EnvelopeKeys } from "./kms/envelopeKeys";
+import { planKmsV2, type KmsPluginInfo, type KmsV2 } from "./kms/kmsV2";
 import { issuePki, type IssuedPki } from "./pki/issueAll";
 import type { CertRole } from "./pki/profiles";
 import type { NodeSecretStore } from "./secretStore/nodeSecretStore";
@@ -124,6 +126,16 @@ export class SecureEtcd<M extends string = string> extends pulumi.ComponentResou
   readonly snapshotStore?: SnapshotStore;
   /** The snapshot job: rendered manifests always, Kubernetes objects with `kubernetesProvider`. */
   readonly snapshotJob?: SnapshotJob;
+  /** The AWS KMS keys behind the kms providers and the node roles' grant (when a key uses kms). */
+  readonly envelopeKeys?: EnvelopeKeys;
+  /**
+   * Per kms key of the EncryptionConfiguration, the aws-encryption-provider static pod manifest every
+   * control-plane node runs (the node bundle installs it). Not secret.
+   */
+  readonly kmsPluginManifests?: pulumi.Output<Record<string, string>>;
+  /** Each kms key's plugin: socket, health port, AWS key ARN, image, command (nothing secret). */
+  readonly kmsPlugins?: pulumi.Output<KmsPluginInfo[]>;
+  private readonly kmsV2?: KmsV2;
 
   constructor(name: string, args: SecureEtcdArgs<M>, opts?: pulumi.ComponentResourceOptions) {
     super("secure-etcd:index:SecureEtcd", name, {}, opts);
@@ -176,6 +188,7 @@ export class SecureEtcd<M extends string = string> extends pulumi.ComponentResou
     ) as Record<ClientRole, ClientTls>;
     this.certificateExpiry = Object.fromEntries([...pki.leaves].map(([id, c]) => [id, c.validityEndTime]));
 
+    this.kmsV2 = planKmsV2(s, archiveDays(s), source);
     const keys = createEncryptionKeys(name, s.encryption.keys, s.protectEncryptionKeys, this);
     this.encryptionConfiguration = pulumi.secret(
       keys.material.apply((material) =>
@@ -199,6 +212,14 @@ export class SecureEtcd<M extends string = string> extends pulumi.ComponentResou
     this.secretStore = delivery.store;
     this.nodeUserData = delivery.userData as Record<M, pulumi.Output<string>> | undefined;
     this.offlineNodeCloudInit = delivery.offlineCloudInit as Record<M, pulumi.Output<string>> | undefined;
+    if (this.kmsV2) {
+      // kms needs the secret store (checked in the config): its node roles are the key's users.
+      this.envelopeKeys = this.kmsV2.provision(name, delivery.store!, this);
+      this.kmsPlugins = this.kmsV2.plugins;
+      this.kmsPluginManifests = this.kmsV2.pluginManifests.apply((ms) =>
+        Object.fromEntries(ms.map((m) => [m.key, m.manifest])),
+      );
+    }
 
     // Everything that carries a member address is rendered from the resolved settings.
     this.etcdManifests = Object.fromEntries(
@@ -220,6 +241,7 @@ export class SecureEtcd<M extends string = string> extends pulumi.ComponentResou
         replicaProvider,
         secretStore: this.secretStore,
         previousDeployerArns: previousSecretStore?.deployed ? previousSecretStore.deployerArns : undefined,
+        envelopeKeyArns: this.envelopeKeys?.keyArns,
         parent: this,
       });
       this.snapshotStore = snapshots.store;
@@ -251,6 +273,9 @@ export class SecureEtcd<M extends string = string> extends pulumi.ComponentResou
       kubeadmPatches: this.kubeadmPatches,
       snapshotBucketName: this.snapshotStore?.bucketName,
       snapshotJobManifests: this.snapshotJob?.manifestsYaml,
+      envelopeKeyArns: this.envelopeKeys?.keyArns,
+      kmsPlugins: this.kmsPlugins,
+      kmsPluginManifests: this.kmsPluginManifests,
     });
   }
 
@@ -271,7 +296,7 @@ export class SecureEtcd<M extends string = string> extends pulumi.ComponentResou
   private nodeMaterial(member: string): pulumi.Output<NodeMaterial> {
     const client = (r: ClientRole) => this.clients[r];
     return pulumi.secret(
-      pulumi.all({
+      pulumi.output({
         caCertPem: this.caCertPem,
         serverCertPem: this.member(member as M).serverCertPem,
         serverKeyPem: this.member(member as M).serverKeyPem,
@@ -282,6 +307,9 @@ export class SecureEtcd<M extends string = string> extends pulumi.ComponentResou
         healthcheckClientCertPem: client("healthcheck-client").certPem,
         healthcheckClientKeyPem: client("healthcheck-client").keyPem,
         encryptionConfiguration: this.encryptionConfiguration,
+        kmsPluginManifests: this.kmsV2
+          ? this.kmsV2.pluginManifests
+          : pulumi.output<{ key: string; manifest: string }[]>([]),
       }),
     ) as unknown as pulumi.Output<NodeMaterial>;
   }

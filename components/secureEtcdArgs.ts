@@ -59,6 +59,11 @@ export interface EncryptionKey {
   /** KMS call timeout as a Go duration (default `3s`); kms keys only. */
   timeout?: string;
   /**
+   * The plugin's health port on the node (hostNetwork; default 8083 + the key's position among the kms
+   * keys); kms keys only.
+   */
+  healthPort?: number;
+  /**
    * The day (`YYYY-MM-DD`) an `archived` key left the EncryptionConfiguration (required for archived keys).
    * The key stays in the secret store's key archive until every snapshot taken while it was in force has expired.
    */
@@ -77,6 +82,16 @@ export interface Encryption {
   identityFallback?: boolean;
   /** Render `--encryption-provider-config-automatic-reload=true` (kube-apiserver 1.26+). */
   automaticReload?: boolean;
+  /** The envelope keys in AWS KMS and the KMS v2 plugin, used when a key's provider is `kms`. */
+  kms?: Kms;
+}
+
+/** KMS v2: one AWS KMS key per kms key, and aws-encryption-provider on every control-plane node. */
+export interface Kms {
+  /** aws-encryption-provider image, pinned to an exact tag or a digest (default: see docs/kms-v2.md). */
+  pluginImage?: string;
+  /** Waiting period (7–30 days, default 30) of a scheduled deletion of an envelope key. */
+  keyDeletionWindowDays?: number;
 }
 
 /** Host paths on the control-plane nodes (kubeadm's layout by default). */

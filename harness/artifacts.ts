@@ -78,6 +78,7 @@ export async function renderArtifacts(o: RenderArtifactsOptions): Promise<Render
     kubeadmPatches: Record<string, string>;
     kubeadmClusterConfiguration: string;
     nodeBundles: Record<string, string>;
+    kmsPluginManifests?: Record<string, string>;
   };
 
   const files: { path: string; mode: number }[] = [];
@@ -108,6 +109,8 @@ export async function renderArtifacts(o: RenderArtifactsOptions): Promise<Render
   for (const [name, text] of Object.entries(out.kubeadmPatches))
     write(path.join(layout.kubeadmPatches(dir), name), text, 0o600);
   write(layout.kubeadmConfig(dir), out.kubeadmClusterConfiguration, 0o600);
+  for (const [key, manifest] of Object.entries(out.kmsPluginManifests ?? {}))
+    write(layout.kmsPluginManifest(dir, key), manifest, 0o600);
   for (const d of walkDirs(dir)) fs.chmodSync(d, 0o700);
 
   const caKey = emulation.resources.find(

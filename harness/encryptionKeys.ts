@@ -21,6 +21,17 @@ export interface DrillKey {
   secretBase64: string;
 }
 
+/** A kms key of the KMS drills: a plugin on `endpoint` holds it (rehearsal/drills/kms). */
+export interface KmsDrillKey {
+  name: string;
+  provider: "kms";
+  /** The plugin's socket, `unix:///…`. */
+  endpoint: string;
+  timeout?: string;
+}
+
+export type AnyDrillKey = DrillKey | KmsDrillKey;
+
 /** Key name → state; a key not listed is not deployed at all. */
 export type KeyStates = Readonly<Record<string, KeyState>>;
 
@@ -37,7 +48,7 @@ export function freshKey(label: string, provider: LocalEncryptionProvider): Dril
 
 /** The EncryptionConfiguration for these states (archived and undeployed keys are left out). */
 export function encryptionConfigFor(
-  keys: readonly DrillKey[],
+  keys: readonly AnyDrillKey[],
   states: KeyStates,
   resources: readonly string[],
   identityFallback = false,
@@ -49,21 +60,22 @@ export function encryptionConfigFor(
   });
 }
 
-export function stateRecords(keys: readonly DrillKey[], states: KeyStates): KeyStateRecord[] {
+export function stateRecords(keys: readonly AnyDrillKey[], states: KeyStates): KeyStateRecord[] {
   return keys
     .filter((k) => k.name in states)
     .map((k) => ({ name: k.name, state: states[k.name], provider: k.provider }));
 }
 
 /** `new=staged, old=primary`: one line for a drill's detail. */
-export const describeStates = (keys: readonly DrillKey[], states: KeyStates) =>
+export const describeStates = (keys: readonly AnyDrillKey[], states: KeyStates) =>
   keys
     .filter((k) => k.name in states)
     .map((k) => `${k.name}=${states[k.name]}`)
     .join(", ");
 
-/** `k8s:enc:secretbox:v1:key-1:` — what kube-apiserver writes before the ciphertext. */
-export const storedPrefix = (k: Pick<DrillKey, "provider" | "name">) => `k8s:enc:${k.provider}:v1:${k.name}:`;
+/** `k8s:enc:secretbox:v1:key-1:` (`k8s:enc:kms:v2:<name>:` for kms) — what kube-apiserver writes first. */
+export const storedPrefix = (k: Pick<AnyDrillKey, "provider" | "name">) =>
+  `k8s:enc:${k.provider}:${k.provider === "kms" ? "v2" : "v1"}:${k.name}:`;
 
 export interface StackKeys {
   /** The stack's local keys in configuration order, with their material (from the rendered file). */

@@ -18,4 +18,6 @@ export const layout = {
   kubeadmPatches: (dir: string) => path.join(dir, "kubeadm-patches"),
   kubeadmConfig: (dir: string) => path.join(dir, "kubeadm", "cluster-configuration.yaml"),
   report: (dir: string) => path.join(dir, "report.json"),
+  /** One kms key's aws-encryption-provider static pod manifest (the same on every member). */
+  kmsPluginManifest: (dir: string, key: string) => path.join(dir, "kms-plugins", `${key}.yaml`),
 };

@@ -194,19 +194,23 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
-/** Starts a long-running process with stdout+stderr appended to `logFile`, tracked for cleanup. */
+/**
+ * Starts a long-running process with stdout+stderr appended to `logFile`, tracked for cleanup. `env`
+ * adds to the clean environment (e.g. the AWS credentials of a KMS plugin against moto).
+ */
 export function spawnManaged(
   name: string,
   cmd: string,
   args: readonly string[],
   logFile: string,
+  env: Record<string, string> = {},
 ): ManagedProcess {
   installHooks();
   fs.mkdirSync(path.dirname(logFile), { recursive: true, mode: 0o700 });
   const fd = fs.openSync(logFile, "a", 0o600);
   let child: ChildProcess;
   try {
-    child = spawn(cmd, args, { env: cleanEnv(), stdio: ["ignore", fd, fd] });
+    child = spawn(cmd, args, { env: cleanEnv(env), stdio: ["ignore", fd, fd] });
   } finally {
     fs.closeSync(fd);
   }

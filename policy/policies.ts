@@ -3,6 +3,7 @@ import { advisoryPolicies } from "./advisoryPolicies";
 import { bucketPolicies } from "./bucketPolicies";
 import { cisPolicies } from "./cisPolicies";
 import { keyPolicies } from "./keyPolicies";
+import { kmsPolicies } from "./kmsPolicies";
 import { secretPolicies } from "./secretPolicies";
 import type { PackPolicy } from "./types";
 
@@ -11,6 +12,7 @@ export const packPolicies: readonly PackPolicy[] = [
   ...cisPolicies,
   ...bucketPolicies,
   ...keyPolicies,
+  ...kmsPolicies,
   ...secretPolicies,
   ...accessPolicies,
   ...advisoryPolicies,

@@ -23,6 +23,9 @@ import {
 import { ConfigError } from "../components/config";
 import { nodePaths, type NodeMaterial } from "../components/manifests";
 import { renderMemberBundle } from "../components/secretStore/memberBundle";
+import { kmsPluginManifestFile } from "../components/kms/naming";
+import { kmsPluginPlans } from "../components/kms/plan";
+import { apiserverMountedDirsOf } from "../components/kms/socketCoverage";
 import { renderArtifacts, type RenderedArtifacts } from "../harness/artifacts";
 import { layout } from "../harness/layout";
 import { availableStacks, repoRoot } from "../harness/stackFiles";
@@ -65,8 +68,16 @@ export function parseCisCli(argv: string[]): CisOptions {
 
 const read = (file: string) => fs.readFileSync(file, "utf8");
 
+/** Each kms key's plugin manifest, as rendered (none without kms keys). */
+function kmsPluginManifestsOf(dir: string, s: RenderedArtifacts["settings"]) {
+  return kmsPluginPlans(s.encryption.keys).map((p) => ({
+    key: p.key,
+    manifest: read(layout.kmsPluginManifest(dir, p.key)),
+  }));
+}
+
 /** What the member's node gets, as text, from the rendered artifacts (the same material the component uses). */
-function materialOf(dir: string, member: string): NodeMaterial {
+function materialOf(dir: string, member: string, s: RenderedArtifacts["settings"]): NodeMaterial {
   return {
     caCertPem: read(layout.caCert(dir)),
     serverCertPem: read(layout.member(dir, member, "server", "crt")),
@@ -78,6 +89,7 @@ function materialOf(dir: string, member: string): NodeMaterial {
     healthcheckClientCertPem: read(layout.client(dir, "healthcheck-client", "crt")),
     healthcheckClientKeyPem: read(layout.client(dir, "healthcheck-client", "key")),
     encryptionConfiguration: read(layout.encryptionConfig(dir)),
+    kmsPluginManifests: kmsPluginManifestsOf(dir, s),
   };
 }
 
@@ -102,6 +114,12 @@ function leafCertificatesOf(a: RenderedArtifacts): CisReportInput["leafCertifica
 export function reportInputOf(a: RenderedArtifacts): CisReportInput {
   const dir = a.outDir;
   const s = a.settings;
+  const installed = s.members.map((m) => {
+    // What the node bootstrap installs: the member's bundle, as its secret holds it.
+    const bundle = renderMemberBundle(s, m, materialOf(dir, m.name, s), s.encryption.keys);
+    return { member: m.name, paths: nodePaths(s), facts: installedByBootstrap(bundle) };
+  });
+  const plugins = kmsPluginManifestsOf(dir, s);
   return {
     stack: a.stack,
     etcdManifests: Object.fromEntries(s.members.map((m) => [m.name, read(layout.etcdManifest(dir, m.name))])),
@@ -111,11 +129,7 @@ export function reportInputOf(a: RenderedArtifacts): CisReportInput {
       installedAt: nodePaths(s).encryptionConfig,
     },
     files: {
-      nodes: s.members.map((m) => {
-        // What the node bootstrap installs: the member's bundle, as its secret holds it.
-        const bundle = renderMemberBundle(s, m, materialOf(dir, m.name), s.encryption.keys);
-        return { member: m.name, paths: nodePaths(s), facts: installedByBootstrap(bundle) };
-      }),
+      nodes: installed,
       // The real modes on disk, not the ones asked for.
       artifacts: a.files.map((f) => ({
         kind: "file" as const,
@@ -126,6 +140,17 @@ export function reportInputOf(a: RenderedArtifacts): CisReportInput {
     leafCertificates: leafCertificatesOf(a),
     environment: s.environment,
     backupsEnabled: s.backup.enabled,
+    kms: {
+      plugins,
+      apiserverMountedDirs: apiserverMountedDirsOf(read(layout.apiserverPatch(dir))),
+      installed: installed.map((n) => ({
+        member: n.member,
+        facts: n.facts,
+        manifestPaths: Object.fromEntries(
+          plugins.map((p) => [p.key, path.posix.join(s.paths.manifestDir, kmsPluginManifestFile(p.key))]),
+        ),
+      })),
+    },
   };
 }
 

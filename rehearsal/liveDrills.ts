@@ -4,6 +4,7 @@ import { startCluster, type RunningCluster } from "../harness/cluster";
 import type { EtcdRelease } from "../harness/upstream";
 import { installMembersThroughBootstrap } from "../harness/nodeInstall";
 import { runApiserverDrills } from "./drills/apiservers";
+import { runKmsDrills } from "./drills/kms";
 import { runNodeBootstrapDrills } from "./drills/nodeBootstrap";
 import { runSnapshotDrill } from "./drills/snapshot";
 import { runTlsDrills } from "./drills/tls";
@@ -104,7 +105,9 @@ export async function runClusterDrills(a: RenderedArtifacts, o: LiveDrillOptions
       o.log(
         "• real kube-apiservers on the cluster: rendered flags, encryption at rest, rotation, snapshot readback…",
       );
-      const r = await runApiserverDrills({
+      // A kms stack's apiservers need its KMS v2 plugin and AWS key: the kms drills run them (moto's KMS).
+      const drills = usesKmsPrimary(a.settings) ? runKmsDrills : runApiserverDrills;
+      const r = await drills({
         dir: a.outDir,
         settings: a.settings,
         cluster,
@@ -141,4 +144,9 @@ export async function runClusterDrills(a: RenderedArtifacts, o: LiveDrillOptions
     running: keep ? cluster : undefined,
     kubeApiserverVersion: apiserver.version,
   };
+}
+
+/** Whether the stack's primary key is kms (then a plugin and an AWS key must serve every apiserver). */
+function usesKmsPrimary(s: RenderedArtifacts["settings"]): boolean {
+  return s.encryption.keys.some((k) => k.state === "primary" && k.provider === "kms");
 }

@@ -21,6 +21,7 @@ const testDir = path.join(root, "test");
 
 /** The files that start the rendered cluster on 127.0.0.11–13 (through startCluster or the rehearsal). */
 const loopbackClusterFiles = [
+  "kmsRehearsal",
   "rehearsalLive",
   "rehearsalMatrix",
   "cluster",

@@ -5,6 +5,7 @@ import * as path from "node:path";
 import * as tls from "node:tls";
 import { parse } from "yaml";
 import type { EncryptionKeyMaterial } from "../components/encryption/render";
+import { validateSettings } from "../components/config";
 import { nodeFiles, nodePaths } from "../components/manifests";
 import { startNodeSecretsOnMoto, type NodeSecretsOnMoto } from "../harness/motoNodeSecrets";
 import { foreignCa, issueLeaf, reissueWithExtraIps } from "../harness/oneHostPki";
@@ -646,6 +647,66 @@ describe("node bootstrap script (tools/bootstrap/secure-etcd-bootstrap.sh), the 
       const r = await run1(node);
       assert.equal(r.code, 0, r.stderr);
     });
+  });
+
+  it("a kms cluster: each plugin manifest 0600 before the EncryptionConfiguration, its socket dir 0700; a new one restarts the plugin; a bad kms role is refused", async () => {
+    const kms = (name: string, state: EncryptionKeyMaterial["state"]): EncryptionKeyMaterial => ({
+      name,
+      state,
+      provider: "kms",
+      endpoint: `unix:///var/run/kmsplugin/${name}.sock`,
+    });
+    const keys = [kms("kms-a", "primary"), kms("kms-b", "staged")];
+    const settings = validateSettings(
+      {
+        clusterName: fx.settings.clusterName,
+        environment: fx.settings.environment,
+        etcdVersion: fx.settings.etcdVersion,
+        members: fx.settings.members.map((m) => ({ name: m.name, ip: m.ip })),
+        encryption: { keys },
+      },
+      "",
+      "test",
+    );
+    const pluginManifest = (k: string, n = 1) => `kind: Pod\nmetadata: {name: kms-plugin-${k}}\n# ${n}\n`;
+    const kmsBundle = (n: number, role?: string) => {
+      const text = bundle(fx, "cp-1", {
+        settings,
+        keys,
+        material: {
+          kmsPluginManifests: ["kms-a", "kms-b"].map((k) => ({
+            key: k,
+            manifest: pluginManifest(k, k === "kms-b" ? n : 1),
+          })),
+        },
+      });
+      if (!role) return text;
+      return reseal(fx, text, (lines) =>
+        lines.map((l) => l.replace(/^file kms-plugin-manifest-kms-b /, `file ${role} `)),
+      );
+    };
+    const node = await newNode("cp-1", kmsBundle(1));
+    const r = await run1(node);
+    assert.equal(r.code, 0, r.stderr);
+    for (const k of ["kms-a", "kms-b"]) {
+      const at = path.join(node.root, "etc/kubernetes/manifests", `kms-plugin-${k}.yaml`);
+      assert.equal(fs.readFileSync(at, "utf8"), pluginManifest(k));
+      assert.equal(modeOf(at), "0600");
+    }
+    assert.equal(modeOf(path.join(node.root, "var/run/kmsplugin")), "0700");
+    const wrote = r.lines.filter((l) => / wrote /.test(l)).map((l) => l.split(" ")[3]);
+    assert.ok(
+      wrote.indexOf("kms-plugin-manifest-kms-b") >= 0 &&
+        wrote.indexOf("kms-plugin-manifest-kms-b") < wrote.indexOf("encryption-config"),
+      wrote.join(" "),
+    );
+    await aws.put(node.secretId, kmsBundle(2));
+    const again = await run1(node);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /kubelet restarts the KMS plugin of kms-b \(new static pod manifest\)/);
+    assert.doesNotMatch(again.stdout, /KMS plugin of kms-a/);
+    await aws.put(node.secretId, kmsBundle(3, "kms-plugin-manifest-Bad.Key"));
+    await expectRefusal(aws, fx, node, needles, /file role kms-plugin-manifest-Bad\.Key: bad kms key name/);
   });
 
   it("bad configuration exits 64 with one line, before any AWS call", async () => {

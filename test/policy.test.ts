@@ -415,6 +415,21 @@ describe("policy pack: what the real program registers, for every stack file", f
         /aescbc passes CIS but Kubernetes rates it weak/,
       ],
       [
+        "kms-plugin-serves-every-kms-provider",
+        () => editStack(base(), "secure-etcd:index:SecureEtcd", (p) => (p.kmsPluginManifests = {})),
+        /kms key aws-kms-prod: no rendered KMS plugin listens on unix:\/\/\/var\/run\/kmsplugin\/socket\.sock/,
+      ],
+      [
+        "kms-envelope-key-policy",
+        () => {
+          const out = clone(base());
+          const key = out.inputs.find((r) => r.type === T.kmsKey && r.urn.includes("EnvelopeKeys"))!;
+          key.props.policy = dropStatement(String(key.props.policy), "NoDeletionWhileSnapshotsMayNeedIt");
+          return out;
+        },
+        /envelope key payments-envelope-keys-aws-kms-prod: no Deny of kms:ScheduleKeyDeletion/,
+      ],
+      [
         "leaf-validity-max-one-year",
         () => editInput(base(), T.cert, (r) => (r.props.validityPeriodHours = 17520)),
         /valid 17520 h, longer than a year/,

@@ -21,6 +21,7 @@ import {
 } from "../etcd/capabilities";
 import { clientUrl, initialCluster, peerUrl } from "../manifests/urls";
 import { etcdReleaseVersion, nonEmpty } from "../config/fields";
+import { envelopeKeyRunbookStep } from "../kms/snapshotKeys";
 
 /** Revision bump Kubernetes' own restore guidance uses: far beyond anything written since the snapshot. */
 export const DEFAULT_BUMP_REVISION = 1_000_000_000;
@@ -243,7 +244,9 @@ function runbookCommands(input: RestorePlanInput) {
 function keysStep(input: RestorePlanInput): RunbookStep[] {
   const keys = input.encryptionKeys ?? [];
   if (keys.length === 0) return [];
+  const envelope = envelopeKeyRunbookStep(keys);
   return [
+    ...(envelope ? [envelope] : []),
     {
       title: `Give every kube-apiserver the snapshot's encryption keys: ${keys.join(", ")}`,
       where: "every control-plane node",

@@ -54,7 +54,8 @@
 #   GZIP_LEVEL        1-9 (1): gzip -1 is ~1.5x faster than gzip's default -6 and only slightly larger on
 #                     etcd data (npm run bench, README "Benchmarks"); raise it to trade time for storage
 #   ENCRYPTION_KEYS   optional, the EncryptionConfiguration's keys in order as `<provider>:<name> …`
-#                     (no key material): recorded on the object so a restore names the keys it needs
+#                     (no key material): recorded on the object so a restore names the keys it needs;
+#                     a kms key is `kms:<name>=<AWS key ARN>` (the envelope key a restore checks first)
 #   Large databases (etcd allows up to 8 GiB): awscli uploads above S3_MULTIPART_THRESHOLD (64MB) as
 #   multipart uploads of S3_MULTIPART_CHUNKSIZE (64MB) parts, S3_MAX_CONCURRENT_REQUESTS (4) at a time,
 #   each part its own request with its own retries, so no single request carries gigabytes; 8 GiB is 128
@@ -210,7 +211,7 @@ case "$S3_PREFIX" in */) ;; *) S3_PREFIX="$S3_PREFIX/" ;; esac
 case "$S3_PREFIX" in /* | *..*) fail "S3_PREFIX '$S3_PREFIX' must be relative like <cluster>/<env>/ without '..'" ;; esac
 case "$VERIFY_DOWNLOAD" in true | false) ;; *) fail "VERIFY_DOWNLOAD must be true or false (got '$VERIFY_DOWNLOAD')" ;; esac
 case "$GZIP_LEVEL" in [1-9]) ;; *) fail "GZIP_LEVEL must be 1 to 9 (got '$GZIP_LEVEL')" ;; esac
-case "$ENCRYPTION_KEYS" in *[!A-Za-z0-9:._\ -]*) fail "ENCRYPTION_KEYS must be '<provider>:<name>' words (got '$ENCRYPTION_KEYS')" ;; esac
+case "$ENCRYPTION_KEYS" in *[!A-Za-z0-9:._/=\ -]*) fail "ENCRYPTION_KEYS must be '<provider>:<name>' or 'kms:<name>=<key ARN>' words (got '$ENCRYPTION_KEYS')" ;; esac
 for size in "$S3_MULTIPART_THRESHOLD" "$S3_MULTIPART_CHUNKSIZE"; do
   case "$size" in '' | *[!0-9KMGB]* | [!0-9]*) fail "S3 multipart sizes must look like 64MB (got '$size')" ;; esac
 done

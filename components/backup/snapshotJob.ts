@@ -67,8 +67,11 @@ export interface SnapshotJobArgs extends PlainJobArgs {
   /** Member client URLs in member order. */
   etcdEndpoints: pulumi.Input<pulumi.Input<string>[]>;
   etcdVersion: pulumi.Input<string>;
-  /** The EncryptionConfiguration's keys in order as `<provider>:<name>`, recorded on every snapshot. */
-  encryptionKeys?: string[];
+  /**
+   * The EncryptionConfiguration's keys in order as `<provider>:<name>` (`kms:<name>=<key ARN>` for kms),
+   * recorded on every snapshot.
+   */
+  encryptionKeys?: pulumi.Input<string[]>;
   bucketName: pulumi.Input<string>;
   prefix: pulumi.Input<string>;
   /** KMS key ARN (SnapshotStore.kmsKeyArn). */
@@ -225,13 +228,14 @@ function renderWorkload(
     awsRegion: args.awsRegion,
     roleArn: args.roleArn,
     script: args.script,
+    encryptionKeys: args.encryptionKeys,
   });
-  return resolved.apply(({ common: c, script, roleArn, ...v }) => {
+  return resolved.apply(({ common: c, script, roleArn, encryptionKeys, ...v }) => {
     const o: SnapshotJobWorkloadOptions = {
       ...c,
       ...v,
       roleArn: roleArn ?? undefined,
-      encryptionKeys: args.encryptionKeys,
+      encryptionKeys,
       irsaToken: args.irsaToken,
       images: args.images,
       resources: args.resources,

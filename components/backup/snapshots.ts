@@ -6,6 +6,7 @@ import type { SecureEtcdSettings } from "../config/schema";
 import { inEncryptionConfiguration, orderKeys } from "../encryption/render";
 import { nodeSnapshotWriterPolicyName } from "../secretStore/naming";
 import type { NodeSecretStore } from "../secretStore/nodeSecretStore";
+import { snapshotKeyWords } from "../kms/snapshotKeys";
 import { SnapshotJob } from "./snapshotJob";
 import { readSnapshotScript } from "./snapshotScript";
 import { SnapshotStore } from "./snapshotStore";
@@ -21,6 +22,8 @@ export interface SnapshotWiring {
   secretStore?: NodeSecretStore;
   /** The deployers the last deployment admitted; checked here only without a secret store (it checks them). */
   previousDeployerArns?: string[];
+  /** kms key name → its AWS key ARN: every snapshot records the ARN of each envelope key it needs. */
+  envelopeKeyArns?: Record<string, pulumi.Output<string>>;
   parent: pulumi.Resource;
 }
 
@@ -103,9 +106,11 @@ export function createSnapshots(
       schedule: b.schedule,
       etcdEndpoints: w.etcdEndpoints,
       etcdVersion: s.etcdVersion,
-      encryptionKeys: orderKeys(s.encryption.keys)
-        .filter(inEncryptionConfiguration)
-        .map((k) => `${k.provider}:${k.name}`),
+      encryptionKeys: pulumi
+        .output(w.envelopeKeyArns ?? {})
+        .apply((arns) =>
+          snapshotKeyWords(orderKeys(s.encryption.keys).filter(inEncryptionConfiguration), arns),
+        ),
       bucketName: store.bucketName,
       prefix: store.prefix,
       kmsKeyArn: store.kmsKeyArn,

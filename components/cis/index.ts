@@ -10,4 +10,5 @@ export * from "./apiserver";
 export * from "./encryption";
 export * from "./files";
 export * from "./guidance";
+export * from "./kms";
 export * from "./report";

@@ -11,6 +11,7 @@ import {
 import { checkFiles, type FileTargets } from "./files";
 import { plainFlags } from "./flags";
 import { backupsInProd, checkBackupsInProd, checkLeafValidity, leafValidity } from "./guidance";
+import { kmsPluginCheck, kmsPluginFindings, type KmsCisInput } from "./kms";
 import { fail, summarize, type CheckResult, type CisStatus, type Finding, type TargetFinding } from "./types";
 
 /** Everything the report reads, as plain values (the command renders them; tests craft them). */
@@ -28,6 +29,8 @@ export interface CisReportInput {
   environment: string;
   backupsEnabled: boolean;
   prodEnvironments?: readonly string[];
+  /** The KMS v2 plugins (when a key uses kms); `encryptionConfiguration` is taken from above. */
+  kms?: Omit<KmsCisInput, "encryptionConfiguration">;
 }
 
 export interface CisReport {
@@ -91,10 +94,23 @@ export function cisReport(i: CisReportInput): CisReport {
       },
     ]),
     ...fileResults.filter((r) => r.source === "guidance"),
+    ...kmsRows(i),
   ];
   const counts = { PASS: 0, FAIL: 0, WARN: 0 };
   for (const c of checks) counts[c.status]++;
   return { stack: i.stack, benchmark: benchmarkName, passed: counts.FAIL === 0, counts, checks };
+}
+
+/** The kms plugin row, only when the EncryptionConfiguration has a kms provider. */
+function kmsRows(i: CisReportInput): CheckResult[] {
+  const findings = kmsPluginFindings({
+    encryptionConfiguration: i.encryptionConfiguration.text,
+    plugins: i.kms?.plugins ?? [],
+    apiserverMountedDirs: i.kms?.apiserverMountedDirs ?? [],
+    installed: i.kms?.installed,
+    keyStates: i.kms?.keyStates,
+  });
+  return findings.length ? [summarize(kmsPluginCheck, findings)] : [];
 }
 
 /** kube-bench's text layout: `[STATUS] id title`, the reason indented below, a summary at the end. */

@@ -49,6 +49,9 @@ export const keyClasses: Readonly<Record<ConfigKeyPath, KeyClass>> = {
   "encryption.provider": "promotable",
   "encryption.resources": "promotable",
   "encryption.automaticReload": "promotable",
+  // The plugin image moves like the etcd image; the deletion window is each environment's safety margin.
+  "encryption.kms.pluginImage": "promotable",
+  "encryption.kms.keyDeletionWindowDays": "environment",
   // Key names and states are each environment's own: the rotation STEPS move, the names do not.
   "encryption.keys": "environment",
   // A migration aid for one cluster's pre-existing plaintext, not a policy.

@@ -33,6 +33,7 @@ import {
 } from "./checks";
 import { absolutePath, checked, dnsLabel, dnsName, flag, matching, oneOf, show, wholeHours } from "./fields";
 import { selfReplicationProblems, type DeploymentContext } from "./replication";
+import { kmsChecks, kmsSettingsSchema, portNumber } from "./kms";
 import { resolveSecretStore, secretStoreSchema, type SecretStoreSettings } from "./secretStore";
 
 /*
@@ -73,6 +74,8 @@ const keySchema = z
         error: (iss) => `${show(iss.input)} must be longer than zero`,
       })
       .optional(),
+    /** kms only: the plugin's health port (default 8083 + the key's position among the kms keys). */
+    healthPort: portNumber("kms plugin health port").optional(),
     archivedOn: z
       .string()
       .refine((v) => /^\d{4}-\d{2}-\d{2}$/.test(v) && !Number.isNaN(Date.parse(`${v}T00:00:00Z`)), {
@@ -97,6 +100,8 @@ const encryptionSchema = z
     keys: z.array(keySchema).default([{ name: "key1", state: "primary" }]),
     identityFallback: flag().default(false),
     automaticReload: flag().default(false),
+    /** The envelope keys in AWS KMS and the plugin, when a key uses kms (see config/kms.ts). */
+    kms: kmsSettingsSchema.default(() => kmsSettingsSchema.parse({})),
   })
   .strict();
 
@@ -270,12 +275,13 @@ function encryptionChecks(s: ParsedSettings, add: (path: string, message: string
           ? "is required for an archived key (the day it left the EncryptionConfiguration, e.g. 2026-12-01): snapshots taken before then still need it"
           : `only applies to archived keys; this key is ${show(k.state)}`,
       );
-    if (provider !== "kms" && (k.endpoint || k.timeout))
+    if (provider !== "kms" && (k.endpoint || k.timeout || k.healthPort !== undefined))
       add(
         `encryption.keys[${i}]`,
-        `endpoint/timeout only apply to kms keys; this key's provider is ${show(provider)}`,
+        `endpoint/timeout/healthPort only apply to kms keys; this key's provider is ${show(provider)}`,
       );
   });
+  kmsChecks(s, add);
   const resources = new Set<string>();
   s.encryption.resources.forEach((r, i) => {
     if (resources.has(r)) add(`encryption.resources[${i}]`, `${show(r)} is listed twice`);

@@ -1,3 +1,4 @@
 export * from "./prices";
 export * from "./secretStoreCost";
 export * from "./snapshotStorageCost";
+export * from "./envelopeKeyCost";

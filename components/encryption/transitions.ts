@@ -36,6 +36,14 @@ export function keyTransitionProblems(
   const out: TransitionProblem[] = [];
   for (const k of next) {
     const was = before.get(k.name)?.state;
+    const wasProvider = before.get(k.name)?.provider;
+    // The prefix `k8s:enc:<provider>:…:<name>:` ties stored data to the provider: same name, other
+    // provider is a different key (for kms, another plugin and AWS key), and the old one would be gone.
+    if (wasProvider !== undefined && wasProvider !== k.provider)
+      out.push({
+        key: k.name,
+        message: `changes provider from ${wasProvider} to ${k.provider}; what it encrypted as ${wasProvider} would be unreadable; safe next step: keep ${JSON.stringify(k.name)} as it was and add the ${k.provider} key under a new name, as "staged"`,
+      });
     if (k.state === "primary" && oldPrimary && oldPrimary.name !== k.name && !readable(was))
       out.push({
         key: k.name,

@@ -1,5 +1,6 @@
 import { stringify } from "yaml";
 import type { SecureEtcdSettings } from "../config/schema";
+import { kmsPluginPlans } from "../kms/plan";
 import { nodePaths } from "./paths";
 import { clientUrl } from "./urls";
 
@@ -37,14 +38,32 @@ export function encryptionConfigVolume(s: ApiserverSettings) {
   };
 }
 
+/**
+ * The directories of the KMS plugins' sockets, each mounted at the same path (kube-apiserver dials the
+ * EncryptionConfiguration's `unix://` endpoint as written). Read-write: connecting to a socket writes.
+ */
+export function kmsSocketVolumes(s: ApiserverSettings) {
+  const dirs = [...new Set(kmsPluginPlans(s.encryption.keys).map((p) => p.socketDir))];
+  return dirs.map((dir, i) => {
+    const name = i === 0 ? "kms-plugin-socket" : `kms-plugin-socket-${i + 1}`;
+    return {
+      volume: { name, hostPath: { path: dir, type: "DirectoryOrCreate" } },
+      volumeMount: { name, mountPath: dir },
+    };
+  });
+}
+
 type JsonPatchOp = { op: "add"; path: string; value: unknown };
 
 function apiserverPatchOps(flags: string[], s: ApiserverSettings): JsonPatchOp[] {
-  const { volume, volumeMount } = encryptionConfigVolume(s);
   return [
     ...flags.map((f): JsonPatchOp => ({ op: "add", path: "/spec/containers/0/command/-", value: f })),
-    { op: "add", path: "/spec/volumes/-", value: volume },
-    { op: "add", path: "/spec/containers/0/volumeMounts/-", value: volumeMount },
+    ...[encryptionConfigVolume(s), ...kmsSocketVolumes(s)].flatMap(
+      ({ volume, volumeMount }): JsonPatchOp[] => [
+        { op: "add", path: "/spec/volumes/-", value: volume },
+        { op: "add", path: "/spec/containers/0/volumeMounts/-", value: volumeMount },
+      ],
+    ),
   ];
 }
 

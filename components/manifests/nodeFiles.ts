@@ -1,5 +1,7 @@
 import * as path from "node:path";
 import type { EtcdMemberSpec, SecureEtcdSettings } from "../config/schema";
+import { kmsPluginManifestFile } from "../kms/naming";
+import { kmsPluginPlans } from "../kms/plan";
 import { renderEtcdManifest } from "./etcdManifest";
 import { nodePaths } from "./paths";
 
@@ -15,6 +17,11 @@ export interface NodeMaterial {
   healthcheckClientCertPem: string;
   healthcheckClientKeyPem: string;
   encryptionConfiguration: string;
+  /**
+   * The KMS v2 plugin's static pod manifest per kms key the EncryptionConfiguration lists (none without
+   * kms keys). Not secret (a key ARN, a region), but it travels in the bundle like every node file.
+   */
+  kmsPluginManifests?: { key: string; manifest: string }[];
 }
 
 /** What a node file is for: the bootstrap checks pairs and chains by role and knows what must restart. */
@@ -29,7 +36,12 @@ export type NodeFileRole =
   | "apiserver-etcd-client-cert"
   | "apiserver-etcd-client-key"
   | "encryption-config"
-  | "etcd-manifest";
+  | "etcd-manifest"
+  /** One per kms key (`kms-plugin-manifest-<key>`): a role names one file, and each key has its own pod. */
+  | `kms-plugin-manifest-${string}`;
+
+/** The node-file role of one kms key's plugin manifest. */
+export const kmsPluginManifestRole = (key: string): NodeFileRole => `kms-plugin-manifest-${key}`;
 
 export interface NodeFile {
   role: NodeFileRole;
@@ -84,6 +96,8 @@ export function nodeFiles(
       mode: "0600",
       content: m.apiserverClientKeyPem,
     },
+    // Before the EncryptionConfiguration: a plugin must be listening before kube-apiserver looks for it.
+    ...kmsPluginFiles(s, m),
     { role: "encryption-config", path: p.encryptionConfig, mode: "0600", content: m.encryptionConfiguration },
     { role: "etcd-manifest", path: p.etcdManifest, mode: "0600", content: renderEtcdManifest(s, member) },
   ];
@@ -93,6 +107,29 @@ export function nodeFiles(
     { path: p.dataDir, mode: "0700" },
     { path: path.posix.dirname(p.certs["apiserver-etcd-client"].cert), mode: "0755" },
     { path: p.manifestDir, mode: "0755" },
+    // Only root (the plugin and kube-apiserver) may reach a KMS plugin's socket.
+    ...[...new Set(kmsPluginPlans(s.encryption.keys).map((k) => k.socketDir))].map((d): NodeDir => ({
+      path: d,
+      mode: "0700",
+    })),
   ];
   return { files, dirs };
+}
+
+/** The plugin manifests, one per kms key the EncryptionConfiguration lists; each one must be given. */
+function kmsPluginFiles(s: SecureEtcdSettings, m: NodeMaterial): NodeFile[] {
+  const plans = kmsPluginPlans(s.encryption.keys);
+  if (plans.length === 0) return [];
+  const given = new Map((m.kmsPluginManifests ?? []).map((k) => [k.key, k.manifest]));
+  return plans.map((plan) => {
+    const content = given.get(plan.key);
+    if (content === undefined)
+      throw new Error(`node files: no KMS plugin manifest for kms key ${JSON.stringify(plan.key)}`);
+    return {
+      role: kmsPluginManifestRole(plan.key),
+      path: path.posix.join(s.paths.manifestDir, kmsPluginManifestFile(plan.key)),
+      mode: "0600",
+      content,
+    };
+  });
 }

@@ -40,7 +40,7 @@ export class NodeSecretStore extends pulumi.ComponentResource {
   readonly deployerArn: pulumi.Output<string>;
   /** Every deployer the key and resource policies admit: the one running now, then `deployerPrincipalArns`. */
   readonly deployerArns: pulumi.Output<string[]>;
-  /** Each member's role name (what the snapshot writer policy is attached to). */
+  /** Each member's role name (the snapshot writer policy and the KMS envelope key's grant attach to it). */
   readonly nodeRoleNames: Record<string, pulumi.Output<string>>;
   readonly kmsKeyArn: pulumi.Output<string>;
   /** The replica region's key (with `replicaRegion`). */

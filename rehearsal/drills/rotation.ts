@@ -19,7 +19,7 @@ import {
   freshKey,
   stateRecords,
   storedPrefix,
-  type DrillKey,
+  type AnyDrillKey,
   type KeyStates,
 } from "../../harness/encryptionKeys";
 import type { KubeApiserver } from "../../harness/kubeApiserver";
@@ -88,7 +88,7 @@ export async function runRotationDrill(ctx: ApiserverDrillContext, workDir: stri
   return [...safe, ...(await runUnsafeOrders(rot, archived))];
 }
 
-async function startAll(rot: Rotation): Promise<string> {
+export async function startAll(rot: Rotation): Promise<string> {
   const [first, ...rest] = rot.servers;
   expect(first.running, `${first.name} is not running`);
   await Promise.all(rest.map((s) => (s.running ? undefined : s.start())));
@@ -100,7 +100,7 @@ async function startAll(rot: Rotation): Promise<string> {
 }
 
 /** One row per apiserver (restart with `to` while the others write, all read all), then the gate row. */
-async function rollingStep(
+export async function rollingStep(
   rot: Rotation,
   seq: Sequence,
   label: string,
@@ -154,7 +154,7 @@ async function lagNamed(rot: Rotation, file: string, lagging: readonly KubeApise
   return `; encryption-config-status: exit 1, ${lagging.map((s) => `${s.name} (${s.url})`).join(" and ")} LAG (the gate holds the next step)`;
 }
 
-async function rewrite(rot: Rotation, neu: DrillKey): Promise<string> {
+export async function rewrite(rot: Rotation, neu: AnyDrillKey): Promise<string> {
   const [first, ...others] = rot.servers;
   const svm = await storageVersionMigration(first, rot.data.resources);
   const { result: replaced, writes } = await whileWriting(

@@ -4,7 +4,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { encryptionConfigFor, type DrillKey, type KeyStates } from "../../harness/encryptionKeys";
+import { encryptionConfigFor, type AnyDrillKey, type KeyStates } from "../../harness/encryptionKeys";
 import type { KubeApiserver } from "../../harness/kubeApiserver";
 import type { ScanReport } from "../../tools/verifyEncryption/scan";
 import { allRead, describeReads, type DrillData, type Written } from "./apiserverData";
@@ -17,7 +17,7 @@ export interface Rotation {
   servers: KubeApiserver[];
   data: DrillData;
   /** Every key the drill has deployed, in the order the configs list them. */
-  keys: DrillKey[];
+  keys: AnyDrillKey[];
   /** Where each step's EncryptionConfiguration is written (what --expect names). */
   stepDir: string;
   identityFallback: boolean;
@@ -88,7 +88,7 @@ export class Sequence {
 }
 
 /** verify-encryption --retiring KEY over every member must exit `code`. */
-export async function retiringGate(rot: Rotation, key: DrillKey, code: 0 | 1): Promise<string> {
+export async function retiringGate(rot: Rotation, key: AnyDrillKey, code: 0 | 1): Promise<string> {
   const args = ["--json", `--resources=${rot.data.resources.join(",")}`, `--retiring=${key.name}`];
   const run = await runVerifyEncryption(rot.ctx, args);
   expect(

@@ -45,7 +45,8 @@ function firstError(r: ServerReads): string {
 async function promoteWithoutStaging(rot: Rotation, holder: { states: KeyStates }): Promise<string> {
   const from = holder.states;
   const current = Object.keys(from).find((k) => from[k] === "primary")!;
-  const neu = freshKey("rot-unsafe-a", rot.keys.find((k) => k.name === current)!.provider);
+  const provider = rot.keys.find((k) => k.name === current)!.provider;
+  const neu = freshKey("rot-unsafe-a", provider === "kms" ? "secretbox" : provider);
   rot.keys.unshift(neu);
   const to: KeyStates = { ...from, [neu.name]: "primary", [current]: "retired" };
   const refused = keyTransitionProblems(stateRecords(rot.keys, from), stateRecords(rot.keys, to), 0);

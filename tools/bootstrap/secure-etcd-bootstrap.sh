@@ -144,6 +144,12 @@ apiserver-etcd-client-key apiserver-etcd-client.key 0600 apiserver-etcd-client-c
 encryption-config encryption-config.yaml 0600 - keys apiserver y
 etcd-manifest etcd.yaml 0600 - - kubelet y'
 rl() { # role: sets rf (file name), rm (mode), rs (what restarts); fails for an unknown role
+  # One role per kms key (its plugin's static pod), named after the key: not a row of the table.
+  case $1 in kms-plugin-manifest-?*)
+    rf=kms-plugin-${1#kms-plugin-manifest-}.yaml rm=0600 rs=kms-plugin
+    return 0
+    ;;
+  esac
   while read -r r rf rm _ _ rs _; do [ "$r" != "$1" ] || return 0; done <<EOF
 $RT
 EOF
@@ -168,7 +174,11 @@ while IFS=' ' read -r k a b c d e x; do
 "
     ;;
   file)
-    case $a in *[!a-z-]* | '') no "the bundle has a file of an unknown role" ;; esac
+    case $a in
+    kms-plugin-manifest-*[!a-z0-9-]* | kms-plugin-manifest-) no "file role $a: bad kms key name" ;;
+    kms-plugin-manifest-*) ;;
+    *[!a-z-]* | '') no "the bundle has a file of an unknown role" ;;
+    esac
     rl "$a" || no "the bundle has a file of an unknown role"
     [ "$b" = "$rm" ] || no "file $a: mode must be $rm"
     if ! clean "$d" || [ "${d##*/}" != "$rf" ]; then no "file $a: the path must be a declared directory/$rf"; fi
@@ -180,8 +190,11 @@ while IFS=' ' read -r k a b c d e x; do
   *) no "the bundle has a line of an unknown kind" ;;
   esac
 done <"$T/lines"
-e=$(sha256sum -c "$T/sums" 2>/dev/null | sed -n 's/^.*\/f\.\([a-z-]*\): FAILED.*$/\1/p' | head -n 1)
-[ -z "$e" ] || no "file $e: content does not match its sha256"
+# Fails closed: any failed line refuses the bundle; the first one names the file.
+if ! sha256sum -c --status "$T/sums" 2>/dev/null; then
+  e=$(sha256sum -c "$T/sums" 2>/dev/null | sed -n 's/^.*\/f\.\([a-z0-9-]*\): FAILED.*$/\1/p' | head -n 1)
+  no "file ${e:-of the bundle}: content does not match its sha256"
+fi
 c=0
 while read -r a b d; do
   c=$((c + 1))
@@ -344,6 +357,7 @@ for a in $ch; do
   apiserver) echo "every kube-apiserver must be restarted (new EncryptionConfiguration) unless" \
     "--encryption-provider-config-automatic-reload is on" ;;
   kubelet) echo "kubelet restarts the static pod (new $a)" ;;
+  kms-plugin) echo "kubelet restarts the KMS plugin of ${a#kms-plugin-manifest-} (new static pod manifest)" ;;
   esac
 done >"$T/s.notices"
 [ -s "$T/s.notices" ] || [ -z "$ch" ] || echo "no restart needed (etcd re-reads certificates per connection)" >"$T/s.notices"
@@ -377,7 +391,9 @@ stage() { # src dst mode what
   { cat "$1" >"$w" && chmod "$3" "$w" && chown "$O" "$w" && sync "$w"; } 2>/dev/null ||
     die 74 "could not write $4 (disk full or read-only?); nothing changed"
 }
-grep '^file ' "$T/plan" | grep -v '^file etcd-manifest ' >"$T/fp" || true
+# The KMS plugins first (a new EncryptionConfiguration may name their sockets), etcd's manifest last.
+grep '^file kms-plugin-manifest-' "$T/plan" >"$T/fp" || true
+grep '^file ' "$T/plan" | grep -v '^file etcd-manifest \|^file kms-plugin-manifest-' >>"$T/fp" || true
 grep '^file etcd-manifest ' "$T/plan" >>"$T/fp" || true
 while read -r k a b d; do stage "$T/f.$a" "$R$d" "$b" "$a"; done <"$T/fp"
 for x in installed-version installed-generation installed-keys; do

@@ -10,6 +10,7 @@ import * as path from "node:path";
 import { formatRestorePlan, renderRestorePlan, type RestorePlan } from "../../components/backup/restorePlan";
 import { initialClusterToken } from "../../components/manifests/urls";
 import { applyRestore, refuseRemoteTargets } from "./apply";
+import { checkEnvelopeKeys } from "./envelopeKeys";
 import { fetchSnapshot } from "./fetch";
 import { verifySnapshot } from "./verify";
 import type { RestoreOptions, RestoreResult, SnapshotFacts } from "./types";
@@ -29,6 +30,8 @@ export async function restoreSnapshot(o: RestoreOptions): Promise<RestoreResult>
     const fetched = await fetchSnapshot(o, work, ctx);
     const t1 = Date.now();
     const snapshot = await verifySnapshot(fetched, o, work, ctx);
+    // A snapshot under a kms provider is only readable while its AWS key is Enabled: checked first.
+    await checkEnvelopeKeys(snapshotKeyWords(snapshot), o, ctx);
     const t2 = Date.now();
     const target = o.apply ? path.resolve(o.apply.targetDir) : undefined;
     const plan = planFor(o, snapshot, target);
@@ -63,7 +66,12 @@ function planFor(o: RestoreOptions, snapshot: SnapshotFacts, target: string | un
     snapshotSha256: snapshot.compressed ? undefined : snapshot.sha256,
     etcdctlBinary: o.etcdctl,
     etcdutlBinary: o.etcdutl,
-    encryptionKeys: snapshot.metadata["encryption-keys"]?.split(" ").filter(Boolean),
+    encryptionKeys: snapshotKeyWords(snapshot),
     keyArchive: s.secretStore?.enabled ? keyArchiveSecretName(s.clusterName, s.environment) : undefined,
   });
+}
+
+/** The EncryptionConfiguration keys the snapshot records (`encryption-keys` metadata), as words. */
+function snapshotKeyWords(snapshot: SnapshotFacts): string[] {
+  return snapshot.metadata["encryption-keys"]?.split(" ").filter(Boolean) ?? [];
 }

@@ -93,8 +93,8 @@ const workloadShape = {
   encryptionKeys: z
     .array(
       matching(
-        /^(aescbc|aesgcm|secretbox|kms):[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/,
-        "encryption key (<provider>:<name>)",
+        /^((aescbc|aesgcm|secretbox|kms):[A-Za-z0-9][A-Za-z0-9._-]{0,62}|kms:[a-z0-9][-a-z0-9]{0,62}=arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+)$/,
+        "encryption key (<provider>:<name>, or kms:<name>=<AWS key ARN>)",
       ),
     )
     .optional(),
