@@ -56,14 +56,12 @@ export interface StartMotoOptions {
   region?: string;
   /** How long it may take to answer (default 60 s: moto imports a lot on a loaded machine). */
   startTimeoutMs?: number;
+  /** Extra environment for moto (e.g. MOTO_S3_DEFAULT_KEY_BUFFER_SIZE). */
+  env?: Record<string, string>;
 }
 
-async function post(url: string, body?: unknown): Promise<void> {
-  const r = await fetch(url, {
-    method: "POST",
-    body: body === undefined ? undefined : JSON.stringify(body),
-    headers: body === undefined ? undefined : { "content-type": "application/json" },
-  });
+async function post(url: string, body?: string): Promise<void> {
+  const r = await fetch(url, { method: "POST", body });
   if (!r.ok) throw new Error(`POST ${url}: HTTP ${r.status}`);
 }
 
@@ -102,6 +100,7 @@ export async function startMoto(o: StartMotoOptions): Promise<MotoServer> {
     pythonVenv().bin("moto_server"),
     ["-H", host, "-p", String(port)],
     logFile,
+    o.env,
   );
   const endpoint = `http://${host}:${port}`;
   await untilAnswering(endpoint, proc, o.startTimeoutMs ?? 60_000);
@@ -133,7 +132,8 @@ export async function startMoto(o: StartMotoOptions): Promise<MotoServer> {
       return { endpoint, region, forcePathStyle: true, credentials: credentialsOr(c) };
     },
     reset: () => post(`${endpoint}/moto-api/reset`),
-    enforceIam: (freeCalls = 0) => post(`${endpoint}/moto-api/reset-auth`, { value: freeCalls }),
+    // moto reads the body as a bare number (float(request.data)), not JSON.
+    enforceIam: (freeCalls = 0) => post(`${endpoint}/moto-api/reset-auth`, String(freeCalls)),
     stop: () => proc.stop(),
   };
 }

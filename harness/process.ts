@@ -200,13 +200,14 @@ export function spawnManaged(
   cmd: string,
   args: readonly string[],
   logFile: string,
+  extraEnv: Record<string, string> = {},
 ): ManagedProcess {
   installHooks();
   fs.mkdirSync(path.dirname(logFile), { recursive: true, mode: 0o700 });
   const fd = fs.openSync(logFile, "a", 0o600);
   let child: ChildProcess;
   try {
-    child = spawn(cmd, args, { env: cleanEnv(), stdio: ["ignore", fd, fd] });
+    child = spawn(cmd, args, { env: cleanEnv(extraEnv), stdio: ["ignore", fd, fd] });
   } finally {
     fs.closeSync(fd);
   }

@@ -5,7 +5,6 @@ import type { ResolvedBackup } from "../config/backup";
 import type { SecureEtcdSettings } from "../config/schema";
 import { inEncryptionConfiguration, orderKeys } from "../encryption/render";
 import { SnapshotJob } from "./snapshotJob";
-import { readSnapshotScript } from "./snapshotScript";
 import { SnapshotStore } from "./snapshotStore";
 
 export interface SnapshotWiring {
@@ -62,7 +61,6 @@ export function createSnapshots(
       awsRegion: store.region,
       roleArn: store.roleArn,
       tls: w.tls,
-      script: readSnapshotScript(),
     },
     { parent: w.parent },
   );
