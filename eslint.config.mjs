@@ -64,6 +64,7 @@ export default tseslint.config(
         clearTimeout: "readonly",
         URL: "readonly",
         URLSearchParams: "readonly",
+        AbortController: "readonly",
       },
     },
     rules: { "@typescript-eslint/no-require-imports": "off" },

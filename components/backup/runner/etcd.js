@@ -128,13 +128,16 @@ const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms)
  * @param {string} endpoint
  * @param {string} dbPath
  * @param {(chunk: Buffer) => Promise<void>} onChunk
+ * @param {AbortSignal} [signal] stops the save (the member's health check failed meanwhile)
  */
-async function saveAndFollow(o, endpoint, dbPath, onChunk) {
+async function saveAndFollow(o, endpoint, dbPath, onChunk, signal) {
   const child = spawn(o.etcdctl, [...tlsArgs(o, endpoint), "snapshot", "save", dbPath], {
     env: o.env,
     stdio: ["ignore", "pipe", "pipe"],
   });
   children.add(child);
+  const onAbort = () => child.kill("SIGKILL");
+  signal?.addEventListener("abort", onAbort);
   let stderr = "";
   child.stderr.on("data", (d) => (stderr = (stderr + d).slice(-8192)));
   child.stdout.resume();
@@ -152,6 +155,7 @@ async function saveAndFollow(o, endpoint, dbPath, onChunk) {
     exit ??= { code, signal };
   });
   const failed = () => {
+    if (signal?.aborted) return new MemberError("the snapshot save was stopped");
     if (timedOut)
       return new MemberError(
         `snapshot save took longer than ETCD_SNAPSHOT_TIMEOUT=${o.snapshotTimeoutMs / 1000}s`,
@@ -177,12 +181,14 @@ async function saveAndFollow(o, endpoint, dbPath, onChunk) {
           if (exit.code === 0 && fs.existsSync(dbPath))
             fd = fs.openSync(dbPath, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
           else throw failed();
-        } else await sleep(10);
+        } else if (signal?.aborted) throw failed();
+        else await sleep(10);
       }
     }
     const buf = Buffer.allocUnsafe(4 * 1024 * 1024);
     let offset = 0;
     for (;;) {
+      if (signal?.aborted) throw failed();
       const wasDone = exit !== undefined;
       const n = fs.readSync(fd, buf, 0, buf.length, offset);
       if (n > 0) {
@@ -206,6 +212,7 @@ async function saveAndFollow(o, endpoint, dbPath, onChunk) {
     if (fd !== undefined) fs.closeSync(fd);
     if (!exit) child.kill("SIGKILL");
     clearTimeout(timer);
+    signal?.removeEventListener("abort", onAbort);
   }
 }
 

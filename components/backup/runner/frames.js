@@ -81,16 +81,35 @@ class FrameReader {
     this.ended = false;
     this.index = 0;
     this.declaredRaw = 0;
+    /** The header of the frame being collected. @type {{ raw: number, compressed: number } | undefined} */
+    this.header = undefined;
   }
 
-  /** @param {number} n @returns {Buffer} the first n pending bytes, removed */
+  /**
+   * The first n pending bytes, removed; each byte is copied at most once (chunks arrive small, frames
+   * are megabytes).
+   * @param {number} n
+   * @returns {Buffer}
+   */
   take(n) {
-    const all = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending);
-    const out = all.subarray(0, n);
-    const rest = all.subarray(n);
-    this.pending = rest.length ? [rest] : [];
-    this.pendingBytes = rest.length;
-    return out;
+    /** @type {Buffer[]} */
+    const parts = [];
+    let got = 0;
+    while (got < n) {
+      const head = /** @type {Buffer} */ (this.pending[0]);
+      const want = n - got;
+      if (head.length <= want) {
+        parts.push(head);
+        got += head.length;
+        this.pending.shift();
+      } else {
+        parts.push(head.subarray(0, want));
+        this.pending[0] = head.subarray(want);
+        got += want;
+      }
+    }
+    this.pendingBytes -= n;
+    return parts.length === 1 ? parts[0] : Buffer.concat(parts, n);
   }
 
   /**
@@ -102,37 +121,45 @@ class FrameReader {
       if (chunk.length) throw new FrameError("data after the end of the snapshot object");
       return [];
     }
-    this.pending.push(chunk);
-    this.pendingBytes += chunk.length;
+    if (chunk.length) {
+      this.pending.push(chunk);
+      this.pendingBytes += chunk.length;
+    }
     /** @type {Frame[]} */
     const out = [];
     if (!this.sawMagic) {
       if (this.pendingBytes < MAGIC.length) return out;
-      const magic = this.take(MAGIC.length);
-      if (!magic.equals(MAGIC)) throw new FrameError("not a secure-etcd snapshot object (bad magic)");
+      if (!this.take(MAGIC.length).equals(MAGIC))
+        throw new FrameError("not a secure-etcd snapshot object (bad magic)");
       this.sawMagic = true;
     }
-    while (this.pendingBytes >= HEADER_BYTES) {
-      const all = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending);
-      this.pending = [all];
-      const raw = all.readUInt32BE(0);
-      const compressed = all.readUInt32BE(4);
-      if (raw === 0 && compressed === 0) {
-        this.take(HEADER_BYTES);
-        this.ended = true;
-        if (this.pendingBytes) throw new FrameError("data after the end of the snapshot object");
-        return out;
+    for (;;) {
+      if (!this.header) {
+        if (this.pendingBytes < HEADER_BYTES) break;
+        const h = this.take(HEADER_BYTES);
+        const raw = h.readUInt32BE(0);
+        const compressed = h.readUInt32BE(4);
+        if (raw === 0 && compressed === 0) {
+          this.ended = true;
+          if (this.pendingBytes) throw new FrameError("data after the end of the snapshot object");
+          return out;
+        }
+        if (raw === 0 || raw > MAX_BLOCK || compressed === 0 || compressed > maxCompressed(raw))
+          throw new FrameError(
+            `frame ${this.index} has an impossible header (block of ${raw} bytes in ${compressed})`,
+          );
+        if (this.declaredRaw + raw > this.maxTotalRaw)
+          throw new FrameError(`the frames declare more than the ${this.maxTotalRaw}-byte cap`, "limit");
+        this.declaredRaw += raw;
+        this.header = { raw, compressed };
       }
-      if (raw === 0 || raw > MAX_BLOCK || compressed === 0 || compressed > maxCompressed(raw))
-        throw new FrameError(
-          `frame ${this.index} has an impossible header (block of ${raw} bytes in ${compressed})`,
-        );
-      if (this.declaredRaw + raw > this.maxTotalRaw)
-        throw new FrameError(`the frames declare more than the ${this.maxTotalRaw}-byte cap`, "limit");
-      if (this.pendingBytes < HEADER_BYTES + compressed) break;
-      const frame = this.take(HEADER_BYTES + compressed);
-      this.declaredRaw += raw;
-      out.push({ index: this.index++, rawLength: raw, payload: frame.subarray(HEADER_BYTES) });
+      if (this.pendingBytes < this.header.compressed) break;
+      out.push({
+        index: this.index++,
+        rawLength: this.header.raw,
+        payload: this.take(this.header.compressed),
+      });
+      this.header = undefined;
     }
     return out;
   }

@@ -121,51 +121,79 @@ function objectHeaders(
 async function snapshotFrom(cfg, state, ep, stamp, runId) {
   const s3 = /** @type {S3} */ (state.s3);
   const etcd = etcdOptions(cfg);
-  state.step = `checking the health of ${ep.name ?? ep.url}`;
-  const probe = await probeMember(etcd, ep.url, ep.name);
-  const member = probe.member;
-  const etcdVersion = cfg.etcdVersion || probe.serverVersion;
-  log(`member ${member} (${ep.url}) is healthy; saving a snapshot`);
-
-  const key = `${cfg.prefix}${stamp}-${runId}-${member}.db.brf`;
-  const target = `s3://${cfg.bucket}/${key}`;
-  // Never write over an object that exists: it would belong to another run (and cleanup would hit it).
-  // Checked while the save runs; the upload itself is conditional too (If-None-Match: *).
-  const keyFree = s3.head(cfg.bucket, key).then((h) => {
-    if (h) throw new JobError(`${target} already exists; refusing to overwrite another run's snapshot`);
-  });
-  keyFree.catch(() => undefined);
-  const upload = new ObjectUpload({
-    s3,
-    bucket: cfg.bucket,
-    key,
-    headers: objectHeaders(cfg, member, etcdVersion),
-    partBytes: cfg.partBytes,
-    partsInFlight: cfg.partsInFlight,
-  });
-  state.upload = upload;
+  state.step = `checking the health of ${ep.name ?? ep.url} while saving a snapshot`;
+  // The save starts at once, beside the health check (whose answer names the member, hence the key);
+  // its bytes wait for the check before anything is uploaded, and a failed check stops the save.
+  const stop = new AbortController();
+  const probed = probeMember(etcd, ep.url, ep.name);
+  probed.catch(() => stop.abort());
+  /** @type {{ member: string, etcdVersion: string, key: string, keyFree: Promise<void>, upload: ObjectUpload } | undefined} */
+  let current;
+  const started = async () => {
+    if (current) return current;
+    const probe = await probed;
+    const member = probe.member;
+    const etcdVersion = cfg.etcdVersion || probe.serverVersion;
+    log(`member ${member} (${ep.url}) is healthy; saving a snapshot`);
+    state.step = `saving a snapshot from ${member}`;
+    const key = `${cfg.prefix}${stamp}-${runId}-${member}.db.brf`;
+    // Never write over an object that exists: it would belong to another run (and cleanup would hit it).
+    // Checked while the save runs; the upload itself is conditional too (If-None-Match: *).
+    const keyFree = s3.head(cfg.bucket, key).then((h) => {
+      if (h)
+        throw new JobError(
+          `s3://${cfg.bucket}/${key} already exists; refusing to overwrite another run's snapshot`,
+        );
+    });
+    keyFree.catch(() => undefined);
+    const upload = new ObjectUpload({
+      s3,
+      bucket: cfg.bucket,
+      key,
+      headers: objectHeaders(cfg, member, etcdVersion),
+      partBytes: cfg.partBytes,
+      partsInFlight: cfg.partsInFlight,
+    });
+    state.upload = upload;
+    current = { member, etcdVersion, key, keyFree, upload };
+    return current;
+  };
   const digest = new SnapshotDigest();
   const compressor = new FrameCompressor({
     quality: cfg.quality,
     threads: cfg.threads,
-    sink: (f) => upload.write(f),
+    sink: async (f) => (await started()).upload.write(f),
   });
   const dbPath = path.join(/** @type {string} */ (state.workDir), "snapshot.db");
   fs.rmSync(dbPath, { force: true });
 
-  state.step = `saving a snapshot from ${member}`;
   const snapshotTime = new Date().toISOString();
-  const started = Date.now();
-  const dbSize = await saveAndFollow(etcd, ep.url, dbPath, async (chunk) => {
-    digest.update(chunk);
-    await compressor.push(chunk);
-  });
+  const t0 = Date.now();
+  /** @type {number} */
+  let dbSize;
+  try {
+    dbSize = await saveAndFollow(
+      etcd,
+      ep.url,
+      dbPath,
+      async (chunk) => {
+        digest.update(chunk);
+        await compressor.push(chunk);
+      },
+      stop.signal,
+    );
+  } catch (e) {
+    await probed; // an unhealthy member is the reason, not the save its check stopped
+    throw e;
+  }
+  const { member, etcdVersion, key, keyFree, upload } = await started();
+  const target = `s3://${cfg.bucket}/${key}`;
   await compressor.finish();
   state.step = "checking that this run's key is free";
   await keyFree;
   const raw = digest.finish();
   log(
-    `saved ${dbSize} bytes from ${member} in ${seconds(started)}s, compressed and uploaded as it was written (${upload.size} bytes so far)`,
+    `saved ${dbSize} bytes from ${member} in ${seconds(t0)}s, compressed and uploaded as it was written (${upload.size} bytes so far)`,
   );
 
   state.step = "checking the snapshot's integrity";
@@ -188,13 +216,13 @@ async function snapshotFrom(cfg, state, ep, stamp, runId) {
     `integrity ok (${cfg.statusTool}): hash ${hash}, revision ${revision}, ${totalKey} keys; SHA-256 trailer ok`,
   );
   log(
-    `uploaded ${target} (${uploaded.value.size} bytes, ${uploaded.value.parts ? `${uploaded.value.parts} parts` : "one PUT"}) in ${seconds(started)}s from the start of the save`,
+    `uploaded ${target} (${uploaded.value.size} bytes, ${uploaded.value.parts ? `${uploaded.value.parts} parts` : "one PUT"}) in ${seconds(t0)}s from the start of the save`,
   );
   fs.rmSync(dbPath, { force: true });
   return {
     key,
     member,
-    clusterId: probe.clusterId,
+    clusterId: (await probed).clusterId,
     etcdVersion,
     snapshotTime,
     time: new Date().toISOString(),
