@@ -29,7 +29,15 @@ describe("moto server and the fault proxy @integration", function () {
 
   const secrets = () =>
     new SecretsManagerClient({ ...moto.clientConfig(), endpoint: proxy.url, maxAttempts: 1 });
-  const s3 = () => new S3Client({ ...moto.clientConfig(), endpoint: proxy.url, maxAttempts: 1 });
+  // No SDK checksums: a store that lost a byte must show it, not fail the SDK's own CRC check on the way back.
+  const s3 = () =>
+    new S3Client({
+      ...moto.clientConfig(),
+      endpoint: proxy.url,
+      maxAttempts: 1,
+      requestChecksumCalculation: "WHEN_REQUIRED",
+      responseChecksumValidation: "WHEN_REQUIRED",
+    });
 
   it("serves Secrets Manager and S3 through the proxy, recording each operation", async () => {
     await secrets().send(new CreateSecretCommand({ Name: "a/b", SecretString: "v1" }));
@@ -83,6 +91,45 @@ describe("moto server and the fault proxy @integration", function () {
     await assert.rejects(secrets().send(new GetSecretValueCommand({ SecretId: "a/b" })));
     await proxy.up();
     assert.equal((await secrets().send(new GetSecretValueCommand({ SecretId: "a/b" }))).SecretString, "v1");
+  });
+
+  it("enforces IAM on request: unknown keys are refused, a user's key is held to its policy", async () => {
+    const { IAMClient, CreateUserCommand, PutUserPolicyCommand, CreateAccessKeyCommand } =
+      await import("@aws-sdk/client-iam");
+    const iam = new IAMClient(moto.clientConfig());
+    await iam.send(new CreateUserCommand({ UserName: "reader" }));
+    await iam.send(
+      new PutUserPolicyCommand({
+        UserName: "reader",
+        PolicyName: "read",
+        PolicyDocument: JSON.stringify({
+          Version: "2012-10-17",
+          Statement: [{ Effect: "Allow", Action: "s3:GetObject", Resource: "arn:aws:s3:::snapshots/*" }],
+        }),
+      }),
+    );
+    const k = (await iam.send(new CreateAccessKeyCommand({ UserName: "reader" }))).AccessKey!;
+    await moto.enforceIam(0);
+    const as = (accessKeyId: string, secretAccessKey: string) =>
+      new S3Client({
+        ...moto.clientConfig({ accessKeyId, secretAccessKey }),
+        endpoint: proxy.url,
+        maxAttempts: 1,
+      });
+    const reader = as(k.AccessKeyId!, k.SecretAccessKey!);
+    assert.equal(
+      await (
+        await reader.send(new GetObjectCommand({ Bucket: "snapshots", Key: "k" }))
+      ).Body!.transformToString(),
+      "hello",
+    );
+    await assert.rejects(
+      reader.send(new PutObjectCommand({ Bucket: "snapshots", Key: "x", Body: "no" })),
+      /AccessDenied/,
+    );
+    await assert.rejects(
+      as("AKIDUNKNOWN", "nope").send(new GetObjectCommand({ Bucket: "snapshots", Key: "k" })),
+    );
   });
 
   it("stops moto by pid", async () => {
