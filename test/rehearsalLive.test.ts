@@ -27,7 +27,7 @@ const requiredDrills = [
   "encryption: config parses",
   "encryption: key lengths",
   "encryption: secrets: write/read round trip",
-  "backup: snapshot.sh uploads a verified SSE-KMS snapshot",
+  "backup: the snapshot job uploads a verified SSE-KMS snapshot",
   "backup: with the first member stopped",
   "backup: the restore tool refuses a corrupted snapshot download",
   "backup: restore brings a fresh cluster back",
