@@ -14,7 +14,7 @@ import { runEtcdctl } from "../harness/etcdctl";
 import { upstreamBinary } from "../harness/upstream";
 import { run } from "../tools/shared/process";
 import { startComponentTls, startPlaintext, type BenchEtcd } from "./etcdServers";
-import { loadWindow, type LoadWindow } from "./load";
+import { cpuSeconds, loadWindow, type LoadWindow } from "./load";
 import { handshakes } from "./loadgen";
 import { median, round, sideBySide } from "./stats";
 
@@ -35,6 +35,8 @@ export interface OpFigures {
   p50Ms: number;
   p99Ms: number;
   runs: number[];
+  /** etcd's own CPU per request (µs): with etcd pinned to one core, throughput is about 1 ÷ this. */
+  etcdCpuMicrosPerRequest: number;
 }
 
 export interface MtlsResult {
@@ -64,6 +66,7 @@ interface BenchRun {
   opsPerSec: number;
   p50Ms: number;
   p99Ms: number;
+  etcdCpuMicros: number;
 }
 
 /** One `benchmark put|range` run against `e`, the tool pinned to LOAD_CPU. */
@@ -73,6 +76,7 @@ async function benchmarkRun(e: BenchEtcd, op: "put" | "range", o: MtlsOptions): 
     op === "put"
       ? ["put", "--key-size=8", "--val-size=1024", `--total=${o.total}`, "--key-space-size=10000"]
       : ["range", "/bench-key", `--total=${o.total}`, "--consistency=l"];
+  const cpu0 = cpuSeconds(e.proc.pid) ?? 0;
   const r = await run(
     "taskset",
     [
@@ -92,6 +96,7 @@ async function benchmarkRun(e: BenchEtcd, op: "put" | "range", o: MtlsOptions): 
     opsPerSec: num(/Requests\/sec:\s+([\d.]+)/),
     p50Ms: num(/50% in ([\d.]+) secs/) * 1000,
     p99Ms: num(/99% in ([\d.]+) secs/) * 1000,
+    etcdCpuMicros: (((cpuSeconds(e.proc.pid) ?? 0) - cpu0) / o.total) * 1e6,
   };
   if (r.code !== 0 || !Number.isFinite(res.opsPerSec))
     throw new Error(`benchmark ${op} against ${e.label} failed: ${r.output.slice(-800)}`);
@@ -103,6 +108,7 @@ const summarize = (xs: BenchRun[]): OpFigures => ({
   p50Ms: round(median(xs.map((x) => x.p50Ms)), 2),
   p99Ms: round(median(xs.map((x) => x.p99Ms)), 2),
   runs: xs.map((x) => round(x.opsPerSec, 0)),
+  etcdCpuMicrosPerRequest: round(median(xs.map((x) => x.etcdCpuMicros)), 1),
 });
 
 export async function runMtls(o: MtlsOptions): Promise<MtlsResult> {

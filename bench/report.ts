@@ -27,12 +27,12 @@ function mtlsTables(r: BenchResults): string[] {
   const out = [
     `### mTLS overhead (etcd's benchmark tool; etcd ${m.pinning.etcd}, load generator ${m.pinning.loadGenerator}; ${m.runs} runs × ${m.totalPerRun} requests, ${m.conns} connections / ${m.clients} clients, ${m.valueBytes} B values; medians)`,
     "",
-    "| server | put req/s | put p50 / p99 ms | put ratio TLS ÷ plaintext | range req/s | range p50 / p99 ms | range ratio |",
-    "|---|---|---|---|---|---|---|",
+    "| server | put req/s | put p50 / p99 ms | put ratio TLS ÷ plaintext | etcd CPU µs/put | range req/s | range p50 / p99 ms | range ratio | etcd CPU µs/range |",
+    "|---|---|---|---|---|---|---|---|---|",
   ];
   for (const [name, s] of Object.entries(m.servers))
     out.push(
-      `| ${name} | ${f(s.put.opsPerSec, 0)} | ${f(s.put.p50Ms)} / ${f(s.put.p99Ms)} | ${f(s.putRatio, 3)} | ${f(s.range.opsPerSec, 0)} | ${f(s.range.p50Ms)} / ${f(s.range.p99Ms)} | ${f(s.rangeRatio, 3)} |`,
+      `| ${name} | ${f(s.put.opsPerSec, 0)} | ${f(s.put.p50Ms)} / ${f(s.put.p99Ms)} | ${f(s.putRatio, 3)} | ${f(s.put.etcdCpuMicrosPerRequest, 0)} | ${f(s.range.opsPerSec, 0)} | ${f(s.range.p50Ms)} / ${f(s.range.p99Ms)} | ${f(s.rangeRatio, 3)} | ${f(s.range.etcdCpuMicrosPerRequest, 0)} |`,
     );
   out.push(
     "",
