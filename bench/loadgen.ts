@@ -1,21 +1,13 @@
 /**
- * Load generation with the maintained `etcd3` client: many requests in flight for a fixed time, every
- * request's latency recorded. One client (one HTTP/2 connection) per server, as kube-apiserver uses.
- * Also: new TLS connections per second (full handshakes with the client cert, no session resumption).
+ * The bench's own clients: the maintained `etcd3` client (to fill a DB for the snapshot section), and new
+ * TLS connections per second (full handshakes with the client cert, no session resumption). Throughput
+ * under load is measured with etcd's own benchmark tool (bench/mtls.ts).
  */
 import * as fs from "node:fs";
 import * as tls from "node:tls";
 import { Etcd3 } from "etcd3";
 import type { BenchEtcd } from "./etcdServers";
-import { msSince, now, percentile } from "./stats";
-
-export interface LoadResult {
-  opsPerSec: number;
-  p50Ms: number;
-  p99Ms: number;
-  ops: number;
-  errors: number;
-}
+import { msSince, now } from "./stats";
 
 export function clientFor(e: BenchEtcd): Etcd3 {
   const hosts = e.clientUrl;
@@ -29,68 +21,6 @@ export function clientFor(e: BenchEtcd): Etcd3 {
       privateKey: fs.readFileSync(e.tls.key),
     },
   });
-}
-
-/** Runs `op` with `concurrency` requests in flight for `seconds`; latencies in ms. */
-export async function saturate(
-  concurrency: number,
-  seconds: number,
-  op: (i: number) => Promise<unknown>,
-): Promise<LoadResult> {
-  const lat: number[] = [];
-  let errors = 0;
-  let next = 0;
-  const t0 = now();
-  const endAt = Date.now() + seconds * 1000;
-  const worker = async () => {
-    while (Date.now() < endAt) {
-      const i = next++;
-      const t = now();
-      try {
-        await op(i);
-        lat.push(msSince(t));
-      } catch {
-        errors++;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  const elapsed = msSince(t0) / 1000;
-  return {
-    opsPerSec: lat.length / elapsed,
-    p50Ms: percentile(lat, 50),
-    p99Ms: percentile(lat, 99),
-    ops: lat.length,
-    errors,
-  };
-}
-
-/** A Kubernetes-sized value (~1 KiB: a small object's protobuf), deterministic. */
-export const valueOf = (i: number) => `v${i}-`.padEnd(1024, "k8s-object-bytes-");
-
-export async function putLoad(c: Etcd3, concurrency: number, seconds: number, keys = 10_000) {
-  return saturate(concurrency, seconds, (i) =>
-    c
-      .put(`/bench/k${i % keys}`)
-      .value(valueOf(i))
-      .exec(),
-  );
-}
-
-export async function rangeLoad(c: Etcd3, concurrency: number, seconds: number, keys = 10_000) {
-  return saturate(concurrency, seconds, (i) => c.get(`/bench/k${(i * 7919) % keys}`).exec());
-}
-
-/** Writes `keys` keys so range requests find data. */
-export async function prefill(c: Etcd3, keys = 10_000): Promise<void> {
-  let i = 0;
-  const worker = async () => {
-    while (i < keys) {
-      const k = i++;
-      await c.put(`/bench/k${k}`).value(valueOf(k)).exec();
-    }
-  };
-  await Promise.all(Array.from({ length: 32 }, worker));
 }
 
 /** Full TLS handshakes (client cert, ALPN h2) per second against `e`, `parallel` at a time. */

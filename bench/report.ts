@@ -1,21 +1,43 @@
-/** bench/results.md: the results as Markdown tables (the README's Benchmarks section copies it). */
+/** bench/results.md: the results as Markdown tables (docs/benchmarks-notes.md copies them). */
 import type { BenchResults } from "./run";
+import type { Timed } from "./snapshotPath";
 
-const f = (n: number | undefined, d = 2) => (n === undefined || Number.isNaN(n) ? "-" : n.toFixed(d));
+const f = (n: number | undefined | null, d = 2) =>
+  n === undefined || n === null || Number.isNaN(n) ? "-" : n.toFixed(d);
+const mib = (b: number) => `${f(b / 1024 / 1024, 0)} MiB`;
+const cpu = (t?: Timed) => (t?.cpu ? `${f(t.cpu.own, 1)} / ${f(t.cpu.etcd, 1)} / ${f(t.cpu.moto, 1)}` : "-");
+
+function targetsTable(r: BenchResults): string[] {
+  const out = [
+    "### Targets (issue 20)",
+    "",
+    "| figure | ratio | target | met | what |",
+    "|---|---|---|---|---|",
+  ];
+  for (const t of r.targets)
+    out.push(
+      `| ${t.name} | ${f(t.ratio, 3)} | ${t.better === "higher" ? "≥" : "≤"} ${t.target} | ${t.met === undefined ? "not measured" : t.met ? "yes" : "**no**"} | ${t.of}${t.note ? ` — ${t.note}` : ""} |`,
+    );
+  return [...out, ""];
+}
 
 function mtlsTables(r: BenchResults): string[] {
   const m = r.mtls;
   if (!m) return [];
   const out = [
-    `### mTLS overhead (${m.runs} runs × ${m.secondsPerRun} s, ${m.concurrency} requests in flight, ${m.valueBytes} B values; medians)`,
+    `### mTLS overhead (etcd's benchmark tool; etcd ${m.pinning.etcd}, load generator ${m.pinning.loadGenerator}; ${m.runs} runs × ${m.totalPerRun} requests, ${m.conns} connections / ${m.clients} clients, ${m.valueBytes} B values; medians)`,
     "",
-    "| server | put ops/s | put p50 / p99 ms | put ratio TLS ÷ plaintext | range ops/s | range p50 / p99 ms | range ratio |",
-    "|---|---|---|---|---|---|---|",
+    "| server | put req/s | put p50 / p99 ms | put ratio TLS ÷ plaintext | etcd CPU µs/put | range req/s | range p50 / p99 ms | range ratio | etcd CPU µs/range |",
+    "|---|---|---|---|---|---|---|---|---|",
   ];
   for (const [name, s] of Object.entries(m.servers))
     out.push(
-      `| ${name} | ${f(s.put.opsPerSec, 0)} | ${f(s.put.p50Ms)} / ${f(s.put.p99Ms)} | ${f(s.putRatio, 3)} | ${f(s.range.opsPerSec, 0)} | ${f(s.range.p50Ms)} / ${f(s.range.p99Ms)} | ${f(s.rangeRatio, 3)} |`,
+      `| ${name} | ${f(s.put.opsPerSec, 0)} | ${f(s.put.p50Ms)} / ${f(s.put.p99Ms)} | ${f(s.putRatio, 3)} | ${f(s.put.etcdCpuMicrosPerRequest, 0)} | ${f(s.range.opsPerSec, 0)} | ${f(s.range.p50Ms)} / ${f(s.range.p99Ms)} | ${f(s.rangeRatio, 3)} | ${f(s.range.etcdCpuMicrosPerRequest, 0)} |`,
     );
+  out.push(
+    "",
+    `Machine during this section: load ${f(m.load.loadStart)} → ${f(m.load.loadEnd)}, ${f(m.load.busy * 100, 0)}% of CPU time busy (all tenants).`,
+  );
   if (m.checkPerf)
     out.push(
       "",
@@ -36,30 +58,79 @@ function snapshotTables(r: BenchResults): string[] {
   const s = r.snapshot;
   if (!s) return [];
   const out = [
-    `### Snapshot path (${s.server}, local S3; medians; MiB/s of the raw DB)`,
+    `### Snapshot path (etcd ${s.etcd}, ${s.server}, ${s.emulator}; medians; MiB/s of the raw DB)`,
     "",
-    "| DB | runs | gzip | bare save s (MiB/s) | snapshot.sh s (MiB/s) | ratio | snapshot.sh before s | before ratio | bare restore s | restore tool s | ratio |",
-    "|---|---|---|---|---|---|---|---|---|---|---|",
+    "| DB | runs | stored ÷ raw | bare save s (MiB/s) | snapshot job s (MiB/s) | ratio | job before s | before ratio | CPU s bare / job / before (own) |",
+    "|---|---|---|---|---|---|---|---|---|",
   ];
   for (const z of s.sizes)
     out.push(
-      `| ${f(z.dbBytes / 1024 / 1024, 0)} MiB | ${z.runs} | ${f(z.gzBytes / z.dbBytes, 2)} | ${f(z.bareSave.medianSeconds)} (${f(z.bareSave.mibPerSec, 1)}) | ${f(z.script.medianSeconds)} (${f(z.script.mibPerSec, 1)}) | ${f(z.scriptRatio)} | ${f(z.scriptBefore?.medianSeconds)} | ${f(z.scriptBeforeRatio)} | ${f(z.bareRestore.medianSeconds)} | ${f(z.restoreTool.medianSeconds)} | ${f(z.restoreRatio)} |`,
+      `| ${mib(z.dbBytes)} | ${z.runs} | ${f(z.objectBytes / z.dbBytes, 2)}${z.objectBytesBefore ? ` (before ${f(z.objectBytesBefore / z.dbBytes, 2)})` : ""} | ${f(z.bareSave.medianSeconds)} (${f(z.bareSave.mibPerSec, 1)}) | ${f(z.job.medianSeconds)} (${f(z.job.mibPerSec, 1)}) | ${f(z.jobRatio)} | ${f(z.jobBefore?.medianSeconds)} | ${f(z.jobBeforeRatio)} | ${f(z.bareSave.cpu?.own, 1)} / ${f(z.job.cpu?.own, 1)} / ${f(z.jobBefore?.cpu?.own, 1)} |`,
     );
-  const phases = ["health", "save", "status", "compress", "keyCheck", "upload", "verifyAndMarker"];
+  const big = r.big;
+  if (big) {
+    const b = big;
+    out.push(
+      `| ${mib(b.dbBytes)} (once) | 1 | ${f(b.objectBytes / b.dbBytes, 2)} | ${f(b.bareSave.medianSeconds)} (${f(b.bareSave.mibPerSec, 1)}) | ${f(b.job.medianSeconds)} (${f(b.job.mibPerSec, 1)}) | ${f(b.jobRatio)} | - | - | ${f(b.bareSave.cpu?.own, 1)} / ${f(b.job.cpu?.own, 1)} / - |`,
+    );
+  }
   out.push(
     "",
-    "snapshot.sh phases, median seconds (before → after): health check, save, `snapshot status`, compress + hashes + `gzip -t`, key-free check, upload, head-object check + marker",
+    "CPU seconds per run (median): the variant's own process tree / etcd / moto — the two cores are shared by all three (and other tenants).",
+    "",
+    "| DB | bare save | snapshot job | job before |",
+    "|---|---|---|---|",
+  );
+  for (const z of s.sizes)
+    out.push(`| ${mib(z.dbBytes)} | ${cpu(z.bareSave)} | ${cpu(z.job)} | ${cpu(z.jobBefore)} |`);
+  const phases = Object.keys(s.sizes[0]?.jobPhases ?? {});
+  out.push(
+    "",
+    `Snapshot job phases, median seconds: ${phases.join(", ")} (the save, hashing, compression and upload run together in saveAndStream)`,
     "",
     `| DB | ${phases.join(" | ")} |`,
     `|---|${phases.map(() => "---").join("|")}|`,
   );
+  for (const z of [...s.sizes, ...(big ? [{ dbBytes: big.dbBytes, jobPhases: big.jobPhases }] : [])])
+    out.push(`| ${mib(z.dbBytes)} | ${phases.map((p) => f(z.jobPhases[p])).join(" | ")} |`);
+  const before = s.sizes[0]?.jobBeforePhases;
+  if (before) {
+    const bp = Object.keys(before);
+    out.push(
+      "",
+      `snapshot.sh phases before (${s.baselineCommit}), median seconds`,
+      "",
+      `| DB | ${bp.join(" | ")} |`,
+      `|---|${bp.map(() => "---").join("|")}|`,
+    );
+    for (const z of s.sizes)
+      out.push(`| ${mib(z.dbBytes)} | ${bp.map((p) => f(z.jobBeforePhases?.[p])).join(" | ")} |`);
+  }
+  out.push(
+    "",
+    `### Restore (one member, --apply; medians)`,
+    "",
+    "| DB | bare etcdutl restore s | restore tool s | ratio | restore tool before s | before ratio |",
+    "|---|---|---|---|---|---|",
+  );
   for (const z of s.sizes)
     out.push(
-      `| ${f(z.dbBytes / 1024 / 1024, 0)} MiB | ${phases
-        .map(
-          (p) => `${z.scriptBeforePhases ? `${f(z.scriptBeforePhases[p])} → ` : ""}${f(z.scriptPhases[p])}`,
-        )
-        .join(" | ")} |`,
+      `| ${mib(z.dbBytes)} | ${f(z.bareRestore.medianSeconds)} | ${f(z.restoreTool.medianSeconds)} | ${f(z.restoreRatio)} | ${f(z.restoreToolBefore?.medianSeconds)} | ${f(z.restoreBeforeRatio)} |`,
+    );
+  out.push(
+    "",
+    "Machine during each size (all tenants):",
+    "",
+    "| DB | load start → end | CPU busy |",
+    "|---|---|---|",
+  );
+  for (const z of s.sizes)
+    out.push(
+      `| ${mib(z.dbBytes)} | ${f(z.load.loadStart)} → ${f(z.load.loadEnd)} | ${f(z.load.busy * 100, 0)}% |`,
+    );
+  if (big)
+    out.push(
+      `| ${mib(big.dbBytes)} | ${f(big.load.loadStart)} → ${f(big.load.loadEnd)} | ${f(big.load.busy * 100, 0)}% |`,
     );
   return [...out, ""];
 }
@@ -82,7 +153,7 @@ function costTable(r: BenchResults): string[] {
   const c = r.cost;
   if (!c) return [];
   const out = [
-    `### Monthly AWS cost per environment (DB ${c.dbGiB} GiB, gzip ratio ${c.gzipRatio}, prices checked ${c.pricesCheckedOn}, year 1)`,
+    `### Monthly AWS cost per environment (DB ${c.dbGiB} GiB, stored ÷ raw ${c.gzipRatio}, prices checked ${c.pricesCheckedOn}, year 1)`,
     "",
     "| environment | members | schedule | retention + noncurrent days | snapshots kept | stored GB | snapshots $/month | secret store $/month | KMS v2 envelope keys $/month | total $/month |",
     "|---|---|---|---|---|---|---|---|---|---|",
@@ -99,8 +170,9 @@ export function renderMarkdown(r: BenchResults): string {
   return [
     `Command: \`${r.command}\` — ${r.startedAt}, ${r.durationSeconds} s${r.quick ? " (QUICK smoke run: small sizes, not for comparison)" : ""}`,
     "",
-    `Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB; node ${r.versions.node}, etcd ${r.versions.etcd}, etcdctl ${r.versions.etcdctl}, ${r.versions.aws}`,
+    `Machine: ${m.cpuModel}, ${m.cores} cores (shared with other tenants), ${m.memoryGiB} GiB; load average ${f(m.loadAtStart)} at the start, ${f(m.loadAtEnd)} at the end; node ${r.versions.node}, etcd ${r.versions.etcd}, ${r.versions.aws}`,
     "",
+    ...targetsTable(r),
     ...mtlsTables(r),
     ...snapshotTables(r),
     ...scalingTable(r),

@@ -45,6 +45,8 @@ export interface ProxyRecord {
   status: number;
   /** The fault applied, if any. */
   fault?: FaultAction["kind"];
+  /** The access key id the request was signed with (never the secret or the signature). */
+  accessKeyId?: string;
 }
 
 export interface FaultProxy {
@@ -97,7 +99,13 @@ export async function startFaultProxy(target: string, host = "127.0.0.1"): Promi
       target: req.headers["x-amz-target"] as string | undefined,
       headers: req.headers,
     };
-    const record: ProxyRecord = { method: seen.method, url: seen.url, target: seen.target, status: 0 };
+    const record: ProxyRecord = {
+      method: seen.method,
+      url: seen.url,
+      target: seen.target,
+      status: 0,
+      accessKeyId: /Credential=([A-Z0-9]+)\//.exec(String(req.headers.authorization ?? ""))?.[1],
+    };
     records.push(record);
     let body = await readBody(req);
     const action = takeFault(faults, seen);
@@ -114,7 +122,8 @@ export async function startFaultProxy(target: string, host = "127.0.0.1"): Promi
     }
     if (action?.kind === "delay") await sleep(action.ms);
     if (action?.kind === "dropRequestBytes") body = body.subarray(0, Math.max(0, body.length - action.bytes));
-    // The client's Host stays: SigV4 signs it, and moto with IAM enforcement on checks the signature.
+    // The Host header stays the one the client signed: SigV4 covers it, and moto checks signatures once
+    // IAM enforcement is on (it routes an IP host by the request, not by its name).
     const headers = { ...req.headers, "content-length": String(body.length) };
     delete headers["transfer-encoding"];
     const out = http.request(

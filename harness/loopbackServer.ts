@@ -14,7 +14,7 @@ export interface LoopbackListener {
 
 /**
  * Starts `server` on `host` (loopback only: these endpoints answer anyone who connects) and a free port
- * unless one is given. The one place the local S3 and Secrets Manager endpoints listen.
+ * unless one is given. The one place the fault proxy and the local Secrets Manager endpoint listen.
  */
 export async function listenOnLoopback(
   server: http.Server,

@@ -63,6 +63,8 @@ export interface StartMotoOptions {
    * moving what GetSecretValue reads.
    */
   secretsByArn?: boolean;
+  /** Extra environment for moto (e.g. MOTO_S3_DEFAULT_KEY_BUFFER_SIZE). */
+  env?: Record<string, string>;
 }
 
 async function post(url: string, body?: string): Promise<void> {
@@ -108,8 +110,9 @@ export async function startMoto(o: StartMotoOptions): Promise<MotoServer> {
         venv.bin("python"),
         [path.join(__dirname, "motoSecretsByArn.py"), ...listen],
         logFile,
+        o.env,
       )
-    : spawnManaged("moto", venv.bin("moto_server"), listen, logFile);
+    : spawnManaged("moto", venv.bin("moto_server"), listen, logFile, o.env);
   const endpoint = `http://${host}:${port}`;
   await untilAnswering(endpoint, proc, o.startTimeoutMs ?? 60_000);
   const credentialsOr = (c?: AwsCredentials): AwsCredentials => c ?? { ...motoRootCredentials };

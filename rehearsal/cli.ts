@@ -227,7 +227,7 @@ async function liveDrills(
         ? undefined
         : async (cluster, workDir) => {
             o.log(
-              `• backup: snapshot.sh → local S3 → restore tool → fresh cluster (RPO = schedule ${schedule.cron})…`,
+              `• backup: snapshot job → moto (S3) → restore tool → fresh cluster (RPO = schedule ${schedule.cron})…`,
             );
             const r = await runBackupDrill({
               dir: a.outDir,

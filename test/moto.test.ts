@@ -93,6 +93,45 @@ describe("moto server and the fault proxy @integration", function () {
     assert.equal((await secrets().send(new GetSecretValueCommand({ SecretId: "a/b" }))).SecretString, "v1");
   });
 
+  it("enforces IAM on request: unknown keys are refused, a user's key is held to its policy", async () => {
+    const { IAMClient, CreateUserCommand, PutUserPolicyCommand, CreateAccessKeyCommand } =
+      await import("@aws-sdk/client-iam");
+    const iam = new IAMClient(moto.clientConfig());
+    await iam.send(new CreateUserCommand({ UserName: "reader" }));
+    await iam.send(
+      new PutUserPolicyCommand({
+        UserName: "reader",
+        PolicyName: "read",
+        PolicyDocument: JSON.stringify({
+          Version: "2012-10-17",
+          Statement: [{ Effect: "Allow", Action: "s3:GetObject", Resource: "arn:aws:s3:::snapshots/*" }],
+        }),
+      }),
+    );
+    const k = (await iam.send(new CreateAccessKeyCommand({ UserName: "reader" }))).AccessKey!;
+    await moto.enforceIam(0);
+    const as = (accessKeyId: string, secretAccessKey: string) =>
+      new S3Client({
+        ...moto.clientConfig({ accessKeyId, secretAccessKey }),
+        endpoint: proxy.url,
+        maxAttempts: 1,
+      });
+    const reader = as(k.AccessKeyId!, k.SecretAccessKey!);
+    assert.equal(
+      await (
+        await reader.send(new GetObjectCommand({ Bucket: "snapshots", Key: "k" }))
+      ).Body!.transformToString(),
+      "hello",
+    );
+    await assert.rejects(
+      reader.send(new PutObjectCommand({ Bucket: "snapshots", Key: "x", Body: "no" })),
+      /AccessDenied/,
+    );
+    await assert.rejects(
+      as("AKIDUNKNOWN", "nope").send(new GetObjectCommand({ Bucket: "snapshots", Key: "k" })),
+    );
+  });
+
   it("stops moto by pid", async () => {
     const pid = moto.pid;
     await moto.stop();

@@ -46,8 +46,13 @@ describe("the packed package, consumed from another project @integration", funct
   });
 
   it("npm pack → import { SecureEtcd, ConfigError } from 'secure-etcd' type-checks and runs", () => {
-    const packed = fs.readdirSync(path.join(modules(), "secure-etcd", "bin", "components", "backup"));
-    assert.ok(packed.includes("snapshot.sh"), "the snapshot script ships with the package");
+    const runner = fs.readdirSync(
+      path.join(modules(), "secure-etcd", "bin", "components", "backup", "runner"),
+    );
+    const source = fs
+      .readdirSync(path.join(repoRoot, "components", "backup", "runner"))
+      .filter((f) => f.endsWith(".js"));
+    for (const f of source) assert.ok(runner.includes(f), `the snapshot job's ${f} ships with the package`);
     fs.copyFileSync(
       path.join(repoRoot, "test", "fixtures", "consumer.ts.txt"),
       path.join(dir, "consumer.ts"),

@@ -7,7 +7,7 @@ import type * as DefaultsModule from "../components/backup/defaults";
 import * as backupConfig from "../components/config/backup";
 import {
   assertPinnedImage,
-  DEFAULT_AWS_CLI_IMAGE,
+  DEFAULT_NODE_IMAGE,
   renderBackupClientSecret,
   renderBackupClientSecretMetadata,
   renderSnapshotCronJob,
@@ -18,6 +18,7 @@ import {
   type Container,
   type CronJobManifest,
   type PodSpec,
+  type SnapshotJobImages,
   type SnapshotJobRenderOptions,
 } from "../components/backup/job";
 import {
@@ -96,7 +97,10 @@ const TLS = {
   keyPem: pem("PRIVATE KEY", "c2VjcmV0LWtleQ=="),
   caPem: pem("CERTIFICATE", "ZXRjZC1jYQ=="),
 };
-const SCRIPT = '#!/bin/sh\nset -eu\necho "snapshot of ${CLUSTER}/${ENVIRONMENT}"\n';
+const RUNNER = {
+  "snapshot.js": '"use strict";\nrequire("./aws.js").run(process.env.CLUSTER);\n',
+  "aws.js": '"use strict";\nmodule.exports = { run: () => undefined };\n',
+};
 const ROLE = "arn:aws:iam::123456789012:role/payments-etcd-snapshot";
 const KMS = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 const ENDPOINTS = ["https://10.0.1.10:2379", "https://10.0.2.10:2379", "https://10.0.3.10:2379"];
@@ -126,7 +130,7 @@ describe("backup: snapshot job", function () {
     awsRegion: "eu-west-1",
     roleArn: ROLE,
     tls: TLS,
-    script: SCRIPT,
+    runner: RUNNER,
     ...over,
   });
 
@@ -176,11 +180,11 @@ describe("backup: snapshot job", function () {
       assert.ok(!problem.message.includes(notAKey), "a key is never shown in an error");
     });
 
-    it("ConfigMap carries the script text verbatim; the CronJob runs it with sh", function () {
+    it("ConfigMap carries the runner files verbatim; the CronJob runs snapshot.js with node", function () {
       const m = renderSnapshotJobManifests(opts());
-      assert.equal(m.configMap.data["snapshot.sh"], SCRIPT);
+      assert.deepEqual(m.configMap.data, RUNNER);
       const c = snapshotContainer(m.cronJob);
-      assert.deepEqual(c.command, ["sh", "/scripts/snapshot.sh"]);
+      assert.deepEqual(c.command, ["node", "/scripts/snapshot.js"]);
       const vol = volumesOf(m.cronJob).find((v) => v.configMap);
       assert.equal(vol?.configMap?.name, m.configMap.metadata.name);
       assert.ok(mountsOf(c).some((x) => x.name === vol?.name && x.mountPath === "/scripts" && x.readOnly));
@@ -310,7 +314,8 @@ describe("backup: snapshot job", function () {
           ],
         ],
       );
-      assert.equal(snapshotContainer(c).image, DEFAULT_AWS_CLI_IMAGE);
+      assert.equal(snapshotContainer(c).image, DEFAULT_NODE_IMAGE);
+      assert.equal(assertPinnedImage("images.node", DEFAULT_NODE_IMAGE), undefined);
       assert.match(envOf(c).PATH ?? "", /^\/opt\/etcd-bin:/);
       // etcd 3.4 has no etcdutl.
       const old = renderSnapshotJobManifests(opts({ etcdVersion: "3.4.23" })).cronJob;
@@ -320,13 +325,23 @@ describe("backup: snapshot job", function () {
       );
       const digest = `registry.example.com/etcd-tools@sha256:${"a".repeat(64)}`;
       const custom = renderSnapshotJobManifests(
-        opts({ images: { etcd: "registry.example.com/etcd:3.5.16-0", awsCli: digest } }),
+        opts({ images: { etcd: "registry.example.com/etcd:3.5.16-0", node: digest } }),
       ).cronJob;
       assert.equal(initContainersOf(custom)[0].image, "registry.example.com/etcd:3.5.16-0");
       assert.equal(snapshotContainer(custom).image, digest);
+      assertThrowsConfigError(() => renderSnapshotJobManifests(opts({ images: { node: "node:latest" } })), {
+        path: "images.node",
+        message: /"node:latest" is not pinned/,
+      });
+      // The image the job needed before is refused by name, not silently ignored.
       assertThrowsConfigError(
-        () => renderSnapshotJobManifests(opts({ images: { awsCli: "amazon/aws-cli:latest" } })),
-        { path: "images.awsCli", message: /"amazon\/aws-cli:latest" is not pinned/ },
+        () =>
+          renderSnapshotJobManifests(
+            opts({
+              images: { awsCli: "public.ecr.aws/aws-cli/aws-cli:2.27.49" } as Partial<SnapshotJobImages>,
+            }),
+          ),
+        { path: "images.awsCli", message: /no longer used: the job runs `node \/scripts\/snapshot\.js`/ },
       );
       assertThrowsConfigError(
         () => renderSnapshotJobManifests(opts({ images: { etcd: "registry.k8s.io/etcd" } })),
@@ -344,6 +359,12 @@ describe("backup: snapshot job", function () {
       assert.equal(env.KMS_KEY_ID, KMS);
       assert.equal(env.ETCD_VERSION, "3.5.16");
       assert.equal(env.AWS_REGION, "eu-west-1");
+      // Which tool reads a snapshot comes from the capability table: etcdutl from 3.5, etcdctl for 3.4.
+      assert.equal(env.ETCD_STATUS_TOOL, "etcdutl");
+      assert.equal(
+        envOf(renderSnapshotJobManifests(opts({ etcdVersion: "3.4.23" })).cronJob).ETCD_STATUS_TOOL,
+        "etcdctl",
+      );
       assert.equal(
         podOf(renderSnapshotJobManifests(opts({ etcdVersion: "v3.4.23" })).cronJob).containers[0].env?.find(
           (e) => e.name === "ETCD_VERSION",
@@ -405,7 +426,8 @@ describe("backup: snapshot job", function () {
       [{ tls: { ...TLS, certPem: "nope" } }, "tls.certPem", /is not a PEM certificate/],
       [{ tls: { ...TLS, keyPem: TLS.certPem } }, "tls.keyPem", /is not a PEM private key/],
       [{ tls: { ...TLS, caPem: "" } }, "tls.caPem", /is not a PEM certificate/],
-      [{ script: "  " }, "script", /is empty; expected the text of .*snapshot\.sh/],
+      [{ runner: { "snapshot.js": "  " } }, "runner.snapshot.js", /is empty; expected a runner file's text/],
+      [{ runner: { "aws.js": "x" } }, "runner", /has no snapshot\.js/],
       [
         { roleArn: "arn:aws:iam::123:role/x" },
         "roleArn",
@@ -430,7 +452,7 @@ describe("backup: snapshot job", function () {
       [{ kmsKeyArn: "alias/foo" }, "kmsKeyArn", /"alias\/foo" is not a KMS key ARN/],
       [{ awsRegion: " " }, "awsRegion", /is empty; expected the bucket's AWS region/],
       [{ images: { etcd: "registry.k8s.io/etcd:latest" } }, "images.etcd", /:latest" is not pinned/],
-      [{ images: { awsCli: "aws cli:2" } }, "images.awsCli", /"aws cli:2" is not an image reference/],
+      [{ images: { node: "node 26" } }, "images.node", /"node 26" is not an image reference/],
       [
         { extraEnv: { S3_BUCKET: "elsewhere" } },
         "extraEnv.S3_BUCKET",
@@ -469,7 +491,7 @@ describe("backup: snapshot job", function () {
       const cases: [() => unknown, string][] = [
         [() => renderBackupClientSecretMetadata({ ...opts(), clusterName: "" }, source), "clusterName"],
         [() => renderBackupClientSecret({ ...opts(), tls: { ...TLS, caPem: "x" } }, source), "tls.caPem"],
-        [() => renderSnapshotScriptConfigMap({ ...opts(), script: "" }, source), "script"],
+        [() => renderSnapshotScriptConfigMap({ ...opts(), runner: {} }, source), "runner"],
         [() => renderSnapshotServiceAccount({ ...opts(), roleArn: "role" }, source), "roleArn"],
         [() => renderSnapshotCronJob({ ...opts(), etcdVersion: "latest" }, source), "etcdVersion"],
         [() => assertPinnedImage("images.etcd", "etcd", source), "images.etcd"],
@@ -552,7 +574,7 @@ describe("backup: snapshot job", function () {
       awsRegion: "eu-west-1",
       roleArn: ROLE,
       tls: TLS,
-      script: SCRIPT,
+      runner: RUNNER,
       ...over,
     });
 
@@ -606,7 +628,7 @@ describe("backup: snapshot job", function () {
       assert.match(secret.provider ?? "", /test-k8s/);
 
       const cm = one("kubernetes:core/v1:ConfigMap");
-      assert.deepEqual(cm.inputs.data, { "snapshot.sh": SCRIPT });
+      assert.deepEqual(cm.inputs.data, RUNNER);
       const sa = one("kubernetes:core/v1:ServiceAccount");
       assert.deepEqual(sa.inputs.metadata.annotations, { "eks.amazonaws.com/role-arn": ROLE });
       assert.equal(sa.inputs.automountServiceAccountToken, false);

@@ -33,12 +33,12 @@ const unpacked = (f: { encoding?: string; content: string }) => {
 };
 
 /**
- * A realistic 10 KB bootstrap: real shell lines (the snapshot script's, whose line lengths are those of
+ * A realistic 10 KB bootstrap: real shell lines (the node bootstrap script's, whose line lengths are those of
  * a script of this kind) repeated up to exactly `bytes`.
  */
 function fixtureScript(bytes: number): string {
   const lines = fs
-    .readFileSync(path.join(repoRoot, "components/backup/snapshot.sh"), "utf8")
+    .readFileSync(path.join(repoRoot, "tools/bootstrap/secure-etcd-bootstrap.sh"), "utf8")
     .split("\n")
     .slice(1)
     .filter((l) => /^[\x20-\x7e\t]*$/.test(l)); // ASCII only: the fixture is sized in bytes

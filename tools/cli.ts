@@ -7,6 +7,7 @@ import { encryptionConfigStatusCommand } from "./commands/encryption-config-stat
 import { preflightCommand } from "./commands/preflight";
 import { promoteCommand } from "./commands/promote";
 import { restoreCommand } from "./commands/restore";
+import { snapshotMarkerCommand } from "./commands/snapshotMarker";
 import { verifyEncryptionCommand } from "./commands/verify-encryption";
 import type { CommandIo } from "./shared/commandLine";
 
@@ -19,6 +20,11 @@ const commands: Record<string, Command> = {
   restore: {
     summary: "verify a snapshot from S3 or a file and print (or, on loopback, run) every member's restore",
     run: restoreCommand,
+  },
+  "snapshot-marker": {
+    summary:
+      "verify a snapshot in S3 and point the latest marker at it (after a restore lowered the revision)",
+    run: snapshotMarkerCommand,
   },
   promote: {
     summary:

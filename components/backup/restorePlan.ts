@@ -66,6 +66,13 @@ export interface RestorePlanInput {
   encryptionKeys?: string[];
   /** Where those keys' material is: the key archive secret (`secure-etcd/<cluster>/<env>/encryption-keys`). */
   keyArchive?: string;
+  /**
+   * Adds `--skip-hash-check`: only for a file whose SHA-256 trailer the caller checked itself (the restore
+   * tool does, in its one pass over the download); a printed runbook never sets it, each member checks.
+   */
+  trailerChecked?: boolean;
+  /** `s3://BUCKET/PREFIX/` the snapshot came from: the runbook ends by pointing the latest marker at the new lineage. */
+  snapshotLocation?: string;
 }
 
 export interface MemberRestoreCommand {
@@ -207,6 +214,7 @@ function memberRestoreCommands(
       `--initial-advertise-peer-urls=${peerUrl(m)}`,
       `--data-dir=${dataDir}`,
       ...(bumpRevision !== undefined ? [`--bump-revision=${bumpRevision}`, "--mark-compacted"] : []),
+      ...(input.trailerChecked ? ["--skip-hash-check"] : []),
     ];
     return { member: m.name, ip: m.ip, dataDir, peerUrl: peerUrl(m), env, argv, command: line(env, argv) };
   });
@@ -325,6 +333,29 @@ function restoreRunbook(input: RestorePlanInput, members: MemberRestoreCommand[]
         "systemctl restart kubelet",
       ],
       note: "then remove the moved-aside data dirs once workloads are confirmed",
+    },
+    ...markerStep(input),
+  ];
+}
+
+/**
+ * After a restore the store's revision may be lower than the one the latest marker names (always without
+ * --bump-revision): the snapshot job would then stop with exit 3 on every run until the marker names a
+ * snapshot of the restored cluster.
+ */
+function markerStep(input: RestorePlanInput): RunbookStep[] {
+  if (!input.snapshotLocation) return [];
+  return [
+    {
+      title: "Take a snapshot of the restored cluster and point the latest marker at it",
+      where: "operator",
+      commands: [
+        "kubectl -n kube-system create job --from=cronjob/etcd-snapshot etcd-snapshot-after-restore",
+        `secure-etcd snapshot-marker --from ${shellQuote(`${input.snapshotLocation}<key of that run's snapshot>`)}`,
+      ],
+      note:
+        "the job's log names the exact command when the marker names a higher revision than the restored cluster " +
+        "(exit 3); until then monitoring keeps seeing the old marker",
     },
   ];
 }

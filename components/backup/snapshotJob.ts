@@ -4,6 +4,7 @@ import { resolveSnapshotSchedule, type SnapshotScheduleSettings } from "../confi
 import { DEFAULT_SNAPSHOT_NAME, DEFAULT_SNAPSHOT_NAMESPACE } from "./defaults";
 import { snapshotJobObjectNames } from "./job/metadata";
 import { toYaml } from "./job/manifests";
+import { readSnapshotRunner } from "./snapshotRunner";
 import { renderSnapshotCronJob } from "./job/renderCronJob";
 import {
   renderBackupClientSecret,
@@ -32,9 +33,10 @@ import { checkPlainJobArgs } from "./job/validate";
  *   server. It is distroless but ships a tiny `/bin/cp SRC DST`; init containers use it (no shell) to
  *   copy `etcdctl` (and `etcdutl` for etcd >= 3.5) into the shared `etcd-bin` emptyDir. Upstream
  *   `gcr.io/etcd-development/etcd` / `quay.io/coreos/etcd` images have no `cp`: build a small image that
- *   does, or build one image with etcdctl, cp and the AWS CLI and set both `images.etcd` and `images.awsCli` to it.
- * - `images.awsCli` — runs `sh /scripts/snapshot.sh`; needs `sh`, `aws` (CLI v2), `gzip`, `sha256sum`.
- *   Default: the official AWS CLI image. `etcd-bin` is first on PATH.
+ *   does, or one image with etcdctl, cp and node and set both `images.etcd` and `images.node` to it.
+ * - `images.node` — runs `node /scripts/snapshot.js` (the files of ./runner, from the ConfigMap); needs
+ *   node ≥ 20 and nothing else (no shell, AWS CLI or gzip). Default: the official Node.js 26 image,
+ *   pinned by digest. `etcd-bin` is first on PATH.
  *
  * Security: non-root (uid/gid 65532), read-only root filesystem, no privilege escalation, all
  * capabilities dropped, RuntimeDefault seccomp, no Kubernetes API token (automount off). The snapshot is
@@ -81,8 +83,8 @@ export interface SnapshotJobArgs extends PlainJobArgs {
   roleArn?: pulumi.Input<string | undefined>;
   /** Backup client TLS material; wrapped in pulumi.secret here as well. */
   tls: { certPem: pulumi.Input<string>; keyPem: pulumi.Input<string>; caPem: pulumi.Input<string> };
-  /** Text of components/backup/snapshot.sh. */
-  script: pulumi.Input<string>;
+  /** The runner files (default: this package's, readSnapshotRunner()). */
+  runner?: Record<string, string>;
 }
 
 /** The rendered non-secret objects. */
@@ -227,10 +229,10 @@ function renderWorkload(
     kmsKeyArn: args.kmsKeyArn,
     awsRegion: args.awsRegion,
     roleArn: args.roleArn,
-    script: args.script,
     encryptionKeys: args.encryptionKeys,
   });
-  return resolved.apply(({ common: c, script, roleArn, encryptionKeys, ...v }) => {
+  const runner = args.runner ?? readSnapshotRunner();
+  return resolved.apply(({ common: c, roleArn, encryptionKeys, ...v }) => {
     const o: SnapshotJobWorkloadOptions = {
       ...c,
       ...v,
@@ -244,7 +246,7 @@ function renderWorkload(
       priorityClassName: args.priorityClassName,
     };
     return {
-      configMap: renderSnapshotScriptConfigMap({ ...o, script }, source),
+      configMap: renderSnapshotScriptConfigMap({ ...o, runner }, source),
       serviceAccount: renderSnapshotServiceAccount(o, source),
       cronJob: renderSnapshotCronJob(o, source),
     };

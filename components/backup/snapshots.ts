@@ -8,7 +8,6 @@ import { nodeSnapshotWriterPolicyName } from "../secretStore/naming";
 import type { NodeSecretStore } from "../secretStore/nodeSecretStore";
 import { snapshotKeyWords } from "../kms/snapshotKeys";
 import { SnapshotJob } from "./snapshotJob";
-import { readSnapshotScript } from "./snapshotScript";
 import { SnapshotStore } from "./snapshotStore";
 
 export interface SnapshotWiring {
@@ -117,7 +116,6 @@ export function createSnapshots(
       awsRegion: store.region,
       roleArn: store.roleArn,
       tls: w.tls,
-      script: readSnapshotScript(),
     },
     { parent: w.parent },
   );

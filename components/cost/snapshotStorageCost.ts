@@ -1,18 +1,19 @@
 import { cronMaxIntervalMinutes } from "../config/cron";
 import type { SecureEtcdSettings } from "../config/schema";
+import { SNAPSHOT_PART_BYTES } from "../backup/job/constants";
 import { prices } from "./prices";
 
-/** What one snapshot.sh run sends to S3 besides the upload itself: key check, verify, marker read. */
+/** What one snapshot job run sends to S3 besides the upload itself: key check, verify (HEAD), marker read. */
 export const SNAPSHOT_GET_CLASS_REQUESTS_PER_RUN = 3;
-/** The marker write (the upload's own requests are counted from its parts). */
-export const SNAPSHOT_EXTRA_PUT_REQUESTS_PER_RUN = 1;
+/** The manifest and the marker writes (the upload's own requests are counted from its parts). */
+export const SNAPSHOT_EXTRA_PUT_REQUESTS_PER_RUN = 2;
+/** The job's part size (S3_PART_SIZE): an object of one part or less is a single PUT. */
+export const SNAPSHOT_MULTIPART_BYTES = SNAPSHOT_PART_BYTES;
 /**
  * S3 Replication metrics per rule (ReplicationLatency, BytesPendingReplication,
  * OperationsPendingReplication, OperationsFailedReplication), and the one alarm on failed operations.
  */
 export const REPLICATION_METRICS_PER_RULE = 4;
-/** awscli's multipart settings as snapshot.sh writes them (S3_MULTIPART_THRESHOLD / _CHUNKSIZE). */
-export const SNAPSHOT_MULTIPART_BYTES = 64 * 1024 * 1024;
 
 export interface SnapshotStorageCost {
   environment: string;

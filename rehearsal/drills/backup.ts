@@ -1,7 +1,8 @@
 /**
  * Backup drill: the production snapshot path end to end on the running rehearsal cluster.
- *  1. components/backup/snapshot.sh — the file the CronJob runs — with awscli uploads a snapshot to the
- *     local S3-compatible endpoint (SSE-KMS headers, metadata, multipart, verification, latest marker);
+ *  1. the snapshot job (components/backup/runner, the files the CronJob runs with node) uploads a
+ *     snapshot to moto (harness/snapshotBucket.ts: IAM enforced, the job signs as the writer policy's
+ *     principal) — SSE-KMS headers, metadata, streamed multipart, verification, manifest, latest marker;
  *  2. with the first member stopped, the script takes the snapshot from the next member;
  *  3. the restore library refuses a corrupted copy of the object;
  *  4. the original cluster is stopped, the restore library (what `secure-etcd restore --apply` runs)
@@ -15,16 +16,14 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { resolveSnapshotSchedule, snapshotPrefix } from "../../components/config/backup";
-import { snapshotScriptPath } from "../../components/backup/snapshotScript";
 import { cronMaxIntervalMinutes } from "../../components/config/cron";
 import type { SecureEtcdSettings } from "../../components/config/schema";
 import type { RunningCluster } from "../../harness/cluster";
 import { etcdctlTlsArgs, runEtcdctl } from "../../harness/etcdctl";
 import { layout } from "../../harness/layout";
-import * as localS3 from "../../harness/localS3";
-import { cleanEnv } from "../../harness/process";
+import { startSnapshotBucket, type SnapshotBucket } from "../../harness/snapshotBucket";
+import { runSnapshotJob, snapshotJobEnv, type JobRun } from "../../harness/snapshotJob";
 import { restoreSnapshot, RestoreRefused } from "../../tools/restore";
-import { run } from "../../tools/shared/process";
 import { restoredClusterServesTheSnapshot } from "./backupRestore";
 import {
   clip,
@@ -54,10 +53,8 @@ export interface BackupDrillOptions {
   /** The etcd CA (for startCluster's one-host peer certs when the restored cluster starts). */
   caKeyPem?: string;
   caCertPem?: string;
-  /** An endpoint to use instead of starting one. */
-  s3?: localS3.LocalS3;
-  bucket?: string;
-  kmsKeyId?: string;
+  /** A snapshot bucket to use instead of starting one (its prefix must be the stack's). */
+  s3?: SnapshotBucket;
   /** Incompressible MiB written before the snapshot so the upload is multipart (default 6). */
   bulkMiB?: number;
   log?: (line: string) => void;
@@ -107,10 +104,8 @@ export function snapshotScheduleOf(s: Pick<SecureEtcdSettings, "backup">): Snaps
 export interface BackupRun {
   o: BackupDrillOptions;
   c: RunningCluster;
-  s3: localS3.LocalS3;
+  s3: SnapshotBucket;
   work: string;
-  bucket: string;
-  kmsKeyId: string;
   prefix: string;
   /** Where the drill's keys live, and what it wrote there (key → value; 1 MiB values by digest). */
   dataPrefix: string;
@@ -119,8 +114,11 @@ export interface BackupRun {
   apiserverTls: string[];
   metrics: Partial<BackupMetrics>;
   log: (line: string) => void;
-  awsEnv(): NodeJS.ProcessEnv;
-  latest(): { key: string; size: number; revision: number; sha256: string } | undefined;
+  /** The restore tool's environment: the reader policy's principal, through the fault proxy. */
+  readerEnv(): NodeJS.ProcessEnv;
+  latest(): Promise<
+    { key: string; size: number; revision: number; sha256: string; parts: number } | undefined
+  >;
 }
 
 export async function runBackupDrill(o: BackupDrillOptions): Promise<BackupDrillOutcome> {
@@ -128,10 +126,11 @@ export async function runBackupDrill(o: BackupDrillOptions): Promise<BackupDrill
   const r = await backupRun(o, { rpoMinutes: schedule.rpoMinutes, schedule: schedule.cron });
   const drills: DrillResult[] = [];
   try {
-    r.log("backup drill: snapshot.sh → local S3 (SSE-KMS, multipart, verify, marker)…");
+    r.log("backup drill: snapshot job → moto (SSE-KMS, streamed multipart, verify, manifest, marker)…");
     drills.push(
-      await runDrill("backup: snapshot.sh uploads a verified SSE-KMS snapshot and updates the marker", () =>
-        scheduledSnapshot(r),
+      await runDrill(
+        "backup: the snapshot job uploads a verified SSE-KMS snapshot and updates the marker",
+        () => scheduledSnapshot(r),
       ),
     );
     if (r.c.members.filter((m) => m.running).length >= 3)
@@ -162,16 +161,19 @@ async function backupRun(o: BackupDrillOptions, metrics: Partial<BackupMetrics>)
   const work = path.join(o.workDir, "backup-drill");
   fs.rmSync(work, { recursive: true, force: true });
   fs.mkdirSync(path.join(work, "home"), { recursive: true, mode: 0o700 });
-  const s3 = o.s3 ?? (await localS3.start());
-  const bucket = o.bucket ?? "etcd-snapshots-rehearsal";
   const prefix = snapshotPrefix(o.settings.clusterName, o.settings.environment);
+  const s3 =
+    o.s3 ??
+    (await startSnapshotBucket({
+      workDir: path.join(work, "moto"),
+      bucket: "etcd-snapshots-rehearsal",
+      prefix,
+    }));
   return {
     o,
     c: o.cluster,
     s3,
     work,
-    bucket,
-    kmsKeyId: o.kmsKeyId ?? "arn:aws:kms:eu-west-1:111122223333:key/rehearsal-local-snapshots",
     prefix,
     dataPrefix: `/rehearsal/backup-drill/${Date.now()}/`,
     written: new Map(),
@@ -179,78 +181,42 @@ async function backupRun(o: BackupDrillOptions, metrics: Partial<BackupMetrics>)
     apiserverTls: etcdctlTlsArgs(o.dir, "apiserver-etcd-client"),
     metrics,
     log: o.log ?? (() => undefined),
-    awsEnv: () => awsEnv(work),
-    latest() {
-      const m = s3.getObject(bucket, `${prefix}latest.json`);
-      return m ? (JSON.parse(m.body.toString()) as ReturnType<BackupRun["latest"]>) : undefined;
+    readerEnv: () => ({ ...s3.env("reader"), HOME: path.join(work, "home") }),
+    async latest() {
+      const m = await s3.get(`${prefix}latest.json`);
+      return m ? (JSON.parse(m.body.toString()) as Awaited<ReturnType<BackupRun["latest"]>>) : undefined;
     },
   };
 }
 
-/** awscli against the local endpoint only: none of the caller's AWS settings or credentials. */
-function awsEnv(work: string): NodeJS.ProcessEnv {
-  const base = cleanEnv();
-  for (const k of Object.keys(base)) if (k.startsWith("AWS_")) delete base[k];
-  return {
-    ...base,
-    HOME: path.join(work, "home"),
-    AWS_ACCESS_KEY_ID: "AKIDREHEARSAL",
-    AWS_SECRET_ACCESS_KEY: "rehearsal-not-a-secret",
-    AWS_REGION: "eu-west-1",
-    AWS_EC2_METADATA_DISABLED: "true",
-    AWS_MAX_ATTEMPTS: "2",
-  };
-}
-
-/** The environment the CronJob gives snapshot.sh, pointed at this cluster and the local endpoint. */
-function scriptEnv(r: BackupRun): NodeJS.ProcessEnv {
-  const etcdctl = r.c.etcdctlBinary;
-  return {
-    ...r.awsEnv(),
-    PATH: `${path.dirname(etcdctl)}:${process.env.PATH ?? "/usr/bin:/bin"}`,
-    ETCDCTL: etcdctl,
-    // The cluster's own release: snapshot.sh picks etcdutl for status from 3.5 (etcdctl lost it in 3.6).
-    ...(r.c.etcdutlBinary && { ETCDUTL: r.c.etcdutlBinary }),
-    ETCD_ENDPOINTS: r.c.members.map((m) => m.clientUrl).join(","),
-    CLUSTER: r.o.settings.clusterName,
-    ENVIRONMENT: r.o.settings.environment,
-    S3_BUCKET: r.bucket,
-    S3_PREFIX: r.prefix,
-    KMS_KEY_ID: r.kmsKeyId,
-    ETCD_VERSION: r.o.settings.etcdVersion,
-    ETCD_CACERT: layout.caCert(r.o.dir),
-    ETCD_CERT: layout.client(r.o.dir, "backup-client", "crt"),
-    ETCD_KEY: layout.client(r.o.dir, "backup-client", "key"),
-    WORK_DIR: fs.mkdtempSync(path.join(r.work, "job-")),
-    AWS_ENDPOINT_URL: r.s3.url,
-    ETCD_DIAL_TIMEOUT: "2s",
-    ETCD_COMMAND_TIMEOUT: "3s",
-    VERIFY_DOWNLOAD: "true",
-    // Small parts so the rehearsal's few MiB go through the multipart path production uses for GiBs.
-    S3_MULTIPART_THRESHOLD: "5MB",
-    S3_MULTIPART_CHUNKSIZE: "5MB",
-  };
-}
-
-interface ScriptRun {
-  code: number | null;
-  /** stdout lines with the time each arrived (upload timing comes from them). */
-  lines: { t: number; text: string }[];
-  stderr: string;
-  seconds: number;
-}
-
-async function runSnapshotScript(r: BackupRun): Promise<ScriptRun> {
-  const lines: ScriptRun["lines"] = [];
-  const res = await run("sh", [snapshotScriptPath], {
-    env: scriptEnv(r),
-    timeoutMs: 10 * 60_000,
-    onLine: (text) => {
-      lines.push({ t: Date.now(), text });
-      r.log(`    ${text}`);
+/** The job as the CronJob runs it, pointed at this cluster's members and the drill's bucket. */
+async function runJob(r: BackupRun): Promise<JobRun> {
+  const env = snapshotJobEnv(
+    r.s3,
+    {
+      endpoints: r.c.members.map((m) => m.clientUrl),
+      tls: {
+        ca: layout.caCert(r.o.dir),
+        cert: layout.client(r.o.dir, "backup-client", "crt"),
+        key: layout.client(r.o.dir, "backup-client", "key"),
+      },
+      etcdVersion: r.o.settings.etcdVersion,
+      etcdctl: r.c.etcdctlBinary,
+      etcdutl: r.c.etcdutlBinary ?? path.join(path.dirname(r.c.etcdctlBinary), "etcdutl"),
     },
-  });
-  return { code: res.code, lines, stderr: res.stderr, seconds: res.seconds };
+    {
+      workDir: fs.mkdtempSync(path.join(r.work, "job-")),
+      home: path.join(r.work, "home"),
+      extra: {
+        ETCD_DIAL_TIMEOUT: "2s",
+        ETCD_COMMAND_TIMEOUT: "3s",
+        VERIFY_DOWNLOAD: "true",
+        // Small parts so the rehearsal's few MiB go through the multipart path production uses for GiBs.
+        S3_PART_SIZE: "5MiB",
+      },
+    },
+  );
+  return runSnapshotJob(env, { onLine: (text) => r.log(`    ${text}`) });
 }
 
 /** Known keys plus incompressible 1 MiB values, so the snapshot is large enough for a multipart upload. */
@@ -273,45 +239,43 @@ async function writeTestData(r: BackupRun): Promise<void> {
 
 async function scheduledSnapshot(r: BackupRun): Promise<string> {
   await writeTestData(r);
-  const snapshots = () => r.s3.objects().filter((x) => x.bucket === r.bucket && x.key.endsWith(".db.gz"));
-  const before = snapshots().length;
-  const script = await runSnapshotScript(r);
-  expect(script.code === 0, `snapshot.sh exited ${script.code}: ${clip(script.stderr)}`);
-  expect(script.stderr.trim() === "", `snapshot.sh wrote to stderr on success: ${clip(script.stderr)}`);
-  const marker = r.latest();
+  const snapshots = async () => (await r.s3.list()).filter((x) => x.key.endsWith(".db.brf"));
+  const before = (await snapshots()).length;
+  const job = await runJob(r);
+  expect(job.code === 0, `the snapshot job exited ${job.code}: ${clip(job.stderr)}`);
+  expect(job.stderr.trim() === "", `the snapshot job wrote to stderr on success: ${clip(job.stderr)}`);
+  const marker = await r.latest();
   expect(marker, "no latest.json marker after a successful run");
-  const obj = r.s3.getObject(r.bucket, marker.key);
+  const obj = await r.s3.get(marker.key);
   expect(obj, `the marker names ${marker.key}, which is not in the bucket`);
-  expect(snapshots().length === before + 1, "expected exactly one new snapshot object");
+  const manifestObj = await r.s3.get(`${marker.key}.manifest.json`);
+  expect(manifestObj, `${marker.key} has no manifest`);
+  const manifest = JSON.parse(manifestObj.body.toString()) as Record<string, unknown>;
+  expect((await snapshots()).length === before + 1, "expected exactly one new snapshot object");
   const sha = sha256(obj.body);
-  expect(
-    obj.metadata.sha256 === sha && marker.sha256 === sha,
-    "sha256 metadata/marker differ from the object",
-  );
-  expect(obj.sseHeaders["x-amz-server-side-encryption"] === "aws:kms", "upload did not ask for SSE-KMS");
-  expect(
-    obj.sseHeaders["x-amz-server-side-encryption-aws-kms-key-id"] === r.kmsKeyId,
-    "upload did not name the KMS key",
-  );
-  for (const k of ["hash", "revision", "etcd-version"]) expect(obj.metadata[k], `metadata ${k} missing`);
-  const at = (re: RegExp) => script.lines.find((l) => re.test(l.text))?.t;
-  const [upStart, upEnd] = [at(/^snapshot: uploading to /), at(/^snapshot: uploaded /)];
+  expect(manifest.sha256 === sha && marker.sha256 === sha, "manifest/marker sha256 differ from the object");
+  expect(obj.sse === "aws:kms", "upload did not ask for SSE-KMS");
+  expect(obj.kmsKeyId === r.s3.kmsKeyArn, "upload did not name the KMS key");
+  for (const k of ["hash", "revision", "dbSha256", "etcdVersion"])
+    expect(manifest[k] !== undefined, `manifest ${k} missing`);
+  const at = (re: RegExp) => job.lines.find((l) => re.test(l.text))?.t;
+  const [saveStart, upEnd] = [at(/ is healthy; saving a snapshot$/), at(/^snapshot: uploaded /)];
   const m = r.metrics;
   Object.assign(m, {
     snapshotKey: obj.key,
     snapshotBytes: obj.size,
-    dbBytes: Number(/saved (\d+) bytes/.exec(script.lines.map((l) => l.text).join("\n"))?.[1] ?? 0),
-    parts: obj.parts,
-    revision: Number(obj.metadata.revision),
-    member: obj.metadata.member,
-    scriptSeconds: script.seconds,
-    uploadSeconds: upStart && upEnd ? (upEnd - upStart) / 1000 : NaN,
+    dbBytes: Number(manifest.dbSize),
+    parts: Number(manifest.parts),
+    revision: Number(manifest.revision),
+    member: String(manifest.member),
+    scriptSeconds: job.seconds,
+    uploadSeconds: saveStart && upEnd ? (upEnd - saveStart) / 1000 : NaN,
   });
   return (
-    `s3://${r.bucket}/${obj.key}: ${mib(obj.size)} gzip (snapshot ${mib(m.dbBytes!)}), from ${obj.metadata.member}, ` +
-    `revision ${obj.metadata.revision}, ${obj.parts > 0 ? `multipart ${obj.parts} parts` : "single PUT"}, ` +
-    `SSE-KMS requested with ${r.kmsKeyId}; sha256 + size + re-download verified; marker updated; ` +
-    `script ${secs(script.seconds)}, upload ${secs(m.uploadSeconds!)}`
+    `s3://${r.s3.bucket}/${obj.key}: ${mib(obj.size)} brotli frames (snapshot ${mib(m.dbBytes!)}), from ${m.member}, ` +
+    `revision ${m.revision}, ${m.parts! > 0 ? `multipart ${m.parts} parts` : "single PUT"}, ` +
+    `SSE-KMS requested with the bucket's key; size + S3's SHA-256 + re-download verified; manifest and marker written; ` +
+    `job ${secs(job.seconds)}, save-to-uploaded ${secs(m.uploadSeconds!)} (as the writer-policy principal, IAM enforced)`
   );
 }
 
@@ -319,34 +283,40 @@ async function snapshotWithFirstMemberDown(r: BackupRun): Promise<string> {
   const [first, next] = r.c.members;
   await r.c.stopMember(first.name);
   try {
-    const script = await runSnapshotScript(r);
-    expect(script.code === 0, `snapshot.sh exited ${script.code}: ${clip(script.stderr)}`);
-    const marker = r.latest();
+    const job = await runJob(r);
+    expect(job.code === 0, `the snapshot job exited ${job.code}: ${clip(job.stderr)}`);
+    const marker = await r.latest();
     expect(marker, "no marker");
     expect(
-      marker.key.endsWith(`-${next.name}.db.gz`),
+      marker.key.endsWith(`-${next.name}.db.brf`),
       `expected a snapshot from ${next.name}, got ${marker.key}`,
     );
-    const skipped = script.lines.find((l) => l.text.startsWith("snapshot: skipping"))?.text ?? "";
-    return `${first.name} stopped → ${clip(skipped)}; uploaded ${marker.key} (${secs(script.seconds)})`;
+    const skipped = job.lines.find((l) => l.text.startsWith("snapshot: skipping"))?.text ?? "";
+    return `${first.name} stopped → ${clip(skipped)}; uploaded ${marker.key} (${secs(job.seconds)})`;
   } finally {
     await r.c.startMember(first.name);
   }
 }
 
 async function corruptedDownloadRefused(r: BackupRun): Promise<string> {
-  const marker = r.latest();
+  const marker = await r.latest();
   expect(marker, "no snapshot to corrupt");
-  const good = r.s3.getObject(r.bucket, marker.key)!;
-  const key = `${r.prefix}corrupted-copy.db.gz`;
-  r.s3.putObject(r.bucket, key, good.body, good.metadata);
-  r.s3.corrupt(r.bucket, key, "flip");
+  const good = (await r.s3.get(marker.key))!;
+  const manifest = JSON.parse((await r.s3.get(`${marker.key}.manifest.json`))!.body.toString()) as {
+    key: string;
+  };
+  // A copy with one byte flipped in the middle, beside a manifest that describes it (as the original).
+  const key = `${r.prefix}corrupted-copy.db.brf`;
+  const body = Buffer.from(good.body);
+  body[Math.floor(body.length / 2)] ^= 0xff;
+  await r.s3.put(key, body, good.metadata);
+  await r.s3.put(`${key}.manifest.json`, Buffer.from(JSON.stringify({ ...manifest, key })));
   try {
     await restoreSnapshot({
       settings: r.o.settings,
-      from: `s3://${r.bucket}/${key}`,
-      endpointUrl: r.s3.url,
-      env: r.awsEnv(),
+      from: `s3://${r.s3.bucket}/${key}`,
+      endpointUrl: r.s3.endpoint,
+      env: r.readerEnv(),
       workDir: path.join(r.work, "corrupted"),
       etcdctl: r.c.etcdctlBinary,
       etcdutl: r.c.etcdutlBinary,
@@ -371,7 +341,7 @@ function measuredTimes(m: Partial<BackupMetrics>): string {
   expect(m.snapshotBytes !== undefined, "no snapshot was taken");
   expect(m.restoreSeconds !== undefined, "no restore completed");
   return (
-    `RPO ${m.rpoMinutes} min (schedule ${m.schedule}); snapshot ${mib(m.snapshotBytes)} gzip ` +
+    `RPO ${m.rpoMinutes} min (schedule ${m.schedule}); snapshot ${mib(m.snapshotBytes)} compressed ` +
     `(${mib(m.dbBytes ?? 0)} raw); upload ${secs(m.uploadSeconds ?? NaN)}; ` +
     `restore ${secs(m.restoreSeconds)} to a healthy cluster`
   );

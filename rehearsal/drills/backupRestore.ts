@@ -12,7 +12,7 @@ import type { BackupRun } from "./backup";
 import { clip, expect, secs, sha256 } from "./types";
 
 export async function restoredClusterServesTheSnapshot(r: BackupRun): Promise<string> {
-  const marker = r.latest();
+  const marker = await r.latest();
   expect(marker, "no latest marker to restore from");
   const members = r.c.members.map((m) => ({ name: m.name, ip: m.ip, dnsNames: [] as string[] }));
   for (const m of r.c.members)
@@ -30,10 +30,10 @@ export async function restoredClusterServesTheSnapshot(r: BackupRun): Promise<st
   const t0 = Date.now();
   const restored = await restoreSnapshot({
     settings: { ...r.o.settings, members },
-    from: `s3://${r.bucket}/${marker.key}`,
-    endpointUrl: r.s3.url,
+    from: `s3://${r.s3.bucket}/${marker.key}`,
+    endpointUrl: r.s3.endpoint,
     apply: { targetDir: path.join(freshWork, "data") },
-    env: r.awsEnv(),
+    env: r.readerEnv(),
     etcdctl: r.c.etcdctlBinary,
     etcdutl: r.c.etcdutlBinary,
     log: (l) => r.log(`    ${l}`),

@@ -2,18 +2,31 @@
  * `secure-etcd restore`: the restore library's command line.
  *
  *   secure-etcd restore (--stack NAME | --stack-file PATH | --cluster-name … --member NAME=IP …)
- *     (--from s3://BUCKET/KEY | --file PATH) [--endpoint-url URL] [--sha256 HEX] [--node-path PATH]
- *     [--apply --target-dir DIR] [--keep-download]
+ *     (--from s3://BUCKET/KEY | --file PATH) [--endpoint-url URL] [--sha256 HEX] [--max-size SIZE]
+ *     [--node-path PATH] [--apply --target-dir DIR] [--keep-download]
  *
  * In this repo: `npm run restore -- …` (the same command, run through tsx).
  *
- * Verifies the snapshot (any failed check: exit 1, `restore: REFUSED: <reason>`) and prints the
- * restore runbook for the members, the same snapshot for every member; with `--apply` (every member
- * on loopback) it also runs the member restores into DIR/<member>. Exit 2: a bad argument (the
- * message names the flag) or a settings error (names the config key).
+ * Verifies the snapshot and prints the restore runbook for the members, the same snapshot for every
+ * member; with `--apply` (every member on loopback) it also runs the member restores into DIR/<member>,
+ * staged and swapped in (a failure leaves DIR as it was; run it again). `--sha256` pins the object
+ * (`--from`) or file (`--file`) to a digest, besides what the snapshot records.
+ *
+ * Exit status: 0 ok; 1 refused (`restore: REFUSED: <check>`) or failed; 2 a bad argument (names the
+ * flag) or a settings error (names the config key); 3 the snapshot is larger than allowed (its record or
+ * what it decompresses to exceeds --max-size, default 16GiB); 4 not enough disk space (work dir or target).
  */
 import * as path from "node:path";
-import { parseS3Url, restoreSnapshot, RestoreRefused } from "../restore";
+import {
+  DEFAULT_MAX_SNAPSHOT_BYTES,
+  parseS3Url,
+  parseSize,
+  RESTORE_EXIT,
+  restoreSnapshot,
+  RestoreNoSpace,
+  RestoreRefused,
+  RestoreTooLarge,
+} from "../restore";
 import { parseFlags, reportFailure, UsageError, type CommandIo } from "../shared/commandLine";
 import {
   loadSettings,
@@ -25,8 +38,9 @@ import {
 
 export const restoreUsage =
   "usage: secure-etcd restore <settings> (--from s3://BUCKET/KEY | --file PATH) [--endpoint-url URL]\n" +
-  "         [--sha256 HEX] [--node-path PATH] [--apply --target-dir DIR] [--keep-download]\n" +
-  stackSettingsUsage;
+  "         [--sha256 HEX] [--max-size SIZE] [--node-path PATH] [--apply --target-dir DIR] [--keep-download]\n" +
+  stackSettingsUsage +
+  "\n  exit: 0 ok, 1 refused/failed, 2 bad argument or settings, 3 larger than --max-size (default 16GiB), 4 no disk space";
 
 const restoreFlags = {
   ...stackSettingsFlags,
@@ -34,6 +48,7 @@ const restoreFlags = {
   file: { type: "string" },
   "endpoint-url": { type: "string" },
   sha256: { type: "string" },
+  "max-size": { type: "string" },
   "node-path": { type: "string" },
   apply: { type: "boolean" },
   "target-dir": { type: "string" },
@@ -47,6 +62,7 @@ export interface RestoreArgs {
   file?: string;
   endpointUrl?: string;
   sha256?: string;
+  maxSize?: number;
   nodePath?: string;
   apply: boolean;
   targetDir?: string;
@@ -63,6 +79,7 @@ export function parseRestoreArgs(argv: readonly string[], cwd = process.cwd()): 
     file: v.file,
     endpointUrl: v["endpoint-url"],
     sha256: v.sha256,
+    maxSize: v["max-size"] === undefined ? undefined : sizeFlag(v["max-size"]),
     nodePath: v["node-path"],
     apply: v.apply ?? false,
     targetDir: v["target-dir"],
@@ -70,6 +87,12 @@ export function parseRestoreArgs(argv: readonly string[], cwd = process.cwd()): 
   };
   checkSnapshotFlags(a);
   return a;
+}
+
+function sizeFlag(text: string): number {
+  const n = parseSize(text);
+  if (n === undefined) throw new UsageError("--max-size", "must be a size like 16GiB or 512MiB");
+  return n;
 }
 
 function checkSnapshotFlags(a: RestoreArgs): void {
@@ -89,7 +112,7 @@ function checkSnapshotFlags(a: RestoreArgs): void {
   if (a.targetDir && !a.apply) throw new UsageError("--target-dir", "only applies with --apply");
 }
 
-/** Returns the exit code: 0 ok, 1 refused or failed, 2 bad arguments or settings. */
+/** Returns the exit code: 0 ok, 1 refused or failed, 2 bad arguments or settings, 3 too large, 4 no space. */
 export async function restoreCommand(
   argv: readonly string[],
   io: CommandIo = { out: console.log, err: console.error },
@@ -114,6 +137,7 @@ export async function restoreCommand(
       file: args.file && path.resolve(io.cwd ?? process.cwd(), args.file),
       endpointUrl: args.endpointUrl,
       sha256: args.sha256,
+      maxSnapshotBytes: args.maxSize ?? DEFAULT_MAX_SNAPSHOT_BYTES,
       nodePath: args.nodePath,
       apply: args.apply ? { targetDir: path.resolve(io.cwd ?? process.cwd(), args.targetDir!) } : undefined,
       keepDownload,
@@ -127,7 +151,15 @@ export async function restoreCommand(
   } catch (e) {
     if (e instanceof RestoreRefused) {
       io.err(`restore: REFUSED: ${e.message}`);
-      return 1;
+      return RESTORE_EXIT.refused;
+    }
+    if (e instanceof RestoreTooLarge) {
+      io.err(`restore: TOO LARGE: ${e.message}`);
+      return RESTORE_EXIT.tooLarge;
+    }
+    if (e instanceof RestoreNoSpace) {
+      io.err(`restore: NO SPACE: ${e.message}`);
+      return RESTORE_EXIT.noSpace;
     }
     return reportFailure("restore", e, io);
   }

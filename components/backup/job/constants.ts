@@ -1,11 +1,22 @@
 /** Fixed names and paths of the snapshot job: the renderers, the validation and the script agree on them. */
 
-export const DEFAULT_AWS_CLI_IMAGE = "public.ecr.aws/aws-cli/aws-cli:2.27.49";
-/** Default scratch size: room for an 8 GiB database (etcd's suggested maximum) plus its compressed copy. */
+/**
+ * The image that runs the job: Node.js 26 (LTS) on Debian bookworm-slim, Docker's official image, pinned by
+ * tag and index digest (Docker Hub, node:26.11.1-bookworm-slim). The job uses nothing in it but `node`
+ * (its zlib, crypto, https): the runner files come from the ConfigMap, etcdctl/etcdutl from the etcd
+ * image; nothing is installed at run time. The tests and the bench run the same files with node.
+ */
+export const DEFAULT_NODE_IMAGE =
+  "docker.io/library/node:26.11.1-bookworm-slim@sha256:86f07bc9c5dce4578cf37e5a418b7bfc7f817cda25cde66e2b66e95ed86c4567";
+/** Default scratch size: room for an 8 GiB database (etcd's suggested maximum) with ample margin. */
 export const DEFAULT_SCRATCH_SIZE_LIMIT = "16Gi";
 
-export const SCRIPT_KEY = "snapshot.sh";
-export const SCRIPT_PATH = `/scripts/${SCRIPT_KEY}`;
+/** The runner's entry file; the ConfigMap holds every file of components/backup/runner, flat. */
+export const SCRIPT_KEY = "snapshot.js";
+export const SCRIPT_DIR = "/scripts";
+export const SCRIPT_PATH = `${SCRIPT_DIR}/${SCRIPT_KEY}`;
+/** The runner's default S3_PART_SIZE (runner/config.js; a test checks they agree): the cost model counts parts with it. */
+export const SNAPSHOT_PART_BYTES = 16 * 1024 * 1024;
 export const PKI_DIR = "/etc/etcd-snapshot/pki";
 export const SCRATCH_DIR = "/scratch";
 export const ETCD_BIN_DIR = "/opt/etcd-bin";
@@ -25,6 +36,7 @@ export const RESERVED_ENV: readonly string[] = Object.freeze([
   "S3_PREFIX",
   "KMS_KEY_ID",
   "ETCD_VERSION",
+  "ETCD_STATUS_TOOL",
   "ENCRYPTION_KEYS",
   "AWS_REGION",
   "ETCD_CACERT",

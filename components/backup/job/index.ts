@@ -1,6 +1,6 @@
 /** The snapshot job's pure part: constants, types, validation and renderers (the component is ../snapshotJob). */
 export {
-  DEFAULT_AWS_CLI_IMAGE,
+  DEFAULT_NODE_IMAGE,
   DEFAULT_SCRATCH_SIZE_LIMIT,
   ETCD_BIN_DIR,
   PKI_DIR,
@@ -8,6 +8,7 @@ export {
   SCRATCH_DIR,
   SCRIPT_KEY,
   SCRIPT_PATH,
+  SNAPSHOT_PART_BYTES,
   TLS_KEYS,
 } from "./constants";
 export type * from "./types";

@@ -1,12 +1,13 @@
 import { etcdCapabilities, formatVersion } from "../../etcd/capabilities";
 import {
-  DEFAULT_AWS_CLI_IMAGE,
+  DEFAULT_NODE_IMAGE,
   DEFAULT_SCRATCH_SIZE_LIMIT,
   ETCD_BIN_DIR,
   IRSA_TOKEN_DIR,
   NON_ROOT_ID,
   PKI_DIR,
   SCRATCH_DIR,
+  SCRIPT_DIR,
   SCRIPT_PATH,
   TLS_KEYS,
 } from "./constants";
@@ -24,7 +25,7 @@ import type {
 import { checkWorkloadOptions, RENDER_SOURCE } from "./validate";
 
 /*
- * The CronJob that runs `sh /scripts/snapshot.sh` on a control-plane node, rendered in named steps:
+ * The CronJob that runs `node /scripts/snapshot.js` on a control-plane node, rendered in named steps:
  * resolve the options once, then env, volumes, containers, pod spec, CronJob. Pure.
  */
 
@@ -57,13 +58,13 @@ function resolveWorkload(o: SnapshotJobWorkloadOptions, source: string): Resolve
     // Defaults are pinned by construction; given images were checked above.
     images: {
       etcd: o.images?.etcd ?? `registry.k8s.io/etcd:${etcdVersion}-0`,
-      awsCli: o.images?.awsCli ?? DEFAULT_AWS_CLI_IMAGE,
+      node: o.images?.node ?? DEFAULT_NODE_IMAGE,
     },
     irsaRoleArn: (o.irsaToken ?? "projected") === "projected" ? o.roleArn : undefined,
   };
 }
 
-/** The script's environment (its contract with snapshot.sh), then extraEnv. */
+/** The job's environment (its contract with runner/config.js), then extraEnv. */
 function renderSnapshotEnv(w: ResolvedWorkload): EnvVar[] {
   const { o } = w;
   return [
@@ -74,13 +75,15 @@ function renderSnapshotEnv(w: ResolvedWorkload): EnvVar[] {
     { name: "S3_PREFIX", value: o.prefix },
     { name: "KMS_KEY_ID", value: o.kmsKeyArn },
     { name: "ETCD_VERSION", value: w.etcdVersion },
+    // The capability table decides which tool of this etcd version reads a snapshot.
+    { name: "ETCD_STATUS_TOOL", value: w.etcdutl ? "etcdutl" : "etcdctl" },
     { name: "ENCRYPTION_KEYS", value: (o.encryptionKeys ?? []).join(" ") },
     { name: "AWS_REGION", value: o.awsRegion },
-    // The script passes these to etcdctl as --cacert/--cert/--key.
+    // The job passes these to etcdctl as --cacert/--cert/--key.
     { name: "ETCD_CACERT", value: `${PKI_DIR}/${TLS_KEYS.ca}` },
     { name: "ETCD_CERT", value: `${PKI_DIR}/${TLS_KEYS.cert}` },
     { name: "ETCD_KEY", value: `${PKI_DIR}/${TLS_KEYS.key}` },
-    // The script's work directory: the snapshot and its compressed copy go here.
+    // The job's work directory: etcdctl saves the snapshot here (it is compressed and uploaded as it is written).
     { name: "WORK_DIR", value: SCRATCH_DIR },
     { name: "HOME", value: "/tmp" },
     { name: "TMPDIR", value: "/tmp" },
@@ -95,7 +98,7 @@ function renderSnapshotEnv(w: ResolvedWorkload): EnvVar[] {
   ];
 }
 
-/** emptyDirs for the binaries, the snapshot and /tmp; the script, the client TLS and the IRSA token. */
+/** emptyDirs for the binaries, the snapshot and /tmp; the runner files, the client TLS and the IRSA token. */
 function renderSnapshotVolumes(w: ResolvedWorkload): Volume[] {
   return [
     { name: "etcd-bin", emptyDir: { sizeLimit: "256Mi" } },
@@ -153,24 +156,24 @@ function renderCopyInitContainers(w: ResolvedWorkload): Container[] {
   return [copy("etcdctl"), ...(w.etcdutl ? [copy("etcdutl")] : [])];
 }
 
-/** The container that runs the script. */
+/** The container that runs the job. */
 function renderSnapshotContainer(w: ResolvedWorkload): Container {
   return {
     name: "snapshot",
-    image: w.images.awsCli,
+    image: w.images.node,
     imagePullPolicy: "IfNotPresent",
-    command: ["sh", SCRIPT_PATH],
+    command: ["node", SCRIPT_PATH],
     env: renderSnapshotEnv(w),
     resources: w.o.resources ?? {
-      requests: { cpu: "100m", memory: "256Mi" },
-      limits: { cpu: "1", memory: "1Gi" },
+      requests: { cpu: "250m", memory: "256Mi" },
+      limits: { cpu: "2", memory: "1Gi" },
     },
     securityContext: containerSecurityContext(),
     volumeMounts: [
       { name: "etcd-bin", mountPath: ETCD_BIN_DIR, readOnly: true },
       { name: "scratch", mountPath: SCRATCH_DIR },
       { name: "tmp", mountPath: "/tmp" },
-      { name: "script", mountPath: "/scripts", readOnly: true },
+      { name: "script", mountPath: SCRIPT_DIR, readOnly: true },
       { name: "client-tls", mountPath: PKI_DIR, readOnly: true },
       ...(w.irsaRoleArn ? [{ name: "aws-iam-token", mountPath: IRSA_TOKEN_DIR, readOnly: true }] : []),
     ],

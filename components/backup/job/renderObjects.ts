@@ -1,4 +1,4 @@
-import { SCRIPT_KEY, TLS_KEYS } from "./constants";
+import { TLS_KEYS } from "./constants";
 import { objectMetadata } from "./metadata";
 import type {
   BackupClientTls,
@@ -40,9 +40,9 @@ export function renderBackupClientSecret(
   };
 }
 
-/** The ConfigMap holding the snapshot script. */
+/** The ConfigMap holding the job's runner files (mounted flat at /scripts). */
 export function renderSnapshotScriptConfigMap(
-  o: CommonOptions & { script: string },
+  o: CommonOptions & { runner: Record<string, string> },
   source = RENDER_SOURCE,
 ): ConfigMapManifest {
   checkScriptOptions(o, source);
@@ -50,7 +50,7 @@ export function renderSnapshotScriptConfigMap(
     apiVersion: "v1",
     kind: "ConfigMap",
     metadata: objectMetadata(o, "configMap"),
-    data: { [SCRIPT_KEY]: o.script },
+    data: { ...o.runner },
   };
 }
 

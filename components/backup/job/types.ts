@@ -49,8 +49,11 @@ export interface BackupClientTls {
 export interface SnapshotJobImages {
   /** Image providing etcdctl/etcdutl and `/bin/cp`. Default `registry.k8s.io/etcd:<etcdVersion>-0`. */
   etcd: string;
-  /** Image running the script (sh, aws, gzip, sha256sum). Default the official AWS CLI v2 image. */
-  awsCli: string;
+  /**
+   * Image running the job: `node` (≥ 20) on PATH is all it needs. Default {@link DEFAULT_NODE_IMAGE}
+   * (the official Node.js 26 image, pinned by digest).
+   */
+  node: string;
 }
 
 /** Inputs of the renderers that carry no secrets. */
@@ -88,9 +91,12 @@ export interface SnapshotJobWorkloadOptions {
    */
   irsaToken?: "projected" | "webhook";
   images?: Partial<SnapshotJobImages>;
-  /** Resources of the snapshot container. Default requests 100m/256Mi, limits 1 CPU/1Gi. */
+  /**
+   * Resources of the snapshot container. Default requests 250m/256Mi, limits 2 CPU/1Gi (etcdctl, the
+   * compression threads and the upload run at once; a lower CPU limit makes the job slower, not unsafe).
+   */
   resources?: ResourceRequirements;
-  /** emptyDir size limit for the snapshot and its compressed copy (>= 2 x DB size). Default 16Gi. */
+  /** emptyDir size limit for the snapshot file (>= the DB size; nothing else is staged). Default 16Gi. */
   scratchSizeLimit?: string;
   /** Extra environment for the script (e.g. AWS_ENDPOINT_URL, VERIFY_DOWNLOAD). Must not shadow the built-ins. */
   extraEnv?: Record<string, string>;
@@ -103,8 +109,8 @@ export interface SnapshotJobWorkloadOptions {
 export interface SnapshotJobRenderOptions extends SnapshotJobWorkloadOptions {
   /** TLS material for the Secret (the caller marks it secret). */
   tls: BackupClientTls;
-  /** Text of components/backup/snapshot.sh. */
-  script: string;
+  /** The files of components/backup/runner by name (readSnapshotRunner()), `snapshot.js` the entry. */
+  runner: Record<string, string>;
 }
 
 /** What every object's metadata is made of. */

@@ -4,7 +4,7 @@ import { parseOrThrow } from "../../config/errors";
 import { checked, dnsLabel as DNS_LABEL, matching, oneOf, show } from "../../config/fields";
 import type { EtcdVersion } from "../../etcd/capabilities";
 import { etcdReleaseVersion, nonEmpty } from "../../config/fields";
-import { RESERVED_ENV } from "./constants";
+import { RESERVED_ENV, SCRIPT_KEY } from "./constants";
 import type { CommonOptions, SnapshotJobRenderOptions, SnapshotJobWorkloadOptions } from "./types";
 
 /*
@@ -117,7 +117,23 @@ const workloadShape = {
     "IAM role ARN (arn:aws:iam::<account>:role/<name>)",
   ).optional(),
   irsaToken: oneOf(["projected", "webhook"], "IRSA token mode").optional(),
-  images: z.object({ etcd: pinnedImage.optional(), awsCli: pinnedImage.optional() }).optional(),
+  images: z
+    .object({
+      etcd: pinnedImage.optional(),
+      node: pinnedImage.optional(),
+      // The image the job needed before: refused by name, never silently ignored.
+      awsCli: z
+        .unknown()
+        .superRefine((_v, ctx) =>
+          ctx.addIssue({
+            code: "custom",
+            message:
+              "is no longer used: the job runs `node /scripts/snapshot.js` (no AWS CLI); set images.node to an image with node ≥ 20",
+          }),
+        )
+        .optional(),
+    })
+    .optional(),
   extraEnv: extraEnv.optional(),
 };
 
@@ -129,11 +145,15 @@ const tlsSchema = z.object({
   keyPem: pem("PRIVATE KEY"),
   caPem: pem("CERTIFICATE"),
 });
-const scriptSchema = nonEmpty("the text of components/backup/snapshot.sh");
+const runnerSchema = z
+  .record(z.string().regex(/^[a-z0-9]+\.js$/), nonEmpty("a runner file's text"))
+  .refine((files) => SCRIPT_KEY in files, {
+    error: `has no ${SCRIPT_KEY} (readSnapshotRunner() gives every runner file)`,
+  });
 const secretSchema = commonSchema.extend({ tls: tlsSchema });
-const configMapSchema = commonSchema.extend({ script: scriptSchema });
+const configMapSchema = commonSchema.extend({ runner: runnerSchema });
 const serviceAccountSchema = commonSchema.extend({ roleArn: workloadShape.roleArn });
-const renderSchema = workloadSchema.extend({ tls: tlsSchema, script: scriptSchema });
+const renderSchema = workloadSchema.extend({ tls: tlsSchema, runner: runnerSchema });
 const plainArgsSchema = workloadSchema.pick({
   name: true,
   namespace: true,
@@ -150,7 +170,7 @@ export function checkSecretOptions(o: CommonOptions & { tls: unknown }, source =
   parseOrThrow(secretSchema, o, "", source);
 }
 
-export function checkScriptOptions(o: CommonOptions & { script: unknown }, source = RENDER_SOURCE): void {
+export function checkScriptOptions(o: CommonOptions & { runner: unknown }, source = RENDER_SOURCE): void {
   parseOrThrow(configMapSchema, o, "", source);
 }
 
