@@ -114,7 +114,7 @@ function snapshotDefaultsTable(): string {
       {
         clusterName: "payments",
         environment,
-        etcdVersion: "3.5.21",
+        etcdVersion: "3.6.17",
         members: [{ name: "cp-1", ip: "10.0.1.10" }],
       },
       "",
@@ -137,7 +137,7 @@ const exampleSettings = () =>
     {
       clusterName: "payments",
       environment: "prod",
-      etcdVersion: "3.5.21",
+      etcdVersion: "3.6.17",
       members: [{ name: "cp-1", ip: "10.0.1.10", dnsNames: ["cp-1.payments.internal"] }],
     },
     "",
