@@ -28,7 +28,7 @@ const enis = names.map(
 const etcd = new SecureEtcd(cluster, {
   clusterName: cluster,
   environment: pulumi.getStack(),
-  etcdVersion: "3.5.21",
+  etcdVersion: "3.7.4", // the etcd of Kubernetes 1.37; "3.6.17" for 1.34–1.36
   // ip and dnsNames are pulumi.Inputs: checked by the same schema once the ENIs exist.
   members: names.map((name, i) => ({
     name,

@@ -84,7 +84,8 @@ function benchResults(): string {
 /** The restore plan `secure-etcd restore --stack prod` prints, for an example snapshot. */
 function restorePlanExample(): string {
   const s = settingsFromStackConfig(readStackConfig("prod"), "prod");
-  // As tools/restore/restoreSnapshot.ts plans it for a downloaded .db.gz (kept in its work directory).
+  // As tools/restore/restoreSnapshot.ts plans it for a snapshot downloaded with --from (kept in its work
+  // directory): the decompressed snapshot's SHA-256 (an example value) and the S3 prefix it came from.
   const plan = renderRestorePlan({
     snapshotPath: "/var/lib/etcd-restore/snapshot.db",
     localSnapshotPath: "/tmp/etcd-restore-Xq3v9a/snapshot.db",
@@ -97,7 +98,11 @@ function restorePlanExample(): string {
     encryptionKeys: s.encryption.keys
       .filter((k) => k.state !== "archived")
       .map((k) => `${k.provider}:${k.name}`),
-    keyArchive: s.secretStore.enabled ? keyArchiveSecretName(s.clusterName, s.environment) : undefined,
+    keyArchive: s.secretStore.enabled
+      ? keyArchiveSecretName(s.clusterName, s.environment, s.secretStore.generation)
+      : undefined,
+    snapshotSha256: "5f0c2a9e8d4b7c1f3a6e9d2b8c5f1a4e7d0b3c6f9a2e5d8b1c4f7a0e3d6b9c2f",
+    snapshotLocation: `s3://<bucket>/${s.clusterName}/${s.environment}/`,
   });
   return ["```", formatRestorePlan(plan), "```"].join("\n");
 }
@@ -109,7 +114,7 @@ function snapshotDefaultsTable(): string {
       {
         clusterName: "payments",
         environment,
-        etcdVersion: "3.5.21",
+        etcdVersion: "3.6.17",
         members: [{ name: "cp-1", ip: "10.0.1.10" }],
       },
       "",
@@ -132,7 +137,7 @@ const exampleSettings = () =>
     {
       clusterName: "payments",
       environment: "prod",
-      etcdVersion: "3.5.21",
+      etcdVersion: "3.6.17",
       members: [{ name: "cp-1", ip: "10.0.1.10", dnsNames: ["cp-1.payments.internal"] }],
     },
     "",

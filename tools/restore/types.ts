@@ -10,7 +10,7 @@ export class RestoreTooLarge extends Error {}
 /** Not enough disk space for the snapshot or the restored members. The command exits 4. */
 export class RestoreNoSpace extends Error {}
 
-/** The restore command's exit statuses (documented in its usage and docs/snapshots-and-restore-notes.md). */
+/** The restore command's exit statuses (documented in its usage and docs/snapshots-and-restore.md). */
 export const RESTORE_EXIT = Object.freeze({ ok: 0, refused: 1, usage: 2, tooLarge: 3, noSpace: 4 });
 
 /** Default cap on a snapshot's decompressed size: twice etcd's suggested maximum DB (8 GiB). */

@@ -39,7 +39,7 @@
  * 1 failed; 2 bad configuration (names the variable); 3 the snapshot is stored and verified but the
  * marker names a higher revision taken earlier (revision went back); 4 no space left in WORK_DIR.
  *
- * Environment: see config.js and docs/snapshots-and-restore-notes.md (ETCD_ENDPOINTS, S3_BUCKET,
+ * Environment: see config.js and docs/snapshots-and-restore.md (ETCD_ENDPOINTS, S3_BUCKET,
  * S3_PREFIX or CLUSTER+ENVIRONMENT, KMS_KEY_ID, AWS_REGION, ETCD_STATUS_TOOL, ETCD_VERSION, …).
  */
 "use strict";
