@@ -142,7 +142,13 @@ export async function startSnapshotBucket(o: SnapshotBucketOptions): Promise<Sna
         CreateBucketConfiguration: { LocationConstraint: region as never },
       }),
     );
-    const loc = { bucketArn: `arn:aws:s3:::${bucket}`, prefix: o.prefix, kmsKeyArn, region };
+    const loc = {
+      bucketArn: `arn:aws:s3:::${bucket}`,
+      prefix: o.prefix,
+      kmsKeyArn,
+      region,
+      dnsSuffix: "amazonaws.com",
+    };
     const iam = new IAMClient(root);
     const admin = await accessKeyFor(iam, "snapshot-test-admin", {
       Version: "2012-10-17",
