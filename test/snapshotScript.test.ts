@@ -365,9 +365,10 @@ describe("the snapshot job against a real etcd and moto (IAM enforced) behind th
     const r = await job(env());
     assert.equal(r.code, 3, r.output);
     assert.equal(stderrLines(r).length, 1, r.stderr);
-    const m = /point it at this snapshot with: secure-etcd snapshot-marker --from (s3:\/\/\S+)$/.exec(
-      r.stderr.trim(),
-    );
+    const m =
+      /point it at this snapshot with: secure-etcd snapshot-marker --stack <stack> --from (s3:\/\/\S+) \(the stack/.exec(
+        r.stderr.trim(),
+      );
     assert.ok(m, r.stderr);
     assert.match(
       r.stderr,

@@ -351,10 +351,10 @@ function markerStep(input: RestorePlanInput): RunbookStep[] {
       where: "operator",
       commands: [
         "kubectl -n kube-system create job --from=cronjob/etcd-snapshot etcd-snapshot-after-restore",
-        `secure-etcd snapshot-marker --from ${shellQuote(`${input.snapshotLocation}<key of that run's snapshot>`)}`,
+        `secure-etcd snapshot-marker --stack <stack> --from ${shellQuote(`${input.snapshotLocation}<key of that run's snapshot>`)}`,
       ],
       note:
-        "the job's log names the exact command when the marker names a higher revision than the restored cluster " +
+        "--stack (or --stack-file, or the settings flags) as given to restore; the job's log names the snapshot when the marker names a higher revision than the restored cluster " +
         "(exit 3); until then monitoring keeps seeing the old marker",
     },
   ];

@@ -346,7 +346,8 @@ async function moveMarker(
     throw new JobError(
       `snapshot ${target} is stored and verified, but the marker ${marker} names revision ${namedRevision}, taken before this snapshot ` +
         `at revision ${snap.revision}: the store's revision went back (a restore), so the marker would never move again; ` +
-        `point it at this snapshot with: secure-etcd snapshot-marker --from ${target}`,
+        `point it at this snapshot with: secure-etcd snapshot-marker --stack <stack> --from ${target}` +
+        ` (the stack, or --stack-file, that deploys this cluster)`,
       EXIT.markerBehind,
     );
   }
