@@ -1,16 +1,18 @@
 #!/usr/bin/env node
-// `npm test`: every test file, in two mocha processes at once ("lanes").
+// `npm test`: every test file, in mocha processes running at once ("lanes").
 //
-// Why two: most of the suite's time is spent waiting on child processes (etcd elections, the AWS CLI's
-// start-up, TLS handshakes that must time out), so a second lane on the second core roughly halves the
-// wall time. Why not mocha --parallel: the files that start the rendered cluster bind the fixed
-// 127.0.0.11–13 the rehearsal maps members to, so they must run one after another, in one lane. Every
-// other etcd a test starts picks a free address in 127.0.0.100–249 (harness/process.ts), each lane from
-// its own half (SECURE_ETCD_TEST_LANE), so the lanes never race for one.
+// Why lanes: most of the suite's time is spent waiting on child processes (etcd elections, kube-apiserver
+// start-ups, the AWS CLI, TLS handshakes that must time out), so lanes side by side on 2 cores roughly
+// divide the wall time. Why not mocha --parallel: the files that start the rendered cluster bind the fixed
+// 127.0.0.11–13 the rehearsal maps members to, so within one network they run one after another. They
+// form two lanes: one on the machine's loopback, the other in a network namespace of its own (unshare),
+// with its own loopback; where no namespace can be made, both groups share one lane. Every other etcd a
+// test starts picks a free address in 127.0.0.100–249 (harness/process.ts), each lane on the machine's
+// loopback from its own half (SECURE_ETCD_TEST_LANE), so the lanes never race for one.
 //
-// The "rest" lane streams as it runs; the "loopback-cluster" lane is printed when it ends; the last lines
-// are the combined mocha summary (what .ci/run reads). Extra arguments go to both mochas.
-import { spawn } from "node:child_process";
+// The "rest" lane streams as it runs; the loopback-cluster lanes are printed when they end; the last
+// lines are the combined mocha summary (what .ci/run reads). Extra arguments go to every mocha.
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -19,15 +21,14 @@ import { fileURLToPath } from "node:url";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const testDir = path.join(root, "test");
 
-/** The files that start the rendered cluster on 127.0.0.11–13 (through startCluster or the rehearsal). */
+/**
+ * The files that start the rendered cluster on 127.0.0.11–13 (through startCluster or the rehearsal), in
+ * two groups: the second runs in a network namespace of its own when the machine allows one (its own
+ * loopback, so both groups bind 127.0.0.11–13 at once), else after the first in the same lane.
+ */
 const loopbackClusterFiles = [
-  "kmsRehearsal",
-  "rehearsalLive",
-  "rehearsalMatrix",
-  "cluster",
-  "kubeApiserver",
-  "verifyEncryption",
-  "snapshotScript",
+  ["rehearsalLive", "cluster", "kubeApiserver", "verifyEncryption"],
+  ["kmsRehearsal", "rehearsalMatrix", "snapshotScript"],
 ];
 
 function testFiles() {
@@ -38,9 +39,32 @@ function testFiles() {
     .map((f) => path.join("test", f));
 }
 
+/**
+ * How to run a command in a network namespace with only its loopback up (`unshare`: root, or an
+ * unprivileged user namespace), or why not. Checked by running it once.
+ */
+function isolatedNetwork() {
+  const wrap = (root) => [
+    "unshare",
+    ...(root ? ["--net"] : ["--map-root-user", "--net"]),
+    "--",
+    "sh",
+    "-c",
+    'ip link set lo up && exec "$@"',
+    "sh",
+  ];
+  const root = process.getuid?.() === 0;
+  const probe = spawnSync(wrap(root)[0], [...wrap(root).slice(1), "true"], { stdio: "ignore" });
+  if (probe.status === 0) return { wrap: wrap(root) };
+  return {
+    reason: `unshare --net with ip link is not available here (exit ${probe.status ?? probe.error?.message})`,
+  };
+}
+
 function lanes() {
   const files = testFiles();
-  const named = new Set(loopbackClusterFiles);
+  const groups = loopbackClusterFiles.map((g) => new Set(g));
+  const named = new Set(loopbackClusterFiles.flat());
   const stem = (f) => path.basename(f, ".test.ts");
   for (const n of named)
     if (!files.some((f) => stem(f) === n))
@@ -49,12 +73,20 @@ function lanes() {
   for (const f of files)
     if (
       !named.has(stem(f)) &&
-      /\bstartCluster\(|renderOnly: false/.test(fs.readFileSync(path.join(root, f), "utf8"))
+      /\bstartCluster\(|renderOnly: false|"rehearse"/.test(fs.readFileSync(path.join(root, f), "utf8"))
     )
       throw new Error(`${f} starts the rendered cluster: add it to loopbackClusterFiles in scripts/test.mjs`);
+  const [first, second] = groups.map((g) => files.filter((f) => g.has(stem(f))));
+  const net = isolatedNetwork();
+  const rest = { name: "rest", files: files.filter((f) => !named.has(stem(f))), stream: true };
+  if (!net.wrap) {
+    console.log(`scripts/test.mjs: one loopback-cluster lane: ${net.reason}`);
+    return [rest, { name: "loopback-cluster", files: [...first, ...second], stream: false }];
+  }
   return [
-    { name: "rest", files: files.filter((f) => !named.has(stem(f))), stream: true },
-    { name: "loopback-cluster", files: files.filter((f) => named.has(stem(f))), stream: false },
+    rest,
+    { name: "loopback-cluster", files: first, stream: false },
+    { name: "loopback-cluster-netns", files: second, stream: false, wrap: net.wrap, laneEnv: "netns" },
   ];
 }
 
@@ -63,9 +95,11 @@ function runLane(lane, index, extra) {
   const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), `test-lane-${lane.name}-`)), "out.log");
   const out = fs.openSync(log, "w");
   const started = Date.now();
-  const child = spawn(mocha, [...extra, ...lane.files], {
+  const argv = [...(lane.wrap ?? []), mocha, ...extra, ...lane.files];
+  const child = spawn(argv[0], argv.slice(1), {
     cwd: root,
-    env: { ...process.env, SECURE_ETCD_TEST_LANE: String(index) },
+    // In its own network namespace a lane has every loopback address to itself (the whole range).
+    env: { ...process.env, SECURE_ETCD_TEST_LANE: lane.laneEnv ?? String(index) },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true, // its own process group, so an interrupt stops the lane and everything it started
   });
