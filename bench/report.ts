@@ -1,4 +1,5 @@
 /** bench/results.md: the results as Markdown tables (docs/benchmarks-notes.md copies them). */
+import { apiserverProviders } from "./apiserver";
 import type { BenchResults } from "./run";
 import type { Timed } from "./snapshotPath";
 
@@ -135,6 +136,24 @@ function snapshotTables(r: BenchResults): string[] {
   return [...out, ""];
 }
 
+function apiserverTable(r: BenchResults): string[] {
+  const a = r.apiserver;
+  if (!a) return [];
+  const out = [
+    `### Secret writes through kube-apiserver ${a.kubeApiserver} per encryption provider (etcd ${a.etcd}, ${a.pinning.etcd}; ${a.runs} interleaved runs × ${a.secretsPerRun} Secrets of ${a.valueBytes} B after ${a.warmup} warm-up, ${a.concurrency} in flight; medians)`,
+    "",
+    "| provider | Secrets/s | p50 / p99 ms | throughput ÷ identity | p99 ÷ identity | stored in etcd as |",
+    "|---|---|---|---|---|---|",
+  ];
+  for (const p of apiserverProviders) {
+    const x = a.providers[p];
+    out.push(
+      `| ${p === a.defaultProvider ? `${p} (default)` : p === "kms" ? "kms v2" : p} | ${f(x.secretsPerSec, 0)} | ${f(x.p50Ms)} / ${f(x.p99Ms)} | ${f(x.throughputRatio, 3)} | ${f(x.p99Ratio, 3)} | \`${x.storedPrefix}\` |`,
+    );
+  }
+  return [...out, "", "![provider cost](apiserver.svg)", ""];
+}
+
 function scalingTable(r: BenchResults): string[] {
   const s = r.scaling;
   if (!s) return [];
@@ -175,6 +194,7 @@ export function renderMarkdown(r: BenchResults): string {
     ...targetsTable(r),
     ...mtlsTables(r),
     ...snapshotTables(r),
+    ...apiserverTable(r),
     ...scalingTable(r),
     ...costTable(r),
   ].join("\n");
