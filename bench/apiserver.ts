@@ -4,10 +4,10 @@
  *
  * One component-TLS etcd (bench/etcdServers.ts, pinned to CPU 0 like the mTLS section) and one
  * kube-apiserver, restarted per run with an EncryptionConfiguration rendered by the package's own renderer
- * (components/encryption) holding a single primary key of the provider: secretbox, aescbc, aesgcm, or kms
- * v2 (the KMS v2 test plugin with the command components/kms renders, against moto's KMS). The baseline,
- * identity, is a configuration whose only provider is `identity: {}` (the renderer refuses one without a
- * primary key, so it is written here). Each run creates `namespace`, writes a warm-up, then `secrets`
+ * (components/encryption) whose single primary key is of the provider: secretbox, aescbc, aesgcm, or kms
+ * v2 (the KMS v2 test plugin with the command components/kms renders, against moto's KMS); the other keys
+ * follow as readers so each start can read earlier runs' Secrets (benchEncryptionConfig). The baseline,
+ * identity, writes unencrypted (`identity: {}` first). Each run creates `namespace`, writes a warm-up, then `secrets`
  * Secrets of `valueBytes` random bytes, `concurrency` POSTs in flight over kept-alive TLS connections with
  * the admin client cert; throughput is Secrets / wall time, latency is request → 201. The providers take
  * turns (ABCDE, EDCBA, …) so the ratios come from one machine state; the figures are medians over runs.
@@ -18,7 +18,7 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { CreateKeyCommand, KMSClient } from "@aws-sdk/client-kms";
-import { stringify } from "yaml";
+import { parse, stringify } from "yaml";
 import { defaults } from "../components/config/constants";
 import { defaultKmsPluginImage } from "../components/kms/constants";
 import { envelopeEncryptionContext } from "../components/kms/naming";
@@ -114,13 +114,27 @@ export function providerFigures(
   ) as Record<BenchProvider, ProviderFigures>;
 }
 
-/** identity only: what an apiserver without encryption stores, through the same config machinery. */
-function identityConfig(resources: readonly string[]): string {
-  return stringify({
-    apiVersion: "apiserver.config.k8s.io/v1",
-    kind: "EncryptionConfiguration",
-    resources: [{ resources: [...resources], providers: [{ identity: {} }] }],
-  });
+/**
+ * The configuration for `primary` (a key, or identity): every apiserver start must read what earlier runs
+ * stored, so the other keys follow as readers (retired) and identity comes last — or, for the identity
+ * baseline, first: the renderer's output with the `identity: {}` entry moved to the front (it refuses a
+ * configuration without a primary key). Writes use the first provider only.
+ */
+export function benchEncryptionConfig(
+  keys: readonly AnyDrillKey[],
+  primary: AnyDrillKey | "identity",
+  resources: readonly string[],
+): string {
+  const first = primary === "identity" ? keys[0] : primary;
+  const states = Object.fromEntries(keys.map((k) => [k.name, k === first ? "primary" : "retired"] as const));
+  const yaml = encryptionConfigFor(keys, states, resources, true);
+  if (primary !== "identity") return yaml;
+  const doc = parse(yaml) as { resources: { providers: Record<string, unknown>[] }[] };
+  for (const r of doc.resources) {
+    const identity = r.providers.filter((p) => "identity" in p);
+    r.providers = [...identity, ...r.providers.filter((p) => !("identity" in p))];
+  }
+  return stringify(doc);
 }
 
 /** Moto's KMS, one AWS key, and the KMS v2 plugin started with the command the package renders. */
@@ -165,7 +179,7 @@ async function startKms(
 }
 
 /** What the first bytes of a stored Secret say: the encryption prefix, or unencrypted protobuf. */
-function prefixOf(value: Buffer): string {
+export function prefixOf(value: Buffer): string {
   const text = value.toString("latin1");
   const m = /^k8s:enc:[a-z]+:v[12]:[^:]+:/.exec(text);
   if (m) return m[0];
@@ -227,10 +241,9 @@ export async function runApiserver(o: ApiserverOptions): Promise<ApiserverResult
       aesgcm: freshKey("bench-aesgcm", "aesgcm"),
       kms: kms.key,
     };
+    const all = Object.values(keys);
     const configFor = (p: BenchProvider) =>
-      p === "identity"
-        ? identityConfig(resources)
-        : encryptionConfigFor([keys[p]], { [keys[p].name]: "primary" }, resources);
+      benchEncryptionConfig(all, p === "identity" ? "identity" : keys[p], resources);
     const expected = (p: BenchProvider) =>
       p === "identity" ? "k8s\\x00 (protobuf, not encrypted)" : storedPrefix(keys[p]);
     let version = "";
