@@ -31,6 +31,7 @@ import { startKubeApiservers, type KubeApiserverFleet } from "../harness/kubeApi
 import { layout } from "../harness/layout";
 import { startMoto, type MotoServer } from "../harness/moto";
 import { startComponentTls, type BenchEtcd } from "./etcdServers";
+import { cpuSeconds, loadWindow, type LoadWindow } from "./load";
 import { clientFor } from "./loadgen";
 import { median, msSince, now, percentile, round, sideBySide } from "./stats";
 
@@ -44,6 +45,10 @@ export interface ProviderRun {
   p50Ms: number;
   p99Ms: number;
   seconds: number;
+  /** kube-apiserver CPU time (user + system, /proc) per measured Secret: steadier than wall time here. */
+  apiserverCpuMicrosPerSecret: number;
+  /** The machine meanwhile (all tenants). */
+  load: LoadWindow;
   /** What the first measured Secret's value in etcd starts with. */
   storedPrefix: string;
 }
@@ -53,9 +58,11 @@ export interface ProviderFigures {
   secretsPerSec: number;
   p50Ms: number;
   p99Ms: number;
-  /** Throughput ÷ identity's (higher is better); p99 ÷ identity's (lower is better). */
+  apiserverCpuMicrosPerSecret: number;
+  /** Throughput ÷ identity's (higher is better); p99 and apiserver CPU per Secret ÷ identity's (lower is better). */
   throughputRatio: number;
   p99Ratio: number;
+  cpuRatio: number;
   storedPrefix: string;
   runs: ProviderRun[];
 }
@@ -95,6 +102,7 @@ export function providerFigures(
     secretsPerSec: round(median(runs.map((r) => r.secretsPerSec)), 1),
     p50Ms: round(median(runs.map((r) => r.p50Ms))),
     p99Ms: round(median(runs.map((r) => r.p99Ms))),
+    apiserverCpuMicrosPerSecret: round(median(runs.map((r) => r.apiserverCpuMicrosPerSecret)), 0),
   });
   const base = figures(samples.identity);
   return Object.fromEntries(
@@ -106,6 +114,7 @@ export function providerFigures(
           ...f,
           throughputRatio: round(f.secretsPerSec / base.secretsPerSec, 3),
           p99Ratio: round(f.p99Ms / base.p99Ms, 3),
+          cpuRatio: round(f.apiserverCpuMicrosPerSecret / base.apiserverCpuMicrosPerSecret, 3),
           storedPrefix: samples[p][0]?.storedPrefix ?? "",
           runs: samples[p],
         },
@@ -257,7 +266,13 @@ export async function runApiserver(o: ApiserverOptions): Promise<ApiserverResult
         await createNamespace(agent, server, ns);
         const post = (name: string, value: Buffer) => postSecret(agent, server, ns, name, value);
         await writeSecrets(post, "warm", o.warmup, o.concurrency, o.valueBytes);
+        const window = loadWindow();
+        const cpu0 = cpuSeconds(server.pid);
         const w = await writeSecrets(post, "s", o.secrets, o.concurrency, o.valueBytes);
+        const cpu1 = cpuSeconds(server.pid);
+        const load = window();
+        if (cpu0 === undefined || cpu1 === undefined)
+          throw new Error(`${p} run ${run + 1}: no CPU time for ${server.name}`);
         const got = await raw.get(`/registry/secrets/${ns}/${w.names[0]}`).buffer();
         const stored = got ? prefixOf(got) : "(missing)";
         if (stored !== expected(p))
@@ -269,10 +284,13 @@ export async function runApiserver(o: ApiserverOptions): Promise<ApiserverResult
           p50Ms: round(percentile(w.latencies, 50)),
           p99Ms: round(percentile(w.latencies, 99)),
           seconds: round(w.seconds, 3),
+          apiserverCpuMicrosPerSecret: round(((cpu1 - cpu0) * 1e6) / o.secrets, 0),
+          load,
           storedPrefix: stored,
         };
         o.log(
-          `apiserver ${p} run ${run + 1}: ${r.secretsPerSec} Secrets/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, stored as ${stored}`,
+          `apiserver ${p} run ${run + 1}: ${r.secretsPerSec} Secrets/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, ` +
+            `apiserver CPU ${r.apiserverCpuMicrosPerSecret} µs/Secret, load ${load.loadStart}, stored as ${stored}`,
         );
         return r;
       } finally {

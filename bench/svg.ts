@@ -126,6 +126,7 @@ export function apiserverSvg(r: ApiserverResult): string {
   const bars = [
     { label: "throughput ÷ identity", color: "#1b9e77", of: (p: ProviderFigures) => p.throughputRatio },
     { label: "p99 latency ÷ identity", color: "#d95f02", of: (p: ProviderFigures) => p.p99Ratio },
+    { label: "apiserver CPU/Secret ÷ identity", color: "#7570b3", of: (p: ProviderFigures) => p.cpuRatio },
   ];
   const providers = apiserverProviders.map((name) => ({ name, f: r.providers[name] }));
   const maxY = Math.max(1.2, ...providers.flatMap((p) => bars.map((b) => b.of(p.f)))) * 1.1;
@@ -177,7 +178,7 @@ export function apiserverSvg(r: ApiserverResult): string {
     `${r.concurrency} in flight; etcd ${r.pinning.etcd}`,
   ];
   notes.forEach((n, i) =>
-    out.push(`<text x="${W - pad.r + 10}" y="${pad.t + 60 + i * 14}" font-size="10" fill="#555">${n}</text>`),
+    out.push(`<text x="${W - pad.r + 10}" y="${pad.t + 70 + i * 14}" font-size="10" fill="#555">${n}</text>`),
   );
   out.push("</svg>");
   return `${out.join("\n")}\n`;

@@ -90,7 +90,7 @@ export function targetsOf(r: BenchResults): Target[] {
       "higher",
       `Secret creates/s with the default encryption provider (${api?.defaultProvider ?? "secretbox"}) ÷ identity, real kube-apiserver, median of interleaved runs`,
       api
-        ? `p99 ${api.providers[api.defaultProvider].p99Ms} ms vs identity ${api.providers.identity.p99Ms} ms (÷ ${api.providers[api.defaultProvider].p99Ratio}); ` +
+        ? `p99 ${api.providers[api.defaultProvider].p99Ms} ms vs identity ${api.providers.identity.p99Ms} ms (÷ ${api.providers[api.defaultProvider].p99Ratio}); apiserver CPU per Secret ÷ identity ${api.providers[api.defaultProvider].cpuRatio}; throughput ÷ identity of the others: ` +
             apiserverProviders
               .filter((p) => p !== "identity" && p !== api.defaultProvider)
               .map((p) => `${p} ${api.providers[p].throughputRatio}`)

@@ -18,6 +18,8 @@ const run = (secretsPerSec: number, p99Ms: number): ProviderRun => ({
   p50Ms: p99Ms / 4,
   p99Ms,
   seconds: 1,
+  apiserverCpuMicrosPerSecret: p99Ms * 10,
+  load: { loadStart: 1, loadEnd: 1, busy: 0.5 },
   storedPrefix: "x",
 });
 
@@ -50,6 +52,8 @@ describe("bench: Secret writes through kube-apiserver per encryption provider", 
     assert.equal(f.secretbox.secretsPerSec, 920);
     assert.equal(f.secretbox.throughputRatio, 0.92);
     assert.equal(f.secretbox.p99Ratio, 1.25);
+    assert.equal(f.secretbox.apiserverCpuMicrosPerSecret, 500);
+    assert.equal(f.secretbox.cpuRatio, 1.25);
     assert.equal(f.kms.throughputRatio, 0.7);
     assert.equal(f.kms.p99Ratio, 2);
     assert.deepEqual(Object.keys(f), [...apiserverProviders]);
