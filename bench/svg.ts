@@ -162,7 +162,8 @@ export function apiserverSvg(r: ApiserverResult): string {
     const label = p.name === r.defaultProvider ? `${p.name} (default)` : p.name === "kms" ? "kms v2" : p.name;
     out.push(
       `<text x="${(pad.l + (i + 0.5) * group).toFixed(1)}" y="${H - pad.b + 15}" text-anchor="middle">${label}</text>`,
-      `<text x="${(pad.l + (i + 0.5) * group).toFixed(1)}" y="${H - pad.b + 28}" text-anchor="middle" font-size="9" fill="#555">${p.f.secretsPerSec.toFixed(0)}/s, p99 ${p.f.p99Ms.toFixed(1)} ms</text>`,
+      `<text x="${(pad.l + (i + 0.5) * group).toFixed(1)}" y="${H - pad.b + 28}" text-anchor="middle" font-size="9" fill="#555">${p.f.secretsPerSec.toFixed(0)} Secrets/s</text>`,
+      `<text x="${(pad.l + (i + 0.5) * group).toFixed(1)}" y="${H - pad.b + 40}" text-anchor="middle" font-size="9" fill="#555">p99 ${p.f.p99Ms.toFixed(0)} ms</text>`,
     );
   });
   bars.forEach((b, i) => {
