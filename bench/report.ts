@@ -1,4 +1,5 @@
 /** bench/results.md: the results as Markdown tables (docs/benchmarks-notes.md copies them). */
+import { apiserverProviders } from "./apiserver";
 import type { BenchResults } from "./run";
 import type { Timed } from "./snapshotPath";
 
@@ -135,6 +136,30 @@ function snapshotTables(r: BenchResults): string[] {
   return [...out, ""];
 }
 
+function apiserverTable(r: BenchResults): string[] {
+  const a = r.apiserver;
+  if (!a) return [];
+  const out = [
+    `### Secret writes through kube-apiserver ${a.kubeApiserver} per encryption provider (etcd ${a.etcd}, ${a.pinning.etcd}; ${a.runs} interleaved runs × ${a.secretsPerRun} Secrets of ${a.valueBytes} B after ${a.warmup} warm-up, ${a.concurrency} in flight; medians)`,
+    "",
+    "| provider | Secrets/s | runs min–max Secrets/s | p50 / p99 ms | throughput ÷ identity | p99 ÷ identity | apiserver CPU µs/Secret | CPU ÷ identity | stored in etcd as |",
+    "|---|---|---|---|---|---|---|---|---|",
+  ];
+  for (const p of apiserverProviders) {
+    const x = a.providers[p];
+    const each = x.runs.map((y) => y.secretsPerSec);
+    out.push(
+      `| ${p === a.defaultProvider ? `${p} (default)` : p === "kms" ? "kms v2" : p} | ${f(x.secretsPerSec, 0)} | ${f(Math.min(...each), 0)}–${f(Math.max(...each), 0)} | ${f(x.p50Ms)} / ${f(x.p99Ms)} | ${f(x.throughputRatio, 3)} | ${f(x.p99Ratio, 3)} | ${f(x.apiserverCpuMicrosPerSecret, 0)} | ${f(x.cpuRatio, 3)} | \`${x.storedPrefix}\` |`,
+    );
+  }
+  const loads = apiserverProviders.flatMap((p) => a.providers[p].runs.map((x) => x.load.loadStart));
+  out.push(
+    "",
+    `Load average during the runs (all tenants): ${f(Math.min(...loads))}–${f(Math.max(...loads))}. Every run's figures are in results.json.`,
+  );
+  return [...out, "", "![provider cost](apiserver.svg)", ""];
+}
+
 function scalingTable(r: BenchResults): string[] {
   const s = r.scaling;
   if (!s) return [];
@@ -175,6 +200,7 @@ export function renderMarkdown(r: BenchResults): string {
     ...targetsTable(r),
     ...mtlsTables(r),
     ...snapshotTables(r),
+    ...apiserverTable(r),
     ...scalingTable(r),
     ...costTable(r),
   ].join("\n");

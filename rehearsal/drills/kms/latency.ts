@@ -15,6 +15,7 @@ import {
   type AnyDrillKey,
   type KeyStates,
 } from "../../../harness/encryptionKeys";
+import { adminAgent, postSecret as postSecretOf } from "../../../harness/apiserverWrites";
 import type { KubeApiserver } from "../../../harness/kubeApiserver";
 import { DrillData } from "../apiserverData";
 import { runVerifyEncryption } from "../encryptionAtRest";
@@ -40,41 +41,8 @@ const quantile = (xs: number[], q: number) => {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))];
 };
 
-function postSecret(agent: https.Agent, s: KubeApiserver, ns: string, name: string): Promise<number> {
-  const body = JSON.stringify({
-    apiVersion: "v1",
-    kind: "Secret",
-    metadata: { name, namespace: ns },
-    type: "Opaque",
-    data: { value: randomBytes(48).toString("base64") },
-  });
-  return new Promise((resolve, reject) => {
-    const t0 = process.hrtime.bigint();
-    const req = https.request(
-      {
-        agent,
-        host: s.plan.ip,
-        port: s.plan.port,
-        method: "POST",
-        path: `/api/v1/namespaces/${ns}/secrets`,
-        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
-        timeout: 30_000,
-      },
-      (res) => {
-        let text = "";
-        res.on("data", (d: Buffer) => (text += d.toString()));
-        res.on("end", () => {
-          const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-          if (res.statusCode === 201) resolve(ms);
-          else reject(new Error(`POST secret ${name}: HTTP ${res.statusCode}: ${clip(text, 200)}`));
-        });
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error(`POST secret ${name} timed out`)));
-    req.on("error", reject);
-    req.end(body);
-  });
-}
+const postSecret = (agent: https.Agent, s: KubeApiserver, ns: string, name: string) =>
+  postSecretOf(agent, s, ns, name, randomBytes(48));
 
 /** One DELETE of every Secret of a namespace (deletecollection): kubectl would delete them one by one. */
 function deleteAllSecrets(agent: https.Agent, s: KubeApiserver, ns: string): Promise<void> {
@@ -123,13 +91,7 @@ export async function measureLatency(k: KmsDrills): Promise<{ detail: string; re
   const data = new DrillData(`drill-kms-latency-${Date.now().toString(36)}`, ["secrets"]);
   await data.createNamespace(first);
   const samples: Record<"kms" | "secretbox", number[]> = { kms: [], secretbox: [] };
-  const agent = new https.Agent({
-    keepAlive: true,
-    maxSockets: 1,
-    ca: pki.ca.certPem,
-    cert: fs.readFileSync(pki.admin.cert),
-    key: fs.readFileSync(pki.admin.key),
-  });
+  const agent = adminAgent(pki, 1);
   const names: Record<"kms" | "secretbox", string[]> = { kms: [], secretbox: [] };
   try {
     for (let round = 0; round < ROUNDS; round++)
