@@ -22,6 +22,10 @@ export interface LiveDrillOptions {
   log: (line: string) => void;
   record: (r: DrillResult | DrillResult[]) => void;
   scope: LiveDrillScope;
+  /** --quick (see RehearsalOptions.quick). */
+  quick: boolean;
+  /** Records a drill left out by --quick, with why. */
+  skip: (name: string, why: string) => void;
   /** The etcd release to run (default: the one the manifests name, see startCluster). */
   release?: EtcdRelease;
   /** Extra drills that need the running cluster (e.g. the backup drill); run with scope "all". */
@@ -106,8 +110,7 @@ export async function runClusterDrills(a: RenderedArtifacts, o: LiveDrillOptions
         "• real kube-apiservers on the cluster: rendered flags, encryption at rest, rotation, snapshot readback…",
       );
       // A kms stack's apiservers need its KMS v2 plugin and AWS key: the kms drills run them (moto's KMS).
-      const drills = usesKmsPrimary(a.settings) ? runKmsDrills : runApiserverDrills;
-      const r = await drills({
+      const base = {
         dir: a.outDir,
         settings: a.settings,
         cluster,
@@ -115,8 +118,11 @@ export async function runClusterDrills(a: RenderedArtifacts, o: LiveDrillOptions
         nodeRoots: Object.fromEntries(Object.entries(installed.nodes).map(([m, n]) => [m, n.root])),
         caKeyPem: a.caKeyPem,
         caCertPem: a.caCertPem,
-        log: (l) => o.log(`  ${l}`),
-      });
+        log: (l: string) => o.log(`  ${l}`),
+      };
+      const r = usesKmsPrimary(a.settings)
+        ? await runKmsDrills({ ...base, quick: o.quick, skip: o.skip })
+        : await runApiserverDrills(base);
       o.record(r.drills);
       apiserver.version = r.version;
       apiserver.remaps = r.remaps;

@@ -10,6 +10,7 @@ export const reportKeys = [
   "finishedAt",
   "passed",
   "drills",
+  "skipped",
   "members",
   "backup",
 ];

@@ -72,7 +72,10 @@ function deleteAllSecrets(agent: https.Agent, s: KubeApiserver, ns: string): Pro
   });
 }
 
-export async function measureLatency(k: KmsDrills): Promise<{ detail: string; result: LatencyResult }> {
+export async function measureLatency(
+  k: KmsDrills,
+  writesPerConfig = WRITES_PER_CONFIG,
+): Promise<{ detail: string; result: LatencyResult }> {
   const { rot } = k;
   const [first] = rot.servers;
   const pki = rot.ctx.fleet.pki;
@@ -100,7 +103,7 @@ export async function measureLatency(k: KmsDrills): Promise<{ detail: string; re
         await first.restart();
         for (let i = 0; i < WARMUP; i++)
           await postSecret(agent, first, data.namespace, `warm-${which}-${round}-${i}`);
-        for (let i = 0; i < WRITES_PER_CONFIG / ROUNDS; i++) {
+        for (let i = 0; i < writesPerConfig / ROUNDS; i++) {
           const name = `lat-${which}-${round}-${String(i).padStart(4, "0")}`;
           samples[which].push(await postSecret(agent, first, data.namespace, name));
           names[which].push(name);
