@@ -24,6 +24,7 @@ import { runSnapshotJob, snapshotJobEnv, type JobRun } from "../harness/snapshot
 import { etcdReleaseFor, type EtcdRelease } from "../harness/upstream";
 import { runBackupDrill } from "../rehearsal/drills/backup";
 import { snapshotMarkerCommand } from "../tools/commands/snapshotMarker";
+import { parseManifest } from "../tools/restore/source";
 import { run } from "../tools/shared/process";
 import { onTinyDisk, tinyDiskUnavailable } from "./support/tinyDisk";
 import { etcdctl, incompressibleMiB, makePki, startTlsEtcd, type Pki, type TlsEtcd } from "./support/tlsEtcd";
@@ -166,6 +167,13 @@ describe("the snapshot job against a real etcd and moto (IAM enforced) behind th
       `expected a multipart upload, got ${String(manifest.parts)} parts`,
     );
     assert.equal(manifest.encryptionKeys, KEYS);
+    // The restore tool reads this manifest, and a kms stack's key list (ARNs carry / and =) too.
+    assert.equal(parseManifest(JSON.stringify(manifest), "manifest").encryptionKeys, KEYS);
+    const kmsKeys = `kms:aws-kms-prod=arn:aws:kms:eu-west-1:111122223333:key/0d3c1d2e-aaaa-bbbb-cccc-123456789012 ${KEYS}`;
+    assert.equal(
+      parseManifest(JSON.stringify({ ...manifest, encryptionKeys: kmsKeys }), "manifest").encryptionKeys,
+      kmsKeys,
+    );
     assert.match(String(manifest.clusterId), /^\d+$/);
 
     const latest = await marker();

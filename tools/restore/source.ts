@@ -53,8 +53,11 @@ export function parseS3Url(u: string): { bucket: string; key: string } | undefin
 
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/);
 const count = z.number().int().nonnegative();
-/** Words the job writes into names and key lists; anything else is not printed. */
-const word = z.string().regex(/^[A-Za-z0-9:._ -]{0,512}$/);
+/** Words the job writes into names; anything else is not printed. */
+const WORD = /^[A-Za-z0-9:._ -]{0,512}$/;
+/** The key list: `<provider>:<name>` words, a kms key as `kms:<name>=<AWS key ARN>` (ARNs have / and =). */
+const KEY_WORDS = /^[A-Za-z0-9:._/= -]{0,4096}$/;
+const word = z.string().regex(WORD);
 
 /** The manifest the snapshot job writes beside every snapshot (runner/snapshot.js manifestOf). */
 const manifestSchema = z.object({
@@ -70,7 +73,7 @@ const manifestSchema = z.object({
   totalKey: count,
   member: word,
   etcdVersion: word,
-  encryptionKeys: word,
+  encryptionKeys: z.string().regex(KEY_WORDS),
 });
 export type SnapshotManifest = z.infer<typeof manifestSchema>;
 
@@ -123,7 +126,8 @@ function fromLegacyMetadata(
     throw new RestoreRefused(`${label}: its db-sha256 metadata is not a SHA-256`);
   const metadata: Record<string, string> = {};
   for (const k of ["encryption-keys", "member", "etcd-version"])
-    if (meta[k] !== undefined && /^[A-Za-z0-9:._ -]{0,512}$/.test(meta[k])) metadata[k] = meta[k];
+    if (meta[k] !== undefined && (k === "encryption-keys" ? KEY_WORDS : WORD).test(meta[k]))
+      metadata[k] = meta[k];
   return {
     expected: { sha256: sha, dbSha256: dbSha, hash: number("hash"), revision: number("revision") },
     metadata,
