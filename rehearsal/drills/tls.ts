@@ -464,14 +464,18 @@ function cbcCipherRefused(c: Ctx): Promise<DrillResult> {
       probe.serverAlert,
       `inconclusive: the client failed locally, not by the server: ${describeProbe(probe)}`,
     );
-    const aead = await versionProbe(c, { maxVersion: "TLSv1.2" });
+    // The control: what the member's --tls-min-version allows, with the default suites (AEAD) is served.
+    const tls13Only = c.first.args.includes("--tls-min-version=TLS1.3");
+    const aead = await versionProbe(c, tls13Only ? {} : { maxVersion: "TLSv1.2" });
     expect(
       served(aead.probe),
-      `control failed: TLS 1.2 with AEAD suites was not served: ${describeProbe(aead.probe)}`,
+      `control failed: ${tls13Only ? "TLS 1.3" : "TLS 1.2 with AEAD suites"} was not served: ${describeProbe(aead.probe)}`,
     );
     return (
       `CBC-only ClientHello answered with ${clip(alertOf(probe), 120)}${said}; ` +
-      `control: TLS 1.2 negotiated ${aead.probe.cipher}`
+      (tls13Only
+        ? `control: --tls-min-version=TLS1.3 refuses TLS 1.2 altogether, TLS 1.3 negotiated ${aead.probe.cipher}`
+        : `control: TLS 1.2 negotiated ${aead.probe.cipher}`)
     );
   });
 }
