@@ -181,7 +181,8 @@ async function zombieRefused(r: UpgradeRun, to: EtcdRelease): Promise<string> {
     added = await ctl("member", "add", "zombie-cp", `--peer-urls=${zombiePeer}`);
   }
   expect(added.code === 0, `etcdctl member add failed: ${lastLine(added.output)}`);
-  const id = /Member ([0-9a-f]+) added/.exec(added.stdout)?.[1];
+  // etcdctl prints the id with %16x: space-padded when it has fewer than 16 hex digits.
+  const id = /Member\s+([0-9a-f]+)\s+added/.exec(added.stdout)?.[1];
   expect(id, `no member id in: ${clip(added.stdout)}`);
   let refusedDetail: string;
   try {
