@@ -78,7 +78,11 @@ function costTable(): string {
 
 /** The latest benchmark results, as `npm run bench` wrote them. */
 function benchResults(): string {
-  return fs.readFileSync(path.join(repoRoot, "bench", "results.md"), "utf8").trim();
+  // results.md sits in bench/: its relative images are bench/'s, seen from docs/.
+  return fs
+    .readFileSync(path.join(repoRoot, "bench", "results.md"), "utf8")
+    .trim()
+    .replace(/\]\((\w[\w.-]*\.svg)\)/g, "](../bench/$1)");
 }
 
 /** The restore plan `secure-etcd restore --stack prod` prints, for an example snapshot. */
