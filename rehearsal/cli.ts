@@ -59,7 +59,7 @@ export interface RehearsalOptions {
    * --quick: leave out the drills that mostly wait on kube-apiserver's own timers — on a kms stack the
    * plugin stopped and the key disabled (minutes each) and the move to a new AWS key — and measure the
    * kms write latency on 200 writes per configuration instead of 1,000. report.json names each drill
-   * left out under `skipped`; CI runs the prod stack this way, `npm run rehearse -- --stack prod` in full.
+   * left out under `skipped`; for iterating on other parts (CI runs the prod stack in full).
    */
   quick?: boolean;
   /**

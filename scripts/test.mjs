@@ -27,8 +27,8 @@ const testDir = path.join(root, "test");
  * loopback, so both groups bind 127.0.0.11–13 at once), else after the first in the same lane.
  */
 const loopbackClusterFiles = [
-  ["rehearsalLive", "cluster", "kubeApiserver", "verifyEncryption"],
-  ["kmsRehearsal", "rehearsalMatrix", "snapshotScript"],
+  ["rehearsalLive", "cluster", "kubeApiserver", "verifyEncryption", "snapshotScript"],
+  ["kmsRehearsal", "rehearsalMatrix"],
 ];
 
 function testFiles() {

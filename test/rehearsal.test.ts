@@ -25,6 +25,8 @@ describe("rehearsal CLI arguments", () => {
     assert.equal(o.stack, "local");
     assert.equal(o.renderOnly, false);
     assert.equal(o.outDir, path.join(repoRoot, ".rehearsal", "local"));
+    assert.equal(o.quick, false, "a rehearsal runs every drill unless asked");
+    assert.equal(parseCli(["--quick"]).quick, true);
   });
   it("names the flag for an unknown stack and lists the allowed ones", () => {
     assert.throws(
