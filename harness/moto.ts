@@ -6,6 +6,12 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import {
+  CreateAccessKeyCommand,
+  CreateUserCommand,
+  IAMClient,
+  PutUserPolicyCommand,
+} from "@aws-sdk/client-iam";
 import { freePort, sleep, spawnManaged, tailFile, type ManagedProcess } from "./process";
 import { pythonVenv } from "./upstream";
 
@@ -147,4 +153,27 @@ export async function startMoto(o: StartMotoOptions): Promise<MotoServer> {
     enforceIam: (freeCalls = 0) => post(`${endpoint}/moto-api/reset-auth`, String(freeCalls)),
     stop: () => proc.stop(),
   };
+}
+
+/**
+ * A moto IAM user with one inline policy and an access key: credentials that moto's IAM enforcement
+ * judges by that policy alone. `iam` signs as a principal allowed to create users (root, before
+ * enforcement is on, or an admin user).
+ */
+export async function motoUserWithPolicy(
+  iam: IAMClient,
+  user: string,
+  policy: string | object,
+  policyName = user,
+): Promise<AwsCredentials> {
+  await iam.send(new CreateUserCommand({ UserName: user }));
+  await iam.send(
+    new PutUserPolicyCommand({
+      UserName: user,
+      PolicyName: policyName,
+      PolicyDocument: typeof policy === "string" ? policy : JSON.stringify(policy),
+    }),
+  );
+  const k = (await iam.send(new CreateAccessKeyCommand({ UserName: user }))).AccessKey!;
+  return { accessKeyId: k.AccessKeyId!, secretAccessKey: k.SecretAccessKey! };
 }

@@ -21,18 +21,11 @@ import {
   UpdateSecretVersionStageCommand,
 } from "@aws-sdk/client-secrets-manager";
 import { CreateKeyCommand, KMSClient } from "@aws-sdk/client-kms";
-import {
-  CreateAccessKeyCommand,
-  CreateRoleCommand,
-  CreateUserCommand,
-  IAMClient,
-  PutRolePolicyCommand,
-  PutUserPolicyCommand,
-} from "@aws-sdk/client-iam";
+import { CreateRoleCommand, IAMClient, PutRolePolicyCommand } from "@aws-sdk/client-iam";
 import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
 import { secretReadPolicy } from "../components/secretStore/policies";
 import { startFaultProxy, type FaultProxy } from "./faultProxy";
-import { motoAccountId, startMoto, type AwsCredentials, type MotoServer } from "./moto";
+import { motoAccountId, motoUserWithPolicy, startMoto, type AwsCredentials, type MotoServer } from "./moto";
 
 export type Writer = "deployer" | "intruder";
 
@@ -91,14 +84,7 @@ export async function startNodeSecretsOnMoto(o: {
 async function setUp(moto: MotoServer): Promise<NodeSecretsOnMoto> {
   const region = moto.region;
   const rootIam = new IAMClient(moto.clientConfig());
-  const user = async (name: string, statement: object[]): Promise<AwsCredentials> => {
-    await rootIam.send(new CreateUserCommand({ UserName: name }));
-    await rootIam.send(
-      new PutUserPolicyCommand({ UserName: name, PolicyName: name, PolicyDocument: policy(statement) }),
-    );
-    const k = (await rootIam.send(new CreateAccessKeyCommand({ UserName: name }))).AccessKey!;
-    return { accessKeyId: k.AccessKeyId!, secretAccessKey: k.SecretAccessKey! };
-  };
+  const user = (name: string, statement: object[]) => motoUserWithPolicy(rootIam, name, policy(statement));
   const deployer = await user("secure-etcd-deployer", [{ Effect: "Allow", Action: "*", Resource: "*" }]);
   const intruder = await user("account-admin", [
     {
@@ -134,15 +120,12 @@ async function setUp(moto: MotoServer): Promise<NodeSecretsOnMoto> {
       const instance = `instance-${n}-${member}`;
       const roleName = `secure-etcd-node-${n}-${member}`;
       const roleArn = arnOf("role", roleName);
-      await iam.send(new CreateUserCommand({ UserName: instance }));
-      await iam.send(
-        new PutUserPolicyCommand({
-          UserName: instance,
-          PolicyName: "assume-node-role",
-          PolicyDocument: policy([{ Effect: "Allow", Action: "sts:AssumeRole", Resource: roleArn }]),
-        }),
+      const key = await motoUserWithPolicy(
+        iam,
+        instance,
+        policy([{ Effect: "Allow", Action: "sts:AssumeRole", Resource: roleArn }]),
+        "assume-node-role",
       );
-      const key = (await iam.send(new CreateAccessKeyCommand({ UserName: instance }))).AccessKey!;
       await iam.send(
         new CreateRoleCommand({
           RoleName: roleName,
@@ -161,9 +144,7 @@ async function setUp(moto: MotoServer): Promise<NodeSecretsOnMoto> {
           PolicyDocument: policyJson,
         }),
       );
-      const sts = new STSClient(
-        moto.clientConfig({ accessKeyId: key.AccessKeyId!, secretAccessKey: key.SecretAccessKey! }),
-      );
+      const sts = new STSClient(moto.clientConfig(key));
       const c = (await sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: member })))
         .Credentials!;
       const m: MemberSecret = {

@@ -13,14 +13,7 @@
  * bucket policies, key policies or most conditions (`kms:ViaService`, `s3:prefix`, SSE headers), it
  * does not encrypt (SSE-KMS is recorded and echoed), and it does not protect COMPLIANCE retention.
  */
-import {
-  CreateAccessKeyCommand,
-  CreateRoleCommand,
-  CreateUserCommand,
-  IAMClient,
-  PutRolePolicyCommand,
-  PutUserPolicyCommand,
-} from "@aws-sdk/client-iam";
+import { CreateRoleCommand, IAMClient, PutRolePolicyCommand } from "@aws-sdk/client-iam";
 import { CreateKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import {
   CreateBucketCommand,
@@ -38,7 +31,7 @@ import {
   type PolicyDocument,
 } from "../components/backup/policies";
 import { startFaultProxy, type FaultProxy } from "./faultProxy";
-import { motoAccountId, startMoto, type AwsCredentials, type MotoServer } from "./moto";
+import { motoAccountId, motoUserWithPolicy, startMoto, type AwsCredentials, type MotoServer } from "./moto";
 
 export type BucketRole = "writer" | "reader" | "admin";
 
@@ -111,19 +104,6 @@ export function asMotoEvaluates(policy: PolicyDocument): PolicyDocument {
   };
 }
 
-async function accessKeyFor(iam: IAMClient, user: string, policy: object): Promise<AwsCredentials> {
-  await iam.send(new CreateUserCommand({ UserName: user }));
-  await iam.send(
-    new PutUserPolicyCommand({
-      UserName: user,
-      PolicyName: `${user}-policy`,
-      PolicyDocument: JSON.stringify(policy),
-    }),
-  );
-  const k = await iam.send(new CreateAccessKeyCommand({ UserName: user }));
-  return { accessKeyId: k.AccessKey!.AccessKeyId!, secretAccessKey: k.AccessKey!.SecretAccessKey! };
-}
-
 export async function startSnapshotBucket(o: SnapshotBucketOptions): Promise<SnapshotBucket> {
   const region = o.region ?? "eu-west-1";
   const bucket = o.bucket ?? "etcd-snapshots";
@@ -150,13 +130,17 @@ export async function startSnapshotBucket(o: SnapshotBucketOptions): Promise<Sna
       dnsSuffix: "amazonaws.com",
     };
     const iam = new IAMClient(root);
-    const admin = await accessKeyFor(iam, "snapshot-test-admin", {
+    const admin = await motoUserWithPolicy(iam, "snapshot-test-admin", {
       Version: "2012-10-17",
       Statement: [{ Effect: "Allow", Action: "*", Resource: "*" }],
     });
     const writerPolicy = asMotoEvaluates(snapshotWriterPolicy(loc));
-    const writer = await accessKeyFor(iam, "snapshot-writer", writerPolicy);
-    const reader = await accessKeyFor(iam, "snapshot-reader", asMotoEvaluates(snapshotReaderPolicy(loc)));
+    const writer = await motoUserWithPolicy(iam, "snapshot-writer", writerPolicy);
+    const reader = await motoUserWithPolicy(
+      iam,
+      "snapshot-reader",
+      asMotoEvaluates(snapshotReaderPolicy(loc)),
+    );
     const roleName = "etcd-snapshot-irsa";
     await iam.send(
       new CreateRoleCommand({

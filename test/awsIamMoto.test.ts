@@ -2,14 +2,7 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import {
-  CreateAccessKeyCommand,
-  CreateRoleCommand,
-  CreateUserCommand,
-  IAMClient,
-  PutRolePolicyCommand,
-  PutUserPolicyCommand,
-} from "@aws-sdk/client-iam";
+import { CreateRoleCommand, IAMClient, PutRolePolicyCommand } from "@aws-sdk/client-iam";
 import { CreateKeyCommand, DecryptCommand, EncryptCommand, KMSClient } from "@aws-sdk/client-kms";
 import {
   CreateBucketCommand,
@@ -37,7 +30,13 @@ import {
 } from "../components/backup/policies";
 import { snapshotKeyPolicy } from "../components/backup/store/keyPolicy";
 import { secretReadPolicy, secretResourcePolicy } from "../components/secretStore/policies";
-import { motoAccountId, startMoto, type AwsCredentials, type MotoServer } from "../harness/moto";
+import {
+  motoAccountId,
+  motoUserWithPolicy,
+  startMoto,
+  type AwsCredentials,
+  type MotoServer,
+} from "../harness/moto";
 
 /*
  * The package's identity policies with moto's IAM enforcement on (moto 5.2.6 server, credentials made in
@@ -105,18 +104,12 @@ describe("AWS identity policies under moto's IAM enforcement @integration", func
     ).ARN!;
 
     // A user that may assume the roles; the roles carry the package's rendered policies.
-    await iam.send(new CreateUserCommand({ UserName: "tester" }));
-    await iam.send(
-      new PutUserPolicyCommand({
-        UserName: "tester",
-        PolicyName: "assume",
-        PolicyDocument: JSON.stringify({
-          Version: "2012-10-17",
-          Statement: [{ Effect: "Allow", Action: "sts:AssumeRole", Resource: "*" }],
-        }),
-      }),
+    const key = await motoUserWithPolicy(
+      iam,
+      "tester",
+      { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "sts:AssumeRole", Resource: "*" }] },
+      "assume",
     );
-    const key = (await iam.send(new CreateAccessKeyCommand({ UserName: "tester" }))).AccessKey!;
     const trust = JSON.stringify({
       Version: "2012-10-17",
       Statement: [{ Effect: "Allow", Principal: { AWS: arn("user", "tester") }, Action: "sts:AssumeRole" }],
@@ -159,9 +152,7 @@ describe("AWS identity policies under moto's IAM enforcement @integration", func
     }
 
     await moto.enforceIam(0);
-    const sts = new STSClient(
-      moto.clientConfig({ accessKeyId: key.AccessKeyId!, secretAccessKey: key.SecretAccessKey! }),
-    );
+    const sts = new STSClient(moto.clientConfig(key));
     for (const name of Object.keys(policies)) {
       const c = (await sts.send(new AssumeRoleCommand({ RoleArn: arn("role", name), RoleSessionName: name })))
         .Credentials!;
