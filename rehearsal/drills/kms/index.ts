@@ -11,7 +11,6 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { SecureEtcdSettings } from "../../../components/config/schema";
 import { kmsPluginPlans } from "../../../components/kms/plan";
-import type { RunningCluster } from "../../../harness/cluster";
 import { encryptionConfigFor, type StackKeys } from "../../../harness/encryptionKeys";
 import {
   apiserverEtcdConnection,
@@ -22,6 +21,7 @@ import {
 import { layout } from "../../../harness/layout";
 import { freeLoopbackAddress } from "../../../harness/process";
 import { DrillData } from "../apiserverData";
+import type { ApiserverDrillsOptions, ApiserverDrillsOutcome } from "../apiservers";
 import { drillResources } from "../encryptionAtRest";
 import { startAll } from "../rotation";
 import { Sequence, type Rotation } from "../rotationSteps";
@@ -37,24 +37,14 @@ import { runNewKey } from "./newKey";
 import { keyDisabled, pluginStopped } from "./outage";
 import { restoreAndRead, takeKmsSnapshot, type KmsSnapshot } from "./readback";
 
-export interface KmsDrillsOptions {
-  dir: string;
-  settings: SecureEtcdSettings;
-  cluster: RunningCluster;
-  workDir: string;
-  nodeRoots?: Record<string, string>;
-  caKeyPem?: string;
-  caCertPem?: string;
-  log: (line: string) => void;
+/** The apiserver drills' options (the kms drills run on the same cluster and nodes), and --quick. */
+export interface KmsDrillsOptions extends ApiserverDrillsOptions {
   /** --quick: the outages and the move to a new AWS key are left out (each named through `skip`). */
   quick?: boolean;
   skip?: (name: string, why: string) => void;
 }
 
-export interface KmsDrillsOutcome {
-  drills: DrillResult[];
-  version?: string;
-  remaps: string[];
+export interface KmsDrillsOutcome extends ApiserverDrillsOutcome {
   latency?: LatencyResult;
 }
 
