@@ -7,6 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -38,13 +39,17 @@ export function freeBytes(dir: string): number {
   return s.bavail * s.bsize;
 }
 
-/** Writes the snapshot file: size cap, digest, and ENOSPC as "no space". */
+/**
+ * Writes the snapshot file: size cap, digest, and ENOSPC as "no space". The writes are synchronous on
+ * purpose: an asynchronous write would queue on the thread pool behind the frames being decompressed,
+ * and the download would stall while it waits (a block into the page cache takes milliseconds).
+ */
 class RawSink {
   readonly digest = new SnapshotDigest();
   written = 0;
 
   constructor(
-    private readonly fd: fs.promises.FileHandle,
+    private readonly fd: number,
     private readonly file: string,
     private readonly cap: number,
     private readonly capReason: string,
@@ -57,7 +62,7 @@ class RawSink {
       );
     this.digest.update(b);
     try {
-      await this.fd.write(b);
+      for (let at = 0; at < b.length;) at += fs.writeSync(this.fd, b, at, b.length - at);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code ?? "";
       if (noSpaceCodes.has(code))
@@ -77,8 +82,12 @@ function formatOf(head: Buffer): SnapshotFormat {
   return "raw";
 }
 
-/** Frames decompressed this many at a time (the thread pool has four threads). */
-const FRAMES_IN_FLIGHT = 4;
+/**
+ * Frames decompressed at a time: one per core and one more (the thread pool has four threads). More than
+ * that leaves the main thread — hashing, writing and reading the download — a smaller share of the
+ * cores, and the whole pass waits on it (measured on 2 cores: 4 in flight ≈ 1.3× slower than 3).
+ */
+const FRAMES_IN_FLIGHT = Math.min(4, os.availableParallelism() + 1);
 
 async function framesInto(input: AsyncIterable<Buffer>, sink: RawSink, cap: number): Promise<void> {
   const reader = new FrameReader(cap);
@@ -163,11 +172,7 @@ export async function decodeToFile(
       };
     },
   };
-  const fd = await fs.promises.open(
-    dbPath,
-    fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL,
-    0o600,
-  );
+  const fd = fs.openSync(dbPath, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
   const sink = new RawSink(fd, dbPath, cap.bytes, cap.reason);
   try {
     try {
@@ -199,7 +204,7 @@ export async function decodeToFile(
       throw failure;
     }
   } finally {
-    await fd.close();
+    fs.closeSync(fd);
     (input as Partial<Readable>).destroy?.();
   }
   const raw = sink.digest.finish();

@@ -123,14 +123,17 @@ const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms)
 /**
  * `etcdctl snapshot save DB`, handing every byte to `onChunk` while etcdctl writes it (it writes DB.part
  * and renames it when done): the save, the hashing, the compression and the upload run together.
+ * The file is read straight into buffers of `blockBytes` (the compressor's block), each handed over
+ * whole once full — never copied — and the last one as far as it got.
  * Resolves with the byte count once etcdctl exited 0 and the file is read to its end.
  * @param {EtcdOptions} o
  * @param {string} endpoint
  * @param {string} dbPath
- * @param {(chunk: Buffer) => Promise<void>} onChunk
+ * @param {(chunk: Buffer) => Promise<void>} onChunk  owns the buffer it is given
+ * @param {number} blockBytes
  * @param {AbortSignal} [signal] stops the save (the member's health check failed meanwhile)
  */
-async function saveAndFollow(o, endpoint, dbPath, onChunk, signal) {
+async function saveAndFollow(o, endpoint, dbPath, onChunk, blockBytes, signal) {
   const child = spawn(o.etcdctl, [...tlsArgs(o, endpoint), "snapshot", "save", dbPath], {
     env: o.env,
     stdio: ["ignore", "pipe", "pipe"],
@@ -185,21 +188,28 @@ async function saveAndFollow(o, endpoint, dbPath, onChunk, signal) {
         else await sleep(10);
       }
     }
-    const buf = Buffer.allocUnsafe(4 * 1024 * 1024);
+    let block = Buffer.allocUnsafe(blockBytes);
+    let filled = 0;
     let offset = 0;
     for (;;) {
       if (signal?.aborted) throw failed();
       const wasDone = exit !== undefined;
-      const n = fs.readSync(fd, buf, 0, buf.length, offset);
+      const n = fs.readSync(fd, block, filled, block.length - filled, offset);
       if (n > 0) {
         offset += n;
-        await onChunk(Buffer.from(buf.subarray(0, n)));
+        filled += n;
+        if (filled === block.length) {
+          await onChunk(block);
+          block = Buffer.allocUnsafe(blockBytes);
+          filled = 0;
+        }
         continue;
       }
       // Nothing new: done only if etcdctl had exited before this read found the end.
       if (wasDone) break;
       await sleep(15);
     }
+    if (filled) await onChunk(block.subarray(0, filled));
     if (exit?.code !== 0) throw failed();
     if (offset === 0) throw new MemberError("snapshot save wrote no data");
     const final = fs.statSync(dbPath).size;

@@ -40,6 +40,9 @@ function compressFrame(raw, quality) {
     zlib.brotliCompress(
       raw,
       {
+        // One output buffer per frame: at the default 16 KiB chunk every frame would come back to the
+        // main thread hundreds of times, and those copies cost as much CPU as the compression saves.
+        chunkSize: maxCompressed(raw.length),
         params: {
           [zlib.constants.BROTLI_PARAM_QUALITY]: quality,
           [zlib.constants.BROTLI_PARAM_SIZE_HINT]: raw.length,
@@ -178,7 +181,9 @@ class FrameReader {
  */
 function decompressFrame(f) {
   return new Promise((resolve, reject) => {
-    zlib.brotliDecompress(f.payload, { maxOutputLength: f.rawLength }, (err, raw) => {
+    // The block in one output buffer (see compressFrame); more than it declares is still refused.
+    const o = { maxOutputLength: f.rawLength, chunkSize: Math.max(f.rawLength, 64) };
+    zlib.brotliDecompress(f.payload, o, (err, raw) => {
       if (err) {
         const code = /** @type {NodeJS.ErrnoException} */ (err).code;
         return reject(

@@ -180,6 +180,7 @@ async function snapshotFrom(cfg, state, ep, stamp, runId) {
         digest.update(chunk);
         await compressor.push(chunk);
       },
+      BLOCK_BYTES,
       stop.signal,
     );
   } catch (e) {
@@ -188,23 +189,26 @@ async function snapshotFrom(cfg, state, ep, stamp, runId) {
   }
   const { member, etcdVersion, key, keyFree, upload } = await started();
   const target = `s3://${cfg.bucket}/${key}`;
-  await compressor.finish();
-  state.step = "checking that this run's key is free";
-  await keyFree;
-  const raw = digest.finish();
-  log(
-    `saved ${dbSize} bytes from ${member} in ${seconds(t0)}s, compressed and uploaded as it was written (${upload.size} bytes so far)`,
-  );
-
+  // The file is whole: its trailer is checked now, and `snapshot status` reads it while the last
+  // blocks are still compressed and uploaded.
   state.step = "checking the snapshot's integrity";
+  const raw = digest.finish();
   if (!raw.shapeOk)
     throw new MemberError(
       `the snapshot has no SHA-256 integrity trailer (${dbSize} bytes is not 512·n + 32)`,
     );
   if (!raw.trailerOk)
     throw new MemberError("the snapshot's own SHA-256 integrity trailer does not match its content");
+  const statusRun = snapshotStatus(etcd, dbPath);
+  statusRun.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
+  await compressor.finish();
+  state.step = "checking that this run's key is free";
+  await keyFree;
+  log(
+    `saved ${dbSize} bytes from ${member} in ${seconds(t0)}s, compressed and uploaded as it was written (${upload.size} bytes so far)`,
+  );
   state.step = `completing the upload while ${cfg.statusTool} reads the snapshot`;
-  const [status, uploaded] = await Promise.allSettled([snapshotStatus(etcd, dbPath), upload.finish()]);
+  const [status, uploaded] = await Promise.allSettled([statusRun, upload.finish()]);
   if (uploaded.status === "rejected") throw uploaded.reason;
   if (status.status === "rejected") throw status.reason;
   const { hash, revision, totalKey } = status.value;
