@@ -25,6 +25,7 @@ import {
 import { parseFlags, reportFailure, UsageError } from "../tools/shared/commandLine";
 import { runArtifactChecks } from "./drills/artifactChecks";
 import { runBackupDrill, snapshotScheduleOf, type BackupMetrics } from "./drills/backup";
+import { QUICK_WRITES_PER_CONFIG } from "./drills/kms/latency";
 import type { DrillResult } from "./drills/types";
 import { runClusterDrills, type LiveDrillScope, type ReportedMember } from "./liveDrills";
 import { formatMatrixTable, rehearseMatrix } from "./matrix";
@@ -36,7 +37,7 @@ const usage = [
   "  --matrix           the TLS, rejection, node-bootstrap and snapshot/restore drills on every supported",
   "                     minor, then a rolling upgrade 3.5 → 3.6 → 3.7 under writes; a version × drill table",
   "  --quick            leave out the kms drills that wait on kube-apiserver's timers (plugin stopped, key",
-  "                     disabled) and the move to a new AWS key; kms latency on 200 writes; report.json's",
+  `                     disabled) and the move to a new AWS key; kms latency on ${QUICK_WRITES_PER_CONFIG} writes; report.json's`,
   "                     `skipped` names each",
 ].join("\n");
 
@@ -58,7 +59,7 @@ export interface RehearsalOptions {
   /**
    * --quick: leave out the drills that mostly wait on kube-apiserver's own timers — on a kms stack the
    * plugin stopped and the key disabled (minutes each) and the move to a new AWS key — and measure the
-   * kms write latency on 200 writes per configuration instead of 1,000. report.json names each drill
+   * kms write latency on QUICK_WRITES_PER_CONFIG writes per configuration instead of WRITES_PER_CONFIG. report.json names each drill
    * left out under `skipped`; for iterating on other parts (CI runs the prod stack in full).
    */
   quick?: boolean;

@@ -29,10 +29,7 @@ import { clip, expect, type DrillResult } from "../types";
 import type { KmsDrills } from "./context";
 import { historyStack, installedPluginCommand, renderedLocalKeys, startKmsEnv, type KmsEnv } from "./env";
 import { runHistory } from "./history";
-import { measureLatency, WRITES_PER_CONFIG, type LatencyResult } from "./latency";
-
-/** --quick: writes per configuration for the latency figure (the closing figure uses the full 1,000). */
-const QUICK_LATENCY_WRITES = 200;
+import { measureLatency, QUICK_WRITES_PER_CONFIG, WRITES_PER_CONFIG, type LatencyResult } from "./latency";
 import { runNewKey } from "./newKey";
 import { keyDisabled, pluginStopped } from "./outage";
 import { restoreAndRead, takeKmsSnapshot, type KmsSnapshot } from "./readback";
@@ -183,7 +180,7 @@ export async function runKmsDrills(o: KmsDrillsOptions): Promise<KmsDrillsOutcom
       o.log("• kms: moving to a new AWS key…");
       await runNewKey(k, seq);
     }
-    const writes = o.quick ? QUICK_LATENCY_WRITES : WRITES_PER_CONFIG;
+    const writes = o.quick ? QUICK_WRITES_PER_CONFIG : WRITES_PER_CONFIG;
     await seq.step(
       `kms: extra latency of a Secret write with kms v2 vs secretbox on the same real apiserver (median of ${writes.toLocaleString("en")} each)`,
       async () => {

@@ -24,6 +24,8 @@ import type { KmsDrills } from "./context";
 
 /** Writes per configuration (≥ 1,000), split over `ROUNDS` alternating rounds. */
 export const WRITES_PER_CONFIG = 1000;
+/** --quick: writes per configuration (the closing figure uses WRITES_PER_CONFIG). */
+export const QUICK_WRITES_PER_CONFIG = 200;
 const ROUNDS = 2;
 const WARMUP = 20;
 
