@@ -3,6 +3,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { compressFrame, END, MAGIC } from "../components/backup/runner/frames";
 import { repoRoot } from "../harness/stackFiles";
 
 /**
@@ -83,7 +84,7 @@ describe("the packed package, consumed from another project @integration", funct
     assert.match(out, /true\s+- members: must list at least one etcd member/);
   });
 
-  it("npx secure-etcd restore runs from the consumer's project: --help, a bad flag, settings from flags", () => {
+  it("npx secure-etcd restore runs from the consumer's project: --help, a bad flag, settings from flags", async () => {
     const npx = (...args: string[]) =>
       spawnSync("npx", ["--offline", "--no-install", "secure-etcd", ...args], { cwd: dir, encoding: "utf8" });
     const help = npx("restore", "--help");
@@ -104,6 +105,13 @@ describe("the packed package, consumed from another project @integration", funct
     const refused = npx("restore", ...settings, "--member", "cp-1=10.0.0.1", "--file", "junk.db");
     assert.equal(refused.status, 1, refused.stderr);
     assert.match(refused.stderr, /^restore: REFUSED: the snapshot has no SHA-256 trailer/);
+    // The same junk in the job's brotli frames: decompressed by the packed worker thread
+    // (bin/tools/restore/frameWorker.js), then refused for what it holds, not for a missing file.
+    const frame = await compressFrame(Buffer.from("not a snapshot"), 0);
+    fs.writeFileSync(path.join(dir, "junk.brf"), Buffer.concat([MAGIC, frame, END]));
+    const framed = npx("restore", ...settings, "--member", "cp-1=10.0.0.1", "--file", "junk.brf");
+    assert.equal(framed.status, 1, framed.stderr);
+    assert.match(framed.stderr, /^restore: REFUSED: the snapshot has no SHA-256 trailer/);
 
     // The upgrade preflight ships too (compiled into bin/tools with the rest).
     const preflight = npx("preflight", "--help");

@@ -13,7 +13,8 @@ import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import * as zlib from "node:zlib";
 import { SnapshotDigest } from "../../components/backup/runner/digest";
-import { decompressFrame, FrameError, FrameReader, MAGIC } from "../../components/backup/runner/frames";
+import { FrameError, FrameReader, MAGIC } from "../../components/backup/runner/frames";
+import { FramePool, FrameThreadError, type Decompressed } from "./framePool";
 import type { SnapshotFormat, SnapshotSource } from "./source";
 import { RestoreNoSpace, RestoreRefused, RestoreTooLarge } from "./types";
 
@@ -91,16 +92,29 @@ const FRAMES_IN_FLIGHT = Math.min(4, os.availableParallelism() + 1);
 
 async function framesInto(input: AsyncIterable<Buffer>, sink: RawSink, cap: number): Promise<void> {
   const reader = new FrameReader(cap);
-  const queue: Promise<Buffer>[] = [];
-  for await (const chunk of input)
-    for (const f of reader.push(chunk)) {
-      const job = decompressFrame(f);
-      job.catch(() => undefined);
-      queue.push(job);
-      while (queue.length >= FRAMES_IN_FLIGHT) await sink.write(await queue.shift()!);
+  const pool = new FramePool(FRAMES_IN_FLIGHT);
+  const queue: Promise<Decompressed>[] = [];
+  const writeNext = async () => {
+    const block = await queue.shift()!;
+    try {
+      await sink.write(block.data);
+    } finally {
+      block.release();
     }
-  reader.finish();
-  while (queue.length) await sink.write(await queue.shift()!);
+  };
+  try {
+    for await (const chunk of input)
+      for (const f of reader.push(chunk)) {
+        const job = pool.decompress(f);
+        job.catch(() => undefined);
+        queue.push(job);
+        while (queue.length >= FRAMES_IN_FLIGHT) await writeNext();
+      }
+    reader.finish();
+    while (queue.length) await writeNext();
+  } finally {
+    await pool.close();
+  }
 }
 
 async function gzipInto(input: AsyncIterable<Buffer>, sink: RawSink): Promise<void> {
@@ -192,7 +206,12 @@ export async function decodeToFile(
       }
       if (
         failure === e &&
-        !(e instanceof RestoreTooLarge || e instanceof RestoreNoSpace || e instanceof RestoreRefused)
+        !(
+          e instanceof RestoreTooLarge ||
+          e instanceof RestoreNoSpace ||
+          e instanceof RestoreRefused ||
+          e instanceof FrameThreadError
+        )
       ) {
         // The source broke off (a dropped connection, a read error): say where, not what it carried.
         const err = e as NodeJS.ErrnoException;

@@ -175,33 +175,46 @@ class FrameReader {
 }
 
 /**
+ * How a frame's block is decompressed: never more than the frame declares, and in one output buffer (see
+ * compressFrame). The restore's threads (tools/restore/frameWorker.js) use the same.
+ * @param {number} rawLength
+ * @returns {zlib.BrotliOptions}
+ */
+const decompressOptions = (rawLength) => ({ maxOutputLength: rawLength, chunkSize: Math.max(rawLength, 64) });
+
+/**
+ * Why a frame's block is refused, if it is: from zlib's error code, or the length it decompressed to.
+ * @param {{ index: number, rawLength: number }} f
+ * @param {string | undefined} code zlib's error code (undefined: it decompressed)
+ * @param {number} length
+ * @returns {FrameError | undefined}
+ */
+function frameRefusal(f, code, length) {
+  if (code === "ERR_BUFFER_TOO_LARGE")
+    return new FrameError(
+      `frame ${f.index} decompresses to more than the ${f.rawLength} bytes it declares`,
+      "limit",
+    );
+  if (code !== undefined) return new FrameError(`frame ${f.index} does not decompress`);
+  if (length !== f.rawLength)
+    return new FrameError(
+      `frame ${f.index} decompresses to ${length} bytes, not the ${f.rawLength} it declares`,
+    );
+  return undefined;
+}
+
+/**
  * Decompresses one frame on the thread pool; never produces more than the frame declares.
  * @param {Frame} f
  * @returns {Promise<Buffer>}
  */
 function decompressFrame(f) {
   return new Promise((resolve, reject) => {
-    // The block in one output buffer (see compressFrame); more than it declares is still refused.
-    const o = { maxOutputLength: f.rawLength, chunkSize: Math.max(f.rawLength, 64) };
-    zlib.brotliDecompress(f.payload, o, (err, raw) => {
-      if (err) {
-        const code = /** @type {NodeJS.ErrnoException} */ (err).code;
-        return reject(
-          new FrameError(
-            code === "ERR_BUFFER_TOO_LARGE"
-              ? `frame ${f.index} decompresses to more than the ${f.rawLength} bytes it declares`
-              : `frame ${f.index} does not decompress`,
-            code === "ERR_BUFFER_TOO_LARGE" ? "limit" : "format",
-          ),
-        );
-      }
-      if (raw.length !== f.rawLength)
-        return reject(
-          new FrameError(
-            `frame ${f.index} decompresses to ${raw.length} bytes, not the ${f.rawLength} it declares`,
-          ),
-        );
-      resolve(raw);
+    zlib.brotliDecompress(f.payload, decompressOptions(f.rawLength), (err, raw) => {
+      const code = err ? String(/** @type {NodeJS.ErrnoException} */ (err).code) : undefined;
+      const refused = frameRefusal(f, code, err ? 0 : raw.length);
+      if (refused) reject(refused);
+      else resolve(raw);
     });
   });
 }
@@ -214,6 +227,8 @@ module.exports = {
   COMPRESSION,
   compressFrame,
   decompressFrame,
+  decompressOptions,
+  frameRefusal,
   FrameReader,
   FrameError,
 };
