@@ -109,7 +109,7 @@ function snapshotTables(r: BenchResults): string[] {
   }
   out.push(
     "",
-    `### Restore (one member, --apply; medians)`,
+    `### Restore (one member, --apply; the tools each in a process of their own, timed inside it; medians)`,
     "",
     "| DB | bare etcdutl restore s | restore tool s | ratio | restore tool before s | before ratio |",
     "|---|---|---|---|---|---|",

@@ -18,7 +18,6 @@ import { initialClusterToken } from "../components/manifests/urls";
 import { cleanEnv } from "../harness/process";
 import { startSnapshotBucket, type SnapshotBucket } from "../harness/snapshotBucket";
 import { runSnapshotJob, snapshotJobEnv, type JobRun } from "../harness/snapshotJob";
-import { restoreSnapshot } from "../tools/restore";
 import { run, type RunResult } from "../tools/shared/process";
 import { dbSize, startComponentTls, type BenchEtcd } from "./etcdServers";
 import { cpuSeconds, loadWindow, type LoadWindow } from "./load";
@@ -297,27 +296,16 @@ const restoreEnv = (c: Ctx) => ({
   PATH: `${path.dirname(c.e.release.etcdutl!)}:${process.env.PATH}`,
 });
 
-async function toolRestore(c: Ctx, key: string, target: string): Promise<{ seconds: number; own?: number }> {
-  fs.rmSync(target, { recursive: true, force: true });
-  const cpu0 = process.cpuUsage();
-  const t0 = Date.now();
-  await restoreSnapshot({
-    settings: c.e.settings!,
-    from: `s3://${c.s3.bucket}/${key}`,
-    endpointUrl: c.s3.moto.endpoint,
-    env: restoreEnv(c),
-    apply: { targetDir: target },
-  });
-  const cpu = process.cpuUsage(cpu0);
-  // This process only: etcdutl's CPU (a child) is not in it.
-  return { seconds: (Date.now() - t0) / 1000, own: round((cpu.user + cpu.system) / 1e6, 2) };
-}
-
-/** The restore tool as it was at baselineCommit, timed inside its own process (tsx start-up excluded). */
-async function toolRestoreBefore(
+/**
+ * The restore tool (the current tree's, or with `tree` the baseline's) in a process of its own, as the
+ * command runs: bench/restoreChild.ts times it inside that process. In the bench's own process the
+ * restore would pay for the bench's heap (every collection V8 runs there walks it).
+ */
+async function toolRestore(
   c: Ctx,
   key: string,
   target: string,
+  tree = path.join(__dirname, ".."),
 ): Promise<{ seconds: number; own?: number }> {
   fs.rmSync(target, { recursive: true, force: true });
   const o = {
@@ -328,13 +316,13 @@ async function toolRestoreBefore(
   };
   const r = await run(
     path.join(__dirname, "..", "node_modules", ".bin", "tsx"),
-    [path.join(c.beforeTree!, "bench-restore-before.ts"), JSON.stringify(o)],
+    [path.join(tree, "bench", "restoreChild.ts"), JSON.stringify(o)],
     { env: { ...cleanEnv(), ...restoreEnv(c), AWS_CONFIG_FILE: "" }, timeoutMs: 30 * 60_000 },
   );
-  const out = /\{"seconds":[\d.]+\}/.exec(r.stdout)?.[0];
-  if (r.code !== 0 || !out)
-    throw new Error(`restore tool (before) exited ${r.code}: ${r.output.slice(-1500)}`);
-  return { seconds: (JSON.parse(out) as { seconds: number }).seconds };
+  const out = /\{"seconds":[\d.e-]+,"own":[\d.e-]+\}/.exec(r.stdout)?.[0];
+  if (r.code !== 0 || !out) throw new Error(`restore tool exited ${r.code}: ${r.output.slice(-1500)}`);
+  const m = JSON.parse(out) as { seconds: number; own: number };
+  return { seconds: m.seconds, own: round(m.own, 2) };
 }
 
 /** The job's progress lines that end each phase, in order (after). */
@@ -429,7 +417,7 @@ async function measureSize(c: Ctx, targetMiB: number, runs: number): Promise<Siz
         ? bareRestore(c, bareFile, target)
         : v === "tool"
           ? toolRestore(c, after.key, target)
-          : toolRestoreBefore(c, before!.key, target),
+          : toolRestore(c, before!.key, target, c.beforeTree),
     ),
   );
   await emptyBucket(c);
@@ -485,17 +473,9 @@ async function baselineTree(work: string): Promise<string | undefined> {
   );
   if (r.code !== 0) return undefined;
   fs.symlinkSync(path.join(__dirname, "..", "node_modules"), path.join(dir, "node_modules"));
-  fs.writeFileSync(
-    path.join(dir, "bench-restore-before.ts"),
-    `import { restoreSnapshot } from "./tools/restore";
-(async () => {
-  const o = JSON.parse(process.argv[2]);
-  const t0 = Date.now();
-  await restoreSnapshot({ ...o, env: process.env });
-  console.log(JSON.stringify({ seconds: (Date.now() - t0) / 1000 }));
-})().catch((e) => { console.error(e instanceof Error ? e.message : String(e)); process.exit(1); });
-`,
-  );
+  // The same driver as the current tree's, importing the baseline's restore library.
+  fs.mkdirSync(path.join(dir, "bench"));
+  fs.copyFileSync(path.join(__dirname, "restoreChild.ts"), path.join(dir, "bench", "restoreChild.ts"));
   return dir;
 }
 

@@ -42,8 +42,8 @@ export function freeBytes(dir: string): number {
 
 /**
  * Writes the snapshot file: size cap, digest, and ENOSPC as "no space". The writes are synchronous on
- * purpose: an asynchronous write would queue on the thread pool behind the frames being decompressed,
- * and the download would stall while it waits (a block into the page cache takes milliseconds).
+ * purpose: a block into the page cache takes milliseconds, and the block is a view of a decompression
+ * slot's shared buffer (framePool.ts), which goes back to the next frame as soon as the write returns.
  */
 class RawSink {
   readonly digest = new SnapshotDigest();
@@ -84,8 +84,8 @@ function formatOf(head: Buffer): SnapshotFormat {
 }
 
 /**
- * Frames decompressed at a time: one per core and one more (the thread pool has four threads). More than
- * that leaves the main thread — hashing, writing and reading the download — a smaller share of the
+ * Frames decompressed at a time, each on its own worker thread: one per core and one more, at most four.
+ * More than that leaves this thread — hashing, writing and reading the download — a smaller share of the
  * cores, and the whole pass waits on it (measured on 2 cores: 4 in flight ≈ 1.3× slower than 3).
  */
 const FRAMES_IN_FLIGHT = Math.min(4, os.availableParallelism() + 1);
