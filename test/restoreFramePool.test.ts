@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { randomBytes } from "node:crypto";
 import { compressFrame, FrameError, FrameReader, MAGIC, END } from "../components/backup/runner/frames";
-import { FramePool } from "../tools/restore/framePool";
+import { FramePool, FrameThreadError } from "../tools/restore/framePool";
 
 /** Frames as the restore's pass gets them from the object's bytes. */
 async function framesOf(blocks: Buffer[]) {
@@ -74,5 +74,15 @@ describe("the restore's frame pool (decompression on worker threads, into reused
     } finally {
       await pool.close();
     }
+  });
+
+  it("a frame sent to threads that have stopped fails as the host's fault, instead of waiting forever", async function () {
+    const [frame] = await framesOf([block(4096, 3)]);
+    const pool = new FramePool(1);
+    await pool.close();
+    await assert.rejects(
+      pool.decompress(frame),
+      (e: Error) => e instanceof FrameThreadError && /a decompression thread stopped/.test(e.message),
+    );
   });
 });

@@ -55,7 +55,12 @@ export class FramePool {
       worker.on("message", (done: { length?: number; error?: string }) => slot.settle?.(done));
       // A thread that dies fails its frame and every later one; the pass reports it and stops.
       worker.on("error", (e) => {
-        this.failure = new FrameThreadError(e);
+        this.failure ??= new FrameThreadError(e);
+        slot.settle?.({ error: "worker" });
+      });
+      // One that exits without an error (stopped from outside) must not leave its frame waiting forever.
+      worker.on("exit", (code) => {
+        this.failure ??= new FrameThreadError(Object.assign(new Error("exit"), { code: `exit ${code}` }));
         slot.settle?.({ error: "worker" });
       });
       this.all.push(slot);
@@ -64,8 +69,8 @@ export class FramePool {
   }
 
   /**
-   * Decompresses one frame: `parts` (its payload, in order) are copied into a slot's input buffer and the
-   * block comes back in the slot's output buffer. Refused as decompressFrame refuses (frameRefusal).
+   * Decompresses one frame: its payload is copied into a slot's input buffer and the block comes back in
+   * the slot's output buffer. Refused as decompressFrame refuses (frameRefusal).
    */
   async decompress(f: { index: number; rawLength: number; payload: Buffer }): Promise<Decompressed> {
     const slot = await this.take();

@@ -204,7 +204,9 @@ function frameRefusal(f, code, length) {
 }
 
 /**
- * Decompresses one frame on the thread pool; never produces more than the frame declares.
+ * Decompresses one frame on the thread pool; never produces more than the frame declares. The simple
+ * decoder (tests read objects with it); the restore decompresses on threads of its own, into reused
+ * buffers (tools/restore/framePool.ts).
  * @param {Frame} f
  * @returns {Promise<Buffer>}
  */
